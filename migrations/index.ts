@@ -1,0 +1,4 @@
+import { InitialSchema1764180000000 } from './1764180000000-initial-schema';
+
+/** Every migration, in order. Listed explicitly so the app, the CLI and the tests load the same set. */
+export const MIGRATIONS = [InitialSchema1764180000000];

@@ -1,0 +1,57 @@
+import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { AuthModule } from './auth/auth.module';
+import { AuthedRequest } from './auth/auth.types';
+import { OpenAiExceptionFilter } from './common/openai-exception.filter';
+import { assignRequestId } from './common/request-id';
+import { AppConfig } from './config/app-config';
+import { AppConfigModule } from './config/config.module';
+import { dataSourceOptions } from './database/data-source';
+import { FilesModule } from './files/files.module';
+import { HealthModule } from './health/health.module';
+import { QueueModule } from './queue/queue.module';
+import { StorageModule } from './storage/storage.module';
+
+/**
+ * The module graph is chosen by role: `api` serves HTTP, `worker` drains the queues against vLLM,
+ * `all` does both. Shared infrastructure (config, logging, database, storage, queues, health) is
+ * in every role.
+ */
+@Module({})
+export class AppModule {
+  static forRole(config: AppConfig, extra: Pick<ModuleMetadata, 'imports'> = {}): DynamicModule {
+    const serveApi = config.role !== 'worker';
+    const imports: NonNullable<ModuleMetadata['imports']> = [
+      AppConfigModule.forRoot(config),
+      LoggerModule.forRoot({
+        pinoHttp: {
+          level: config.logLevel,
+          genReqId: (req, res) => assignRequestId(req, res),
+          // Keys never reach the log: the auth header is redacted, the tenant and key fingerprint are logged.
+          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+          customProps: (req) => {
+            const tenant = (req as AuthedRequest).tenant;
+            return tenant ? { tenant: tenant.tenant, key: tenant.keyFingerprint } : {};
+          },
+          autoLogging: { ignore: (req) => ['/health', '/ready', '/metrics'].includes((req.url ?? '').split('?')[0]) },
+          transport: process.env.NODE_ENV === 'development' ? { target: 'pino-pretty' } : undefined,
+        },
+      }),
+      TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: false }),
+      StorageModule,
+      AuthModule,
+      QueueModule,
+      HealthModule,
+      ...(extra.imports ?? []),
+    ];
+    const providers: Provider[] = [
+      { provide: APP_FILTER, useClass: OpenAiExceptionFilter },
+      { provide: APP_GUARD, useExisting: ApiKeyGuard },
+    ];
+    if (serveApi) imports.push(FilesModule);
+    return { module: AppModule, imports, providers };
+  }
+}

@@ -1,0 +1,122 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
+export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
+
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled'];
+export const ALL_STATUSES: readonly BatchStatus[] = [
+  'validating',
+  'failed',
+  'in_progress',
+  'finalizing',
+  'completed',
+  'expired',
+  'cancelling',
+  'cancelled',
+];
+
+export interface BatchErrorItem {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? 0 : Number(v)) };
+
+@Entity('batches')
+export class BatchEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id!: string;
+
+  @Column({ name: 'tenant_id', type: 'varchar', length: 64 })
+  tenantId!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  endpoint!: BatchEndpoint;
+
+  @Column({ name: 'input_file_id', type: 'varchar', length: 64 })
+  inputFileId!: string;
+
+  @Column({ name: 'completion_window', type: 'varchar', length: 16 })
+  completionWindow!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: BatchStatus;
+
+  @Column({ type: 'text', nullable: true })
+  model!: string | null;
+
+  @Column({ name: 'output_file_id', type: 'varchar', length: 64, nullable: true })
+  outputFileId!: string | null;
+
+  @Column({ name: 'error_file_id', type: 'varchar', length: 64, nullable: true })
+  errorFileId!: string | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  errors!: BatchErrorItem[] | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  metadata!: Record<string, string> | null;
+
+  @Column({ name: 'output_expires_after', type: 'jsonb', nullable: true })
+  outputExpiresAfter!: { anchor: 'created_at'; seconds: number } | null;
+
+  @Column({ name: 'total_requests', type: 'integer', default: 0 })
+  totalRequests!: number;
+
+  @Column({ name: 'completed_requests', type: 'integer', default: 0 })
+  completedRequests!: number;
+
+  @Column({ name: 'failed_requests', type: 'integer', default: 0 })
+  failedRequests!: number;
+
+  @Column({ name: 'input_tokens', type: 'bigint', transformer: bigintAsNumber, default: 0 })
+  inputTokens!: number;
+
+  @Column({ name: 'cached_tokens', type: 'bigint', transformer: bigintAsNumber, default: 0 })
+  cachedTokens!: number;
+
+  @Column({ name: 'output_tokens', type: 'bigint', transformer: bigintAsNumber, default: 0 })
+  outputTokens!: number;
+
+  @Column({ name: 'reasoning_tokens', type: 'bigint', transformer: bigintAsNumber, default: 0 })
+  reasoningTokens!: number;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'in_progress_at', type: 'timestamptz', nullable: true })
+  inProgressAt!: Date | null;
+
+  @Column({ name: 'expires_at', type: 'timestamptz' })
+  expiresAt!: Date;
+
+  @Column({ name: 'finalizing_at', type: 'timestamptz', nullable: true })
+  finalizingAt!: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ name: 'failed_at', type: 'timestamptz', nullable: true })
+  failedAt!: Date | null;
+
+  @Column({ name: 'expired_at', type: 'timestamptz', nullable: true })
+  expiredAt!: Date | null;
+
+  @Column({ name: 'cancelling_at', type: 'timestamptz', nullable: true })
+  cancellingAt!: Date | null;
+
+  @Column({ name: 'cancelled_at', type: 'timestamptz', nullable: true })
+  cancelledAt!: Date | null;
+}

@@ -1,0 +1,77 @@
+import { INestApplication, Logger, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { ApiError } from './common/api-error';
+import { sendError } from './common/openai-exception.filter';
+import { AppConfig } from './config/app-config';
+import { runMigrations } from './database/data-source';
+
+/**
+ * Builds the configured application without listening, so main.ts and the end-to-end tests start
+ * exactly the same thing.
+ */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  if (config.migrationsRun) await runMigrations(config.databaseUrl);
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRole(config), {
+    bufferLogs: true,
+    bodyParser: false,
+    cors: config.corsOrigins.length ? { origin: config.corsOrigins, exposedHeaders: ['X-Request-Id', 'Retry-After'] } : false,
+  });
+  app.useLogger(app.get(PinoLogger));
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  // JSON bodies are small (batch requests carry ids and metadata); files go through the multipart stream.
+  app.useBodyParser('json', { limit: config.jsonBodyLimit, strict: true });
+  app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      transform: true,
+      forbidUnknownValues: false,
+      exceptionFactory: (errors) => {
+        const first = errors[0];
+        const constraint = first?.constraints ? Object.values(first.constraints)[0] : 'Invalid request';
+        return ApiError.badRequest(constraint, first?.property ?? null, 'invalid_value');
+      },
+    }),
+  );
+  app.enableShutdownHooks();
+
+  if (config.role !== 'worker') setupSwagger(app);
+  return app;
+}
+
+function setupSwagger(app: INestApplication): void {
+  const doc = new DocumentBuilder()
+    .setTitle('vLLM Batch API')
+    .setDescription(
+      "OpenAI-compatible Files and Batches API for self-hosted vLLM. Point the official OpenAI SDK's baseURL at /v1.",
+    )
+    .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' })
+    .build();
+  const document = SwaggerModule.createDocument(app, doc);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+/**
+ * Errors raised outside Nest's pipeline (e.g. body-parser rejecting a body before routing) still
+ * answer in OpenAI's envelope. Registered after init so it is the last Express error handler.
+ */
+export function installFallbackErrorHandler(app: NestExpressApplication): void {
+  const logger = new Logger('Errors');
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    void _next;
+    sendError(err, req, res, logger);
+  });
+  app.use((req: Request, res: Response) => {
+    sendError(ApiError.notFound(`Invalid URL (${req.method} ${req.path.slice(0, 200)})`), req, res, logger);
+  });
+}

@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Random, URL-safe id body (24 chars ≈ 142 bits): never derived from user input. */
+export function randomId(length = 24): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[bytes[i] % ALPHABET.length];
+  return out;
+}
+
+export const newFileId = (): string => `file-${randomId()}`;
+export const newBatchId = (): string => `batch_${randomId()}`;
+export const newBatchRequestId = (): string => `batch_req_${randomId()}`;
+
+/** Ids we hand out are short and alphanumeric; anything else (paths, huge strings) is simply unknown. */
+export function isWellFormedId(id: string, prefix: string): boolean {
+  return id.length <= 64 && id.startsWith(prefix) && /^[A-Za-z0-9_-]+$/.test(id);
+}

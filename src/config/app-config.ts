@@ -1,0 +1,278 @@
+/**
+ * The one typed configuration object. Every environment variable the service reads is parsed and
+ * validated here, so a bad value stops the start with a message naming the variable instead of
+ * failing later in some unrelated place. `.env.example` and the README table list the same names.
+ */
+export type AppRole = 'all' | 'api' | 'worker';
+export type ConcurrencyMode = 'adaptive' | 'fixed';
+export type StorageDriverName = 'local' | 's3';
+
+export interface ApiKeyEntry {
+  tenant: string;
+  key: string;
+  tier: string;
+}
+
+export interface ThrottleLimit {
+  limit: number;
+  ttlMs: number;
+}
+
+export interface AppConfig {
+  port: number;
+  role: AppRole;
+  logLevel: string;
+  databaseUrl: string;
+  migrationsRun: boolean;
+  redisUrl: string;
+  queuePrefix: string;
+  vllmBaseUrl: string;
+  vllmApiKey?: string;
+  vllmMetricsUrl: string;
+  vllmRequestTimeoutMs: number;
+  vllmPriority?: number;
+  storageDriver: StorageDriverName;
+  storageDir: string;
+  s3: {
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+  };
+  apiKeys: ApiKeyEntry[];
+  adminUser?: string;
+  adminPassword?: string;
+  trustProxy: boolean | number | string;
+  corsOrigins: string[];
+  metricsPort: number;
+  metricsAuthToken?: string;
+  jsonBodyLimit: string;
+  files: {
+    maxBatchFileBytes: number;
+    maxUploadBytes: number;
+  };
+  batches: {
+    maxLines: number;
+    completionWindows: Record<string, number>;
+    maxErrorsReported: number;
+  };
+  worker: {
+    concurrencyMode: ConcurrencyMode;
+    fixedInflight: number;
+    minInflight: number;
+    maxInflight: number;
+    batchConcurrency: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    reconcileIntervalMs: number;
+  };
+  throttle: {
+    batchCreate: ThrottleLimit;
+    fileUpload: ThrottleLimit;
+    reads: ThrottleLimit;
+    mutations: ThrottleLimit;
+    tiers: Record<string, number>;
+  };
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, def: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? def : v.trim();
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readonly T[]): T {
+  const v = str(env, name, def) as T;
+  if (!allowed.includes(v)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v;
+}
+
+function url(env: Env, name: string, def: string, protocols: string[]): string {
+  const v = str(env, name, def);
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got "${v}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return v.replace(/\/+$/, '');
+}
+
+const KEY_PART = /^[A-Za-z0-9._~+/=-]+$/;
+
+/** `tenant:key[:tier]` pairs separated by commas. */
+export function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
+  if (!raw || raw.trim() === '') return [];
+  const seen = new Set<string>();
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((entry, i) => {
+      const parts = entry.split(':');
+      if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+        throw new ConfigError(`API_KEYS entry #${i + 1} must be tenant:key or tenant:key:tier`);
+      }
+      const [tenant, key, tier = 'default'] = parts;
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
+        throw new ConfigError(`API_KEYS entry #${i + 1}: tenant must be 1-64 of [A-Za-z0-9_.-]`);
+      }
+      if (!KEY_PART.test(key) || key.length < 8) {
+        throw new ConfigError(`API_KEYS entry #${i + 1}: key must be at least 8 URL-safe characters`);
+      }
+      if (seen.has(key)) throw new ConfigError(`API_KEYS entry #${i + 1}: the same key is listed twice`);
+      seen.add(key);
+      return { tenant, key, tier };
+    });
+}
+
+/** `name=seconds` pairs, e.g. `24h=86400,1h=3600`. `24h` is always accepted, as at OpenAI. */
+function parseWindows(raw: string): Record<string, number> {
+  const windows: Record<string, number> = { '24h': 86400 };
+  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)([smhd])$/.exec(part);
+    if (!m) throw new ConfigError(`BATCH_COMPLETION_WINDOWS entries look like 1h, 30m or 2d, got "${part}"`);
+    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+    windows[part] = Number(m[1]) * unit;
+  }
+  return windows;
+}
+
+/** `tier=multiplier` pairs, e.g. `free=1,pro=5`. */
+function parseTiers(raw: string): Record<string, number> {
+  const tiers: Record<string, number> = { default: 1 };
+  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]+)=(\d+(?:\.\d+)?)$/.exec(part);
+    if (!m || Number(m[2]) <= 0) throw new ConfigError(`THROTTLE_TIERS entries look like pro=5, got "${part}"`);
+    tiers[m[1]] = Number(m[2]);
+  }
+  return tiers;
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw.trim() === '' || raw.trim() === 'false') return false;
+  if (raw.trim() === 'true') return true;
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
+  return raw.trim();
+}
+
+const MB = 1024 * 1024;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const vllmBaseUrl = url(env, 'VLLM_BASE_URL', 'http://127.0.0.1:8000/v1', ['http:', 'https:']);
+  const derivedMetricsUrl = vllmBaseUrl.replace(/\/v1$/, '') + '/metrics';
+  const apiKeys = parseApiKeys(env.API_KEYS);
+  const adminUser = optional(env, 'ADMIN_USER');
+  const adminPassword = optional(env, 'ADMIN_PASSWORD');
+  if ((adminUser === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError('ADMIN_USER and ADMIN_PASSWORD must be set together');
+  }
+  const priorityRaw = optional(env, 'VLLM_PRIORITY');
+  const minute = 60_000;
+  const minInflight = int(env, 'WORKER_MIN_INFLIGHT', 1, 1, 100_000);
+  const maxInflight = int(env, 'WORKER_MAX_INFLIGHT', 512, 1, 100_000);
+  if (minInflight > maxInflight) throw new ConfigError('WORKER_MIN_INFLIGHT must not exceed WORKER_MAX_INFLIGHT');
+  const storageDriver = oneOf<StorageDriverName>(env, 'STORAGE_DRIVER', 'local', ['local', 's3']);
+  const s3Bucket = str(env, 'S3_BUCKET', '');
+  if (storageDriver === 's3' && s3Bucket === '') throw new ConfigError('S3_BUCKET is required when STORAGE_DRIVER=s3');
+
+  return {
+    port: int(env, 'PORT', 4080, 0, 65535),
+    role: oneOf<AppRole>(env, 'APP_ROLE', 'all', ['all', 'api', 'worker']),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/vllm_batch', ['postgres:', 'postgresql:']),
+    migrationsRun: bool(env, 'MIGRATIONS_RUN', true),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    queuePrefix: str(env, 'QUEUE_PREFIX', 'vllm-batch'),
+    vllmBaseUrl,
+    vllmApiKey: optional(env, 'VLLM_API_KEY'),
+    vllmMetricsUrl: optional(env, 'VLLM_METRICS_URL') ?? derivedMetricsUrl,
+    vllmRequestTimeoutMs: int(env, 'VLLM_REQUEST_TIMEOUT_MS', 600_000, 100),
+    vllmPriority: priorityRaw === undefined ? undefined : int(env, 'VLLM_PRIORITY', 0, -1_000_000, 1_000_000),
+    storageDriver,
+    storageDir: str(env, 'STORAGE_DIR', './data/files'),
+    s3: {
+      endpoint: optional(env, 'S3_ENDPOINT'),
+      bucket: s3Bucket,
+      region: str(env, 'S3_REGION', 'us-east-1'),
+      accessKeyId: optional(env, 'S3_ACCESS_KEY_ID'),
+      secretAccessKey: optional(env, 'S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', true),
+    },
+    apiKeys,
+    adminUser,
+    adminPassword,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    corsOrigins: str(env, 'CORS_ORIGINS', '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    metricsPort: int(env, 'METRICS_PORT', 9464, 0, 65535),
+    metricsAuthToken: optional(env, 'METRICS_AUTH_TOKEN'),
+    jsonBodyLimit: str(env, 'JSON_BODY_LIMIT', '1mb'),
+    files: {
+      maxBatchFileBytes: int(env, 'MAX_BATCH_FILE_MB', 200, 1, 100_000) * MB,
+      maxUploadBytes: int(env, 'MAX_UPLOAD_MB', 512, 1, 100_000) * MB,
+    },
+    batches: {
+      maxLines: int(env, 'BATCH_MAX_LINES', 50_000, 1, 10_000_000),
+      completionWindows: parseWindows(str(env, 'BATCH_COMPLETION_WINDOWS', '1h')),
+      maxErrorsReported: int(env, 'BATCH_MAX_ERRORS_REPORTED', 100, 1, 10_000),
+    },
+    worker: {
+      concurrencyMode: oneOf<ConcurrencyMode>(env, 'WORKER_CONCURRENCY_MODE', 'adaptive', ['adaptive', 'fixed']),
+      fixedInflight: int(env, 'WORKER_FIXED_INFLIGHT', 64, 1, 100_000),
+      minInflight,
+      maxInflight,
+      batchConcurrency: int(env, 'WORKER_BATCH_CONCURRENCY', 8, 1, 1000),
+      maxAttempts: int(env, 'WORKER_MAX_ATTEMPTS', 8, 1, 100),
+      retryBaseMs: int(env, 'WORKER_RETRY_BASE_MS', 500, 1),
+      retryMaxMs: int(env, 'WORKER_RETRY_MAX_MS', 15_000, 1),
+      reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 30_000, 100),
+    },
+    throttle: {
+      batchCreate: { limit: int(env, 'THROTTLE_BATCH_CREATE_LIMIT', 10, 1), ttlMs: int(env, 'THROTTLE_BATCH_CREATE_TTL_MS', minute, 1) },
+      fileUpload: { limit: int(env, 'THROTTLE_FILE_UPLOAD_LIMIT', 20, 1), ttlMs: int(env, 'THROTTLE_FILE_UPLOAD_TTL_MS', minute, 1) },
+      reads: { limit: int(env, 'THROTTLE_READ_LIMIT', 600, 1), ttlMs: int(env, 'THROTTLE_READ_TTL_MS', minute, 1) },
+      mutations: { limit: int(env, 'THROTTLE_MUTATION_LIMIT', 60, 1), ttlMs: int(env, 'THROTTLE_MUTATION_TTL_MS', minute, 1) },
+      tiers: parseTiers(str(env, 'THROTTLE_TIERS', '')),
+    },
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000,
+  };
+}
+
+/** Injection token for the AppConfig object. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,38 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export const FILE_PURPOSES = ['batch', 'batch_output', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'] as const;
+export type FilePurpose = (typeof FILE_PURPOSES)[number];
+/** Purposes a client may upload; `batch_output` files are only ever written by the service. */
+export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = ['batch', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'];
+
+const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
+
+@Entity('files')
+export class FileEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id!: string;
+
+  @Column({ name: 'tenant_id', type: 'varchar', length: 64 })
+  tenantId!: string;
+
+  @Column({ type: 'text' })
+  filename!: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  purpose!: FilePurpose;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  bytes!: number;
+
+  @Column({ name: 'storage_key', type: 'text' })
+  storageKey!: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'processed' })
+  status!: string;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt!: Date | null;
+}

@@ -1,0 +1,183 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Request } from 'express';
+import type { Readable } from 'node:stream';
+import { Repository } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
+import { isWellFormedId, newFileId } from '../common/ids';
+import { ListPage, parseLimit, toListPage } from '../common/pagination';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { STORAGE, StorageDriver, StorageNotFoundError } from '../storage/storage.types';
+import { FILE_PURPOSES, FileEntity, FilePurpose, UPLOADABLE_PURPOSES } from './file.entity';
+import { FileObjectDto } from './file.dto';
+import { receiveUpload } from './multipart-upload';
+
+const MIN_EXPIRY_SECONDS = 3600;
+const MAX_EXPIRY_SECONDS = 30 * 24 * 3600;
+
+export const fileNotFound = (id: string): ApiError => ApiError.notFound(`No such File object: ${id}`, 'file_id');
+
+@Injectable()
+export class FilesService {
+  constructor(
+    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    @Inject(STORAGE) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Streams a multipart upload into storage, then records it. Nothing is recorded unless all is valid. */
+  async upload(tenantId: string, req: Request): Promise<FileObjectDto> {
+    const id = newFileId();
+    const storageKey = `${tenantId}/${id}`;
+    const upload = await receiveUpload(req, this.storage, storageKey, this.config.files);
+    try {
+      const purpose = this.parsePurpose(upload.fields.purpose);
+      if (purpose === 'batch' && !upload.filename.toLowerCase().endsWith('.jsonl')) {
+        throw ApiError.badRequest('Batch input files must be .jsonl files.', 'file', 'invalid_file_format');
+      }
+      const now = this.clock.now();
+      const expiresAfter = parseExpiresAfter(upload.fields['expires_after[anchor]'], upload.fields['expires_after[seconds]']);
+      const entity = this.files.create({
+        id,
+        tenantId,
+        filename: upload.filename,
+        purpose,
+        bytes: upload.bytes,
+        storageKey,
+        status: 'processed',
+        createdAt: now,
+        expiresAt: expiresAfter === null ? null : new Date(now.getTime() + expiresAfter * 1000),
+      });
+      await this.files.insert(entity);
+      return FileObjectDto.from(entity);
+    } catch (err) {
+      await this.storage.delete(storageKey).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private parsePurpose(raw: string | undefined): FilePurpose {
+    if (raw === undefined || raw === '') {
+      throw ApiError.badRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
+    }
+    if (!(UPLOADABLE_PURPOSES as readonly string[]).includes(raw)) {
+      throw ApiError.badRequest(
+        `Invalid value for 'purpose': '${raw.slice(0, 64)}'. Supported values are: ${UPLOADABLE_PURPOSES.map((p) => `'${p}'`).join(', ')}.`,
+        'purpose',
+        'invalid_value',
+      );
+    }
+    return raw as FilePurpose;
+  }
+
+  async list(tenantId: string, query: Record<string, unknown>): Promise<ListPage<FileObjectDto>> {
+    const limit = parseLimit(query.limit, 10000, 10000);
+    const order = query.order === undefined ? 'desc' : String(query.order);
+    if (order !== 'asc' && order !== 'desc') {
+      throw ApiError.badRequest("Invalid 'order': expected 'asc' or 'desc'.", 'order', 'invalid_value');
+    }
+    const qb = this.files.createQueryBuilder('f').where('f.tenant_id = :tenantId', { tenantId });
+    if (query.purpose !== undefined) {
+      const purpose = String(query.purpose);
+      if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
+        throw ApiError.badRequest(`Invalid 'purpose': '${purpose.slice(0, 64)}'.`, 'purpose', 'invalid_value');
+      }
+      qb.andWhere('f.purpose = :purpose', { purpose });
+    }
+    if (query.after !== undefined && query.after !== '') {
+      const cursor = await this.find(tenantId, String(query.after)).catch(() => {
+        throw ApiError.badRequest(`Invalid 'after': no such file '${String(query.after).slice(0, 64)}'.`, 'after', 'invalid_value');
+      });
+      const cmp = order === 'desc' ? '<' : '>';
+      qb.andWhere(`(f.created_at, f.id) ${cmp} (:createdAt, :id)`, { createdAt: cursor.createdAt, id: cursor.id });
+    }
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
+    const rows = await qb.orderBy('f.created_at', dir).addOrderBy('f.id', dir).limit(limit + 1).getMany();
+    return toListPage(rows.map(FileObjectDto.from), limit);
+  }
+
+  /** The tenant's file, or a 404 that looks the same whether the id is unknown or someone else's. */
+  async find(tenantId: string, id: string): Promise<FileEntity> {
+    if (!isWellFormedId(id, 'file-')) throw fileNotFound(id.slice(0, 64));
+    const file = await this.files.findOneBy({ id, tenantId });
+    if (!file) throw fileNotFound(id);
+    return file;
+  }
+
+  async content(tenantId: string, id: string): Promise<{ file: FileEntity; stream: Readable }> {
+    const file = await this.find(tenantId, id);
+    try {
+      return { file, stream: await this.storage.get(file.storageKey) };
+    } catch (err) {
+      if (err instanceof StorageNotFoundError) throw fileNotFound(id);
+      throw err;
+    }
+  }
+
+  /**
+   * Stores a file the service itself produced (batch output and error files), streamed from
+   * `body`. The row is written only after the bytes are complete.
+   */
+  async storeGenerated(
+    tenantId: string,
+    filename: string,
+    purpose: FilePurpose,
+    body: Readable,
+    expiresAt: Date | null,
+  ): Promise<FileEntity> {
+    const id = newFileId();
+    const storageKey = `${tenantId}/${id}`;
+    const { bytes } = await this.storage.put(storageKey, body);
+    const entity = this.files.create({
+      id,
+      tenantId,
+      filename,
+      purpose,
+      bytes,
+      storageKey,
+      status: 'processed',
+      createdAt: this.clock.now(),
+      expiresAt,
+    });
+    try {
+      await this.files.insert(entity);
+    } catch (err) {
+      await this.storage.delete(storageKey).catch(() => undefined);
+      throw err;
+    }
+    return entity;
+  }
+
+  async delete(tenantId: string, id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
+    const file = await this.find(tenantId, id);
+    const inUse: { count: string }[] = await this.files.query(
+      `SELECT count(*) AS count FROM batches WHERE input_file_id = $1 AND status IN ('validating','in_progress','finalizing','cancelling')`,
+      [id],
+    );
+    if (Number(inUse[0].count) > 0) {
+      throw ApiError.conflict(`File ${id} is the input of a batch that is still running; cancel the batch first.`, 'file_id');
+    }
+    // Row first: once it is gone no one can reach the bytes, so a failure after it leaves only garbage.
+    await this.files.delete({ id, tenantId });
+    await this.storage.delete(file.storageKey).catch(() => undefined);
+    return { id, object: 'file', deleted: true };
+  }
+}
+
+function parseExpiresAfter(anchor: string | undefined, seconds: string | undefined): number | null {
+  if (anchor === undefined && seconds === undefined) return null;
+  if (anchor !== 'created_at') {
+    throw ApiError.badRequest("Invalid 'expires_after[anchor]': expected 'created_at'.", 'expires_after[anchor]', 'invalid_value');
+  }
+  const n = Number(seconds);
+  if (seconds === undefined || !Number.isInteger(n) || n < MIN_EXPIRY_SECONDS || n > MAX_EXPIRY_SECONDS) {
+    throw ApiError.badRequest(
+      `Invalid 'expires_after[seconds]': expected an integer between ${MIN_EXPIRY_SECONDS} and ${MAX_EXPIRY_SECONDS}.`,
+      'expires_after[seconds]',
+      'invalid_value',
+    );
+  }
+  return n;
+}
