@@ -2,6 +2,7 @@ import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common'
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import { AdminModule } from './admin/admin.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { AuthModule } from './auth/auth.module';
 import { AuthedRequest } from './auth/auth.types';
@@ -10,10 +11,15 @@ import { assignRequestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
+import { BatchesModule } from './batches/batches.module';
 import { FilesModule } from './files/files.module';
+import { GpuWorkerModule } from './gpu-worker/gpu-worker.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { QueueModule } from './queue/queue.module';
 import { StorageModule } from './storage/storage.module';
+import { RateLimitGuard } from './throttling/rate-limit.guard';
+import { ThrottlingModule } from './throttling/throttling.module';
 
 /**
  * The module graph is chosen by role: `api` serves HTTP, `worker` drains the queues against vLLM,
@@ -45,13 +51,19 @@ export class AppModule {
       AuthModule,
       QueueModule,
       HealthModule,
+      MetricsModule,
       ...(extra.imports ?? []),
     ];
+    // Global guards run in the order listed. The rate limiter comes first and identifies the caller
+    // itself (tenant for a valid key, else client IP), so requests without a valid key are throttled
+    // too (key guessing) instead of reaching ApiKeyGuard's 401 without limit.
     const providers: Provider[] = [
       { provide: APP_FILTER, useClass: OpenAiExceptionFilter },
+      ...(serveApi ? [{ provide: APP_GUARD, useExisting: RateLimitGuard }] : []),
       { provide: APP_GUARD, useExisting: ApiKeyGuard },
     ];
-    if (serveApi) imports.push(FilesModule);
+    if (serveApi) imports.push(FilesModule, BatchesModule, ThrottlingModule, AdminModule.register(config));
+    if (config.role !== 'api') imports.push(GpuWorkerModule);
     return { module: AppModule, imports, providers };
   }
 }

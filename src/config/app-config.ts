@@ -75,6 +75,8 @@ export interface AppConfig {
     reads: ThrottleLimit;
     mutations: ThrottleLimit;
     tiers: Record<string, number>;
+    /** Redis for the shared rate-limit counters; defaults to REDIS_URL. */
+    redisUrl?: string;
   };
   shutdownGraceMs: number;
 }
@@ -253,7 +255,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxErrorsReported: int(env, 'BATCH_MAX_ERRORS_REPORTED', 100, 1, 10_000),
     },
     worker: {
-      concurrencyMode: oneOf<ConcurrencyMode>(env, 'WORKER_CONCURRENCY_MODE', 'adaptive', ['adaptive', 'fixed']),
+      concurrencyMode: oneOf<ConcurrencyMode>(env, 'WORKER_CONCURRENCY_MODE', 'fixed', ['adaptive', 'fixed']),
       fixedInflight: int(env, 'WORKER_FIXED_INFLIGHT', 64, 1, 100_000),
       minInflight,
       maxInflight,
@@ -269,6 +271,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       reads: { limit: int(env, 'THROTTLE_READ_LIMIT', 600, 1), ttlMs: int(env, 'THROTTLE_READ_TTL_MS', minute, 1) },
       mutations: { limit: int(env, 'THROTTLE_MUTATION_LIMIT', 60, 1), ttlMs: int(env, 'THROTTLE_MUTATION_TTL_MS', minute, 1) },
       tiers: parseTiers(str(env, 'THROTTLE_TIERS', '')),
+      redisUrl: optional(env, 'THROTTLE_REDIS_URL') === undefined ? undefined : url(env, 'THROTTLE_REDIS_URL', '', ['redis:', 'rediss:']),
     },
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000,
   };

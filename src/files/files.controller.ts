@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Tenant } from '../auth/tenant.decorator';
 import type { TenantContext } from '../auth/auth.types';
 import { ApiErrorResponses } from '../common/api-error.dto';
+import { RateLimit } from '../throttling/rate-limit.decorator';
 import { DeletedFileDto, FileListDto, FileObjectDto, ListFilesQueryDto, UploadFileFormDto } from './file.dto';
 import { FilesService } from './files.service';
 
@@ -16,6 +17,7 @@ export class FilesController {
   constructor(private readonly files: FilesService) {}
 
   @Post()
+  @RateLimit('file-upload')
   @HttpCode(200)
   @ApiOperation({ summary: 'Upload a file (multipart, streamed to storage)' })
   @ApiConsumes('multipart/form-data')
@@ -26,6 +28,7 @@ export class FilesController {
   }
 
   @Get()
+  @RateLimit('reads')
   @ApiOperation({ summary: 'List files' })
   @ApiOkResponse({ type: FileListDto })
   list(@Tenant() tenant: TenantContext, @Query() query: ListFilesQueryDto): Promise<FileListDto> {
@@ -33,6 +36,7 @@ export class FilesController {
   }
 
   @Get(':file_id')
+  @RateLimit('reads')
   @ApiOperation({ summary: 'Retrieve a file' })
   @ApiOkResponse({ type: FileObjectDto })
   async retrieve(@Tenant() tenant: TenantContext, @Param('file_id') id: string): Promise<FileObjectDto> {
@@ -40,6 +44,7 @@ export class FilesController {
   }
 
   @Get(':file_id/content')
+  @RateLimit('reads')
   @ApiOperation({ summary: "Download a file's bytes (streamed)" })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
@@ -53,6 +58,7 @@ export class FilesController {
   }
 
   @Delete(':file_id')
+  @RateLimit('mutations')
   @ApiOperation({ summary: 'Delete a file' })
   @ApiOkResponse({ type: DeletedFileDto })
   delete(@Tenant() tenant: TenantContext, @Param('file_id') id: string): Promise<DeletedFileDto> {

@@ -36,6 +36,9 @@ class ByteLimit extends Transform {
 
 class UploadTooLarge extends Error {}
 
+/** The client went away mid-upload: a client-side condition, not a server error. */
+const interrupted = (): ApiError => ApiError.badRequest('The upload was interrupted before it completed.', 'file');
+
 function tooLarge(limit: number, purpose: string | undefined): ApiError {
   const mb = Math.round(limit / (1024 * 1024));
   return ApiError.tooLarge(
@@ -149,9 +152,9 @@ export function receiveUpload(
 
     // A client that disconnects mid-upload must leave nothing behind.
     req.on('close', () => {
-      if (!req.complete) fail(new Error('client aborted the upload'));
+      if (!req.complete) fail(interrupted());
     });
-    req.on('error', (err) => fail(err));
+    req.on('error', () => fail(interrupted()));
     req.pipe(bb);
   });
 }

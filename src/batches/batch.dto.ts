@@ -1,0 +1,149 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
+import { toUnixSeconds } from '../common/clock';
+import { ALL_STATUSES, BATCH_ENDPOINTS, BatchEntity } from './batch.entity';
+
+export class OutputExpiresAfterDto {
+  @ApiProperty({ enum: ['created_at'] })
+  @IsIn(['created_at'])
+  anchor!: 'created_at';
+
+  @ApiProperty({ minimum: 3600, maximum: 2592000 })
+  @IsInt()
+  @Min(3600)
+  @Max(2592000)
+  seconds!: number;
+}
+
+export class CreateBatchDto {
+  @ApiProperty({ example: 'file-abc123' })
+  @IsString()
+  input_file_id!: string;
+
+  @ApiProperty({ enum: BATCH_ENDPOINTS })
+  @IsString()
+  endpoint!: string;
+
+  @ApiProperty({ example: '24h', description: "'24h', or another window from BATCH_COMPLETION_WINDOWS" })
+  @IsString()
+  completion_window!: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, nullable: true })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown> | null;
+
+  @ApiPropertyOptional({ type: OutputExpiresAfterDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => OutputExpiresAfterDto)
+  output_expires_after?: OutputExpiresAfterDto;
+}
+
+export class ListBatchesQueryDto {
+  @ApiPropertyOptional({ description: 'A batch id: list the batches after it' }) @IsOptional() @IsString() after?: string;
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 }) @IsOptional() @IsString() limit?: string;
+}
+
+class BatchErrorDto {
+  @ApiProperty() code!: string;
+  @ApiProperty() message!: string;
+  @ApiProperty({ type: String, nullable: true }) param!: string | null;
+  @ApiProperty({ type: Number, nullable: true }) line!: number | null;
+}
+
+class BatchErrorsDto {
+  @ApiProperty({ enum: ['list'] }) object!: 'list';
+  @ApiProperty({ type: [BatchErrorDto] }) data!: BatchErrorDto[];
+}
+
+class RequestCountsDto {
+  @ApiProperty() total!: number;
+  @ApiProperty() completed!: number;
+  @ApiProperty() failed!: number;
+}
+
+class InputTokensDetailsDto {
+  @ApiProperty() cached_tokens!: number;
+}
+
+class OutputTokensDetailsDto {
+  @ApiProperty() reasoning_tokens!: number;
+}
+
+class BatchUsageDto {
+  @ApiProperty() input_tokens!: number;
+  @ApiProperty({ type: InputTokensDetailsDto }) input_tokens_details!: InputTokensDetailsDto;
+  @ApiProperty() output_tokens!: number;
+  @ApiProperty({ type: OutputTokensDetailsDto }) output_tokens_details!: OutputTokensDetailsDto;
+  @ApiProperty() total_tokens!: number;
+}
+
+/** OpenAI's `Batch` object; unset fields are present as null, as in OpenAI's own responses. */
+export class BatchObjectDto {
+  @ApiProperty({ example: 'batch_abc123' }) id!: string;
+  @ApiProperty({ enum: ['batch'] }) object!: 'batch';
+  @ApiProperty() endpoint!: string;
+  @ApiProperty({ type: String, nullable: true }) model!: string | null;
+  @ApiProperty({ type: BatchErrorsDto, nullable: true }) errors!: BatchErrorsDto | null;
+  @ApiProperty() input_file_id!: string;
+  @ApiProperty() completion_window!: string;
+  @ApiProperty({ enum: ALL_STATUSES }) status!: string;
+  @ApiProperty({ type: String, nullable: true }) output_file_id!: string | null;
+  @ApiProperty({ type: String, nullable: true }) error_file_id!: string | null;
+  @ApiProperty() created_at!: number;
+  @ApiProperty({ type: Number, nullable: true }) in_progress_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) expires_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) finalizing_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) completed_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) failed_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) expired_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) cancelling_at!: number | null;
+  @ApiProperty({ type: Number, nullable: true }) cancelled_at!: number | null;
+  @ApiProperty({ type: RequestCountsDto }) request_counts!: RequestCountsDto;
+  @ApiProperty({ type: BatchUsageDto }) usage!: BatchUsageDto;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, nullable: true })
+  metadata!: Record<string, string> | null;
+
+  static from(b: BatchEntity): BatchObjectDto {
+    return {
+      id: b.id,
+      object: 'batch',
+      endpoint: b.endpoint,
+      model: b.model,
+      errors: b.errors && b.errors.length ? { object: 'list', data: b.errors } : null,
+      input_file_id: b.inputFileId,
+      completion_window: b.completionWindow,
+      status: b.status,
+      output_file_id: b.outputFileId,
+      error_file_id: b.errorFileId,
+      created_at: toUnixSeconds(b.createdAt) as number,
+      in_progress_at: toUnixSeconds(b.inProgressAt),
+      expires_at: toUnixSeconds(b.expiresAt),
+      finalizing_at: toUnixSeconds(b.finalizingAt),
+      completed_at: toUnixSeconds(b.completedAt),
+      failed_at: toUnixSeconds(b.failedAt),
+      expired_at: toUnixSeconds(b.expiredAt),
+      cancelling_at: toUnixSeconds(b.cancellingAt),
+      cancelled_at: toUnixSeconds(b.cancelledAt),
+      request_counts: { total: b.totalRequests, completed: b.completedRequests, failed: b.failedRequests },
+      usage: {
+        input_tokens: b.inputTokens,
+        input_tokens_details: { cached_tokens: b.cachedTokens },
+        output_tokens: b.outputTokens,
+        output_tokens_details: { reasoning_tokens: b.reasoningTokens },
+        total_tokens: b.inputTokens + b.outputTokens,
+      },
+      metadata: b.metadata,
+    };
+  }
+}
+
+export class BatchListDto {
+  @ApiProperty({ enum: ['list'] }) object!: 'list';
+  @ApiProperty({ type: [BatchObjectDto] }) data!: BatchObjectDto[];
+  @ApiProperty({ type: String, nullable: true }) first_id!: string | null;
+  @ApiProperty({ type: String, nullable: true }) last_id!: string | null;
+  @ApiProperty() has_more!: boolean;
+}

@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { TenantContext } from '../auth/auth.types';
+import { Tenant } from '../auth/tenant.decorator';
+import { ApiErrorResponses } from '../common/api-error.dto';
+import { RateLimit } from '../throttling/rate-limit.decorator';
+import { BatchListDto, BatchObjectDto, CreateBatchDto, ListBatchesQueryDto } from './batch.dto';
+import { BatchesService } from './batches.service';
+
+@ApiTags('Batches')
+@ApiBearerAuth()
+@ApiErrorResponses()
+@Controller('v1/batches')
+export class BatchesController {
+  constructor(private readonly batches: BatchesService) {}
+
+  @Post()
+  @RateLimit('batch-create')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Create a batch from an uploaded .jsonl file' })
+  @ApiOkResponse({ type: BatchObjectDto })
+  create(@Tenant() tenant: TenantContext, @Body() dto: CreateBatchDto): Promise<BatchObjectDto> {
+    return this.batches.create(tenant.tenant, dto);
+  }
+
+  @Get()
+  @RateLimit('reads')
+  @ApiOperation({ summary: 'List batches, newest first' })
+  @ApiOkResponse({ type: BatchListDto })
+  list(@Tenant() tenant: TenantContext, @Query() query: ListBatchesQueryDto): Promise<BatchListDto> {
+    return this.batches.list(tenant.tenant, query);
+  }
+
+  @Get(':batch_id')
+  @RateLimit('reads')
+  @ApiOperation({ summary: 'Retrieve a batch' })
+  @ApiOkResponse({ type: BatchObjectDto })
+  retrieve(@Tenant() tenant: TenantContext, @Param('batch_id') id: string): Promise<BatchObjectDto> {
+    return this.batches.retrieve(tenant.tenant, id);
+  }
+
+  @Post(':batch_id/cancel')
+  @RateLimit('mutations')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a batch (409 when it already finished)' })
+  @ApiOkResponse({ type: BatchObjectDto })
+  cancel(@Tenant() tenant: TenantContext, @Param('batch_id') id: string): Promise<BatchObjectDto> {
+    return this.batches.cancel(tenant.tenant, id);
+  }
+}

@@ -1,0 +1,162 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
+import { isWellFormedId, newBatchId } from '../common/ids';
+import { ListPage, parseLimit, toListPage } from '../common/pagination';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { FilesService } from '../files/files.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { BatchQueueProducer } from '../queue/batch-queue.producer';
+import { BatchStateService } from './batch-state.service';
+import { BATCH_ENDPOINTS, BatchEndpoint, BatchEntity } from './batch.entity';
+import { BatchObjectDto, CreateBatchDto } from './batch.dto';
+
+const MAX_METADATA_PAIRS = 16;
+const MAX_METADATA_KEY = 64;
+const MAX_METADATA_VALUE = 512;
+
+export const batchNotFound = (id: string): ApiError => ApiError.notFound(`No such Batch object: ${id}`, 'batch_id');
+
+@Injectable()
+export class BatchesService {
+  constructor(
+    @InjectRepository(BatchEntity) private readonly batches: Repository<BatchEntity>,
+    private readonly files: FilesService,
+    private readonly state: BatchStateService,
+    private readonly queue: BatchQueueProducer,
+    private readonly metrics: MetricsService,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async create(tenantId: string, dto: CreateBatchDto): Promise<BatchObjectDto> {
+    if (!(BATCH_ENDPOINTS as readonly string[]).includes(dto.endpoint)) {
+      throw ApiError.badRequest(
+        `Invalid 'endpoint': '${dto.endpoint.slice(0, 100)}'. Supported: ${BATCH_ENDPOINTS.join(', ')}.`,
+        'endpoint',
+        'invalid_value',
+      );
+    }
+    const windowSeconds = this.config.batches.completionWindows[dto.completion_window];
+    if (windowSeconds === undefined) {
+      throw ApiError.badRequest(
+        `Invalid 'completion_window': '${dto.completion_window.slice(0, 20)}'. Supported: ${Object.keys(this.config.batches.completionWindows).join(', ')}.`,
+        'completion_window',
+        'invalid_value',
+      );
+    }
+    const metadata = validateMetadata(dto.metadata);
+    const file = await this.files.find(tenantId, dto.input_file_id).catch(() => {
+      throw ApiError.notFound(`No such File object: ${dto.input_file_id.slice(0, 64)}`, 'input_file_id');
+    });
+    if (file.purpose !== 'batch') {
+      throw ApiError.badRequest(
+        `File ${file.id} has purpose '${file.purpose}'; batch input files must be uploaded with purpose 'batch'.`,
+        'input_file_id',
+        'invalid_value',
+      );
+    }
+    const now = this.clock.now();
+    const batch = this.batches.create({
+      id: newBatchId(),
+      tenantId,
+      endpoint: dto.endpoint as BatchEndpoint,
+      inputFileId: file.id,
+      completionWindow: dto.completion_window,
+      status: 'validating',
+      model: null,
+      outputFileId: null,
+      errorFileId: null,
+      errors: null,
+      metadata,
+      outputExpiresAfter: dto.output_expires_after
+        ? { anchor: 'created_at', seconds: dto.output_expires_after.seconds }
+        : null,
+      totalRequests: 0,
+      completedRequests: 0,
+      failedRequests: 0,
+      inputTokens: 0,
+      cachedTokens: 0,
+      outputTokens: 0,
+      reasoningTokens: 0,
+      createdAt: now,
+      inProgressAt: null,
+      expiresAt: new Date(now.getTime() + windowSeconds * 1000),
+      finalizingAt: null,
+      completedAt: null,
+      failedAt: null,
+      expiredAt: null,
+      cancellingAt: null,
+      cancelledAt: null,
+    });
+    // Row first, then the job: if enqueueing fails the reconciler finds the row and enqueues it.
+    await this.batches.insert(batch);
+    this.metrics.batchTransition(null, 'validating');
+    await this.queue.enqueue(batch.id).catch(() => undefined);
+    return BatchObjectDto.from(batch);
+  }
+
+  async retrieve(tenantId: string, id: string): Promise<BatchObjectDto> {
+    return BatchObjectDto.from(await this.find(tenantId, id));
+  }
+
+  private async find(tenantId: string, id: string): Promise<BatchEntity> {
+    if (!isWellFormedId(id, 'batch_')) throw batchNotFound(id.slice(0, 64));
+    const batch = await this.batches.findOneBy({ id, tenantId });
+    if (!batch) throw batchNotFound(id);
+    return batch;
+  }
+
+  async list(tenantId: string, query: { after?: string; limit?: string }): Promise<ListPage<BatchObjectDto>> {
+    const limit = parseLimit(query.limit, 20, 100);
+    const qb = this.batches.createQueryBuilder('b').where('b.tenant_id = :tenantId', { tenantId });
+    if (query.after) {
+      const cursor = await this.find(tenantId, query.after).catch(() => {
+        throw ApiError.badRequest(`Invalid 'after': no such batch '${query.after?.slice(0, 64)}'.`, 'after', 'invalid_value');
+      });
+      qb.andWhere('(b.created_at, b.id) < (:createdAt, :id)', { createdAt: cursor.createdAt, id: cursor.id });
+    }
+    const rows = await qb.orderBy('b.created_at', 'DESC').addOrderBy('b.id', 'DESC').limit(limit + 1).getMany();
+    return toListPage(rows.map(BatchObjectDto.from), limit);
+  }
+
+  /**
+   * Moves the batch to `cancelling`; the worker running it sees that within a second, aborts its
+   * in-flight upstream requests and writes the partial results. The job is enqueued again in case no
+   * worker holds it (e.g. it was still waiting, or its worker died).
+   */
+  async cancel(tenantId: string, id: string): Promise<BatchObjectDto> {
+    const batch = await this.find(tenantId, id);
+    if (batch.status === 'cancelling' || batch.status === 'cancelled') return BatchObjectDto.from(batch);
+    const updated = await this.state.transition(id, ['validating', 'in_progress'], 'cancelling');
+    if (!updated) {
+      const now = await this.find(tenantId, id);
+      if (now.status === 'cancelling' || now.status === 'cancelled') return BatchObjectDto.from(now);
+      throw ApiError.conflict(`Cannot cancel a batch with status '${now.status}'.`, 'batch_id');
+    }
+    await this.queue.enqueue(id).catch(() => undefined);
+    return BatchObjectDto.from(updated);
+  }
+}
+
+function validateMetadata(raw: Record<string, unknown> | null | undefined): Record<string, string> | null {
+  if (raw === undefined || raw === null) return null;
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_METADATA_PAIRS) {
+    throw ApiError.badRequest(`'metadata' may hold at most ${MAX_METADATA_PAIRS} pairs.`, 'metadata', 'invalid_value');
+  }
+  for (const [k, v] of entries) {
+    if (k.length > MAX_METADATA_KEY) {
+      throw ApiError.badRequest(`'metadata' keys may be at most ${MAX_METADATA_KEY} characters.`, 'metadata', 'invalid_value');
+    }
+    if (typeof v !== 'string') {
+      throw ApiError.badRequest(`'metadata' values must be strings.`, 'metadata', 'invalid_value');
+    }
+    if (v.length > MAX_METADATA_VALUE) {
+      throw ApiError.badRequest(`'metadata' values may be at most ${MAX_METADATA_VALUE} characters.`, 'metadata', 'invalid_value');
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}

@@ -1,0 +1,144 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { BatchStateService } from '../batches/batch-state.service';
+import { BatchEntity, TERMINAL_STATUSES } from '../batches/batch.entity';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { FilesService } from '../files/files.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { BatchDispatch, StopReason } from './batch-dispatch';
+import { BatchFinalizerService } from './batch-finalizer.service';
+import { FairLimiter } from './fair-limiter';
+import { InputValidationService } from './input-validation.service';
+import { LineDispatcher } from './line-dispatcher';
+import { ResultRecorder } from './result-recorder';
+import { VllmClient } from './vllm.client';
+
+/** Thrown when a worker hands a batch back because it is shutting down; the queue retries the job. */
+export class HandedBack extends Error {}
+
+const MAX_DISPATCH_PASSES = 3;
+
+/**
+ * Drives one batch from wherever it stands to a final status. Every step is resumable: it reads
+ * the state from PostgreSQL, so a job picked up again after a crash, a restart or a hand-back simply
+ * continues (finished lines are skipped; unfinished ones run once more).
+ */
+@Injectable()
+export class BatchRunnerService {
+  private readonly logger = new Logger('BatchRunner');
+  readonly limiter: FairLimiter;
+  private readonly lines: LineDispatcher;
+  private readonly running = new Map<string, BatchDispatch>();
+  private shuttingDown = false;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly state: BatchStateService,
+    private readonly files: FilesService,
+    private readonly validation: InputValidationService,
+    private readonly finalizer: BatchFinalizerService,
+    private readonly metrics: MetricsService,
+    vllm: VllmClient,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.limiter = new FairLimiter(config.worker.fixedInflight);
+    this.lines = new LineDispatcher(vllm, metrics, config);
+    this.metrics.setInflight(0, this.limiter.limit);
+  }
+
+  /** Stops every running dispatch; in-flight requests get `graceMs` to finish before being aborted. */
+  handBackAll(graceMs: number): void {
+    this.shuttingDown = true;
+    for (const d of this.running.values()) d.stop('shutdown', graceMs);
+  }
+
+  async process(batchId: string): Promise<void> {
+    let batch = await this.state.find(batchId);
+    if (!batch || TERMINAL_STATUSES.includes(batch.status)) return;
+
+    if (batch.status === 'validating') batch = await this.validate(batch);
+    if (!batch || TERMINAL_STATUSES.includes(batch.status)) return;
+
+    if (batch.status === 'in_progress') {
+      const stop = Date.now() >= batch.expiresAt.getTime() ? 'expired' : await this.dispatch(batch);
+      if (stop === 'shutdown') throw new HandedBack(`worker stopping; ${batch.id} handed back`);
+      if (stop === 'expired') return this.finish(batch, 'expired');
+      if (stop === null) {
+        const moved = await this.state.transition(batch.id, ['in_progress'], 'finalizing');
+        if (moved) batch = moved;
+      }
+      batch = (await this.state.find(batch.id)) ?? batch;
+    }
+    if (batch.status === 'cancelling') return this.finish(batch, 'cancelled');
+    if (batch.status === 'finalizing') return this.finish(batch, 'completed');
+  }
+
+  private async validate(batch: BatchEntity): Promise<BatchEntity | null> {
+    const started = performance.now();
+    const outcome = await this.validation.validate(batch.tenantId, batch.inputFileId, batch.endpoint);
+    this.metrics.observeValidation((performance.now() - started) / 1000);
+    if (!outcome.ok) {
+      this.logger.log(`batch ${batch.id} failed validation with ${outcome.errors.length} error(s)`);
+      return this.state.transition(batch.id, ['validating'], 'failed', { errors: outcome.errors });
+    }
+    const moved = await this.state.transition(batch.id, ['validating'], 'in_progress', {
+      model: outcome.model,
+      totalRequests: outcome.total,
+    });
+    // Null means a cancel won the race: re-read and carry on from that state.
+    return moved ?? this.state.find(batch.id);
+  }
+
+  private async dispatch(batch: BatchEntity): Promise<StopReason | null> {
+    for (let pass = 1; pass <= MAX_DISPATCH_PASSES; pass++) {
+      if (this.shuttingDown) return 'shutdown';
+      const done = await this.finalizer.recordedLines(batch.id);
+      if (done.size >= batch.totalRequests) return null;
+      const recorder = new ResultRecorder(this.db, batch.id);
+      const run = new BatchDispatch(batch, {
+        limiter: this.limiter,
+        lines: this.lines,
+        recorder,
+        done,
+        openInput: async () => (await this.files.content(batch.tenantId, batch.inputFileId)).stream,
+        currentStatus: async () => (await this.state.find(batch.id))?.status ?? null,
+        onInflightChange: () => this.metrics.setInflight(this.limiter.active, this.limiter.limit),
+      });
+      this.running.set(batch.id, run);
+      try {
+        const stop = await run.run();
+        if (stop) return stop;
+      } finally {
+        this.running.delete(batch.id);
+      }
+    }
+    // Lines still missing after several passes hit an unexpected error each time; report them
+    // rather than loop forever.
+    await this.finalizer.recordUnrun(batch, 'internal_error', 'The request could not be dispatched.');
+    return null;
+  }
+
+  private async finish(batch: BatchEntity, final: 'completed' | 'cancelled' | 'expired'): Promise<void> {
+    const started = performance.now();
+    if (final === 'cancelled') {
+      await this.finalizer.recordUnrun(batch, 'batch_cancelled', 'The batch was cancelled before this request ran.');
+    } else if (final === 'expired') {
+      await this.finalizer.recordUnrun(batch, 'batch_expired', 'The batch expired before this request ran.');
+    }
+    const { outputFileId, errorFileId } = await this.finalizer.writeFiles(batch);
+    const from = { cancelled: ['cancelling'], expired: ['in_progress', 'finalizing'], completed: ['finalizing'] } as const;
+    const done = await this.state.transition(batch.id, from[final], final, { outputFileId, errorFileId });
+    if (!done) {
+      // Someone else finished it (or it was cancelled meanwhile): our files are not referenced.
+      for (const id of [outputFileId, errorFileId]) if (id) await this.files.delete(batch.tenantId, id).catch(() => undefined);
+      const now = await this.state.find(batch.id);
+      if (now && !TERMINAL_STATUSES.includes(now.status)) return this.process(batch.id);
+      return;
+    }
+    this.metrics.observeFinalize((performance.now() - started) / 1000);
+    this.logger.log(
+      `batch ${batch.id} ${final}: ${done.completedRequests} ok, ${done.failedRequests} failed of ${done.totalRequests}`,
+    );
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { BatchesCoreModule } from '../batches/batches.module';
+import { FilesCoreModule } from '../files/files.module';
+import { BatchFinalizerService } from './batch-finalizer.service';
+import { BatchRunnerService } from './batch-runner.service';
+import { InputValidationService } from './input-validation.service';
+import { ReconcilerService } from './reconciler.service';
+import { RunBatchProcessor } from './run-batch.processor';
+import { VllmClient } from './vllm.client';
+
+/** The GPU worker role: drains batch jobs against vLLM. */
+@Module({
+  imports: [BatchesCoreModule, FilesCoreModule],
+  providers: [VllmClient, InputValidationService, BatchFinalizerService, BatchRunnerService, RunBatchProcessor, ReconcilerService],
+  exports: [VllmClient, BatchRunnerService],
+})
+export class GpuWorkerModule {}

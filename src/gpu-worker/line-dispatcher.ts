@@ -1,0 +1,137 @@
+import { AppConfig } from '../config/app-config';
+import { newBatchRequestId } from '../common/ids';
+import { MetricsService } from '../metrics/metrics.service';
+import { backoffDelay, sleep } from './backoff';
+import { LineResult } from './result-recorder';
+import { UpstreamFailure, UpstreamResponse, VllmClient } from './vllm.client';
+
+/** Statuses worth another try: vLLM overloaded, restarting or failing transiently. */
+const RETRYABLE_STATUS = (s: number): boolean => s === 408 || s === 429 || s >= 500;
+
+interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+}
+
+/**
+ * Sends one batch line to vLLM with bounded, jittered retries for transient failures, and turns
+ * the outcome into the result row to record. Returns null when the request was aborted (cancel,
+ * expiry or shutdown): an aborted line is not a result, it stays to be run or reported later.
+ */
+export class LineDispatcher {
+  constructor(
+    private readonly vllm: VllmClient,
+    private readonly metrics: MetricsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async run(
+    endpoint: string,
+    lineNo: number,
+    customId: string,
+    body: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<LineResult | null> {
+    const { maxAttempts, retryBaseMs, retryMaxMs } = this.config.worker;
+    if (this.config.vllmPriority !== undefined && body.priority === undefined) body.priority = this.config.vllmPriority;
+    const payload = JSON.stringify(body);
+    const base = { lineNo, requestId: newBatchRequestId(), customId };
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      let res: UpstreamResponse;
+      try {
+        res = await this.vllm.post(endpoint, payload, signal);
+      } catch (err) {
+        const failure = err as UpstreamFailure;
+        if (failure.kind === 'aborted' || signal.aborted) return null;
+        const seconds = (performance.now() - started) / 1000;
+        if (attempt < maxAttempts) {
+          this.metrics.upstreamResult('retried', seconds);
+          if (!(await this.pause(attempt, retryBaseMs, retryMaxMs, signal))) return null;
+          continue;
+        }
+        this.metrics.upstreamResult(failure.kind === 'timeout' ? 'timeout' : 'connection_error', seconds);
+        return {
+          ...base,
+          ...NO_TOKENS,
+          outcome: 'failed',
+          statusCode: null,
+          upstreamRequestId: null,
+          body: null,
+          errorCode: failure.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable',
+          errorMessage: `${failure.message} (after ${attempt} attempts)`,
+        };
+      }
+      const seconds = (performance.now() - started) / 1000;
+      if (res.status >= 200 && res.status < 300) return this.success(base, res, seconds);
+      if (RETRYABLE_STATUS(res.status) && attempt < maxAttempts) {
+        this.metrics.upstreamResult('retried', seconds);
+        if (!(await this.pause(attempt, retryBaseMs, retryMaxMs, signal))) return null;
+        continue;
+      }
+      this.metrics.upstreamResult(res.status >= 500 ? 'upstream_5xx' : 'upstream_4xx', seconds);
+      return {
+        ...base,
+        ...NO_TOKENS,
+        outcome: 'failed',
+        statusCode: res.status,
+        upstreamRequestId: res.requestId,
+        body: res.body,
+        errorCode: null,
+        errorMessage: null,
+      };
+    }
+  }
+
+  private async pause(attempt: number, baseMs: number, maxMs: number, signal: AbortSignal): Promise<boolean> {
+    try {
+      await sleep(backoffDelay(attempt, baseMs, maxMs), signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private success(base: Pick<LineResult, 'lineNo' | 'requestId' | 'customId'>, res: UpstreamResponse, seconds: number): LineResult {
+    let parsed: { id?: unknown; usage?: Usage };
+    try {
+      parsed = JSON.parse(res.body) as { id?: unknown; usage?: Usage };
+    } catch {
+      this.metrics.upstreamResult('upstream_5xx', seconds);
+      return {
+        ...base,
+        ...NO_TOKENS,
+        outcome: 'failed',
+        statusCode: res.status,
+        upstreamRequestId: res.requestId,
+        body: null,
+        errorCode: 'invalid_upstream_response',
+        errorMessage: 'vLLM answered with a body that is not JSON.',
+      };
+    }
+    this.metrics.upstreamResult('ok', seconds);
+    const usage = parsed.usage ?? {};
+    const promptTokens = toInt(usage.prompt_tokens);
+    const completionTokens = toInt(usage.completion_tokens);
+    this.metrics.addTokens(promptTokens, completionTokens);
+    return {
+      ...base,
+      outcome: 'succeeded',
+      statusCode: res.status,
+      upstreamRequestId: res.requestId ?? (typeof parsed.id === 'string' ? parsed.id : null),
+      body: res.body,
+      errorCode: null,
+      errorMessage: null,
+      promptTokens,
+      completionTokens,
+      cachedTokens: toInt(usage.prompt_tokens_details?.cached_tokens),
+      reasoningTokens: toInt(usage.completion_tokens_details?.reasoning_tokens),
+    };
+  }
+}
+
+const NO_TOKENS = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
+
+const toInt = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);

@@ -1,0 +1,103 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Agent, errors as undiciErrors, request } from 'undici';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+export interface UpstreamResponse {
+  status: number;
+  /** Body text exactly as vLLM sent it. */
+  body: string;
+  /** vLLM's `x-request-id` header when present. */
+  requestId: string | null;
+}
+
+export type UpstreamFailureKind = 'timeout' | 'connection_error' | 'aborted';
+
+/** A request that produced no HTTP answer. */
+export class UpstreamFailure extends Error {
+  constructor(
+    readonly kind: UpstreamFailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ServedModel {
+  id: string;
+  max_model_len?: number;
+}
+
+/**
+ * The adapter for vLLM's OpenAI-compatible server. One keep-alive connection pool, sized above any
+ * in-flight limit the worker will use, so dispatch never waits for a socket.
+ */
+@Injectable()
+export class VllmClient implements OnModuleDestroy {
+  private readonly agent: Agent;
+  private readonly baseUrl: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.baseUrl = config.vllmBaseUrl;
+    this.agent = new Agent({ connections: Math.max(config.worker.maxInflight, 16) * 2, keepAliveTimeout: 30_000 });
+    this.headers = { 'content-type': 'application/json' };
+    if (config.vllmApiKey) this.headers.authorization = `Bearer ${config.vllmApiKey}`;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.agent.close().catch(() => undefined);
+  }
+
+  /** The endpoint path of a batch (`/v1/chat/completions`) resolved against VLLM_BASE_URL (`…/v1`). */
+  endpointUrl(endpoint: string): string {
+    return this.baseUrl + endpoint.replace(/^\/v1/, '');
+  }
+
+  async post(endpoint: string, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+    const timeout = this.config.vllmRequestTimeoutMs;
+    try {
+      const res = await request(this.endpointUrl(endpoint), {
+        method: 'POST',
+        body,
+        headers: this.headers,
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      const text = await res.body.text();
+      const rid = res.headers['x-request-id'];
+      return { status: res.statusCode, body: text, requestId: typeof rid === 'string' ? rid : null };
+    } catch (err) {
+      throw classify(err, signal);
+    }
+  }
+
+  /** Models vLLM serves (`GET /v1/models`). */
+  async listModels(signal?: AbortSignal): Promise<ServedModel[]> {
+    try {
+      const res = await request(`${this.baseUrl}/models`, {
+        method: 'GET',
+        headers: this.headers,
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new UpstreamFailure('connection_error', `GET /v1/models answered ${res.statusCode}`);
+      const parsed = JSON.parse(text) as { data?: ServedModel[] };
+      return Array.isArray(parsed.data) ? parsed.data : [];
+    } catch (err) {
+      throw err instanceof UpstreamFailure ? err : classify(err, signal);
+    }
+  }
+}
+
+function classify(err: unknown, signal?: AbortSignal): UpstreamFailure {
+  if (signal?.aborted) return new UpstreamFailure('aborted', 'request aborted');
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new UpstreamFailure('timeout', `vLLM did not answer within the request timeout`);
+  }
+  return new UpstreamFailure('connection_error', `could not reach vLLM: ${(err as Error).message ?? String(err)}`);
+}

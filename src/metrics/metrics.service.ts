@@ -1,0 +1,118 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Queue } from 'bullmq';
+import { Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
+import { createMetricsRegistry, Metrics, QUEUE_JOB_STATES, QueueJobState, UpstreamOutcome } from './metrics';
+
+/** A scrape must answer even when PostgreSQL or Redis hangs: their gauges then keep old values. */
+const SCRAPE_SOURCE_TIMEOUT_MS = 2000;
+/** At most one warning per source per interval, so a dead dependency does not flood the log at every scrape. */
+const SCRAPE_WARNING_INTERVAL_MS = 60_000;
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${SCRAPE_SOURCE_TIMEOUT_MS} ms`)), SCRAPE_SOURCE_TIMEOUT_MS);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The one place code records metrics. Callers speak in domain terms (a transition, an upstream
+ * result); label names and units stay here and in metrics.ts.
+ */
+@Injectable()
+export class MetricsService {
+  private readonly logger = new Logger('Metrics');
+  readonly registry: Registry;
+  private readonly metrics: Metrics;
+  private readonly lastScrapeWarning = new Map<string, number>();
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
+    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenanceQueue: Queue,
+  ) {
+    const { registry, metrics } = createMetricsRegistry({
+      batchCountsByStatus: () => this.batchCountsByStatus(),
+      queueJobCounts: () => this.queueJobCounts(),
+      onScrapeError: (source, err) => this.warnScrapeError(source, err),
+    });
+    this.registry = registry;
+    this.metrics = metrics;
+  }
+
+  /** A batch moved from one status to another; `from` is null when the batch was just created. */
+  batchTransition(from: string | null, to: string): void {
+    this.metrics.batchTransitions.inc({ from: from ?? 'none', to });
+  }
+
+  /** One request to vLLM ended with this outcome after `seconds`. */
+  upstreamResult(outcome: UpstreamOutcome, seconds: number): void {
+    this.metrics.upstreamRequests.inc({ outcome });
+    this.metrics.upstreamDuration.observe({ outcome }, seconds);
+  }
+
+  setInflight(current: number, limit: number): void {
+    this.metrics.upstreamInflight.set(current);
+    this.metrics.upstreamInflightLimit.set(limit);
+  }
+
+  addTokens(prompt: number, completion: number): void {
+    if (prompt > 0) this.metrics.promptTokens.inc(prompt);
+    if (completion > 0) this.metrics.completionTokens.inc(completion);
+  }
+
+  observeValidation(seconds: number): void {
+    this.metrics.validationDuration.observe(seconds);
+  }
+
+  observeFinalize(seconds: number): void {
+    this.metrics.finalizeDuration.observe(seconds);
+  }
+
+  /** A request was answered 429 by the named throttler. */
+  throttled(name: string): void {
+    this.metrics.throttledRequests.inc({ throttler: name });
+  }
+
+  /** A request passed unthrottled because the rate-limit store did not answer. */
+  throttleFailedOpen(name: string): void {
+    this.metrics.throttleFailOpen.inc({ throttler: name });
+  }
+
+  /** An HTTP response finished; `route` is the route template or "unmatched", never a raw URL. */
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.metrics.httpRequests.inc(labels);
+    this.metrics.httpRequestDuration.observe(labels, seconds);
+  }
+
+  private async batchCountsByStatus(): Promise<Record<string, number>> {
+    const rows = await withTimeout(
+      this.db.query<{ status: string; count: string }[]>('SELECT status, count(*) AS count FROM batches GROUP BY status'),
+      'batch count query',
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+  }
+
+  private async queueJobCounts(): Promise<Record<string, Partial<Record<QueueJobState, number>>>> {
+    const queues = [this.batchQueue, this.maintenanceQueue];
+    const counts = await withTimeout(
+      Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
+      'queue job counts',
+    );
+    return Object.fromEntries(queues.map((q, i) => [q.name, counts[i]]));
+  }
+
+  private warnScrapeError(source: string, err: unknown): void {
+    const now = Date.now();
+    if (now - (this.lastScrapeWarning.get(source) ?? 0) < SCRAPE_WARNING_INTERVAL_MS) return;
+    this.lastScrapeWarning.set(source, now);
+    this.logger.warn(`Could not read ${source} for /metrics (keeping the last values): ${(err as Error)?.message ?? String(err)}`);
+  }
+}

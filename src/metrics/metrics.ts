@@ -1,0 +1,165 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ALL_STATUSES } from '../batches/batch.entity';
+
+/**
+ * Every metric the service exports is defined in this file, so names, labels and buckets can be
+ * reviewed in one place and the Grafana dashboard test can check its queries against them.
+ *
+ * Rules: the `vllm_batch_` prefix (never `vllm:`/`vllm_`, which belong to vLLM itself) and bounded
+ * label values only: HTTP route templates, statuses, outcomes, throttler and queue names. Batch ids,
+ * file ids and tenants never become labels: their number grows without bound.
+ */
+export const METRIC_PREFIX = 'vllm_batch_';
+
+export const BATCH_STATUSES: readonly string[] = ALL_STATUSES;
+
+/** Queue job states reported by `Queue.getJobCounts`. */
+export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
+export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
+
+export type UpstreamOutcome = 'ok' | 'upstream_4xx' | 'upstream_5xx' | 'timeout' | 'connection_error' | 'retried';
+
+/**
+ * Where the collected-on-scrape gauges read their values. Either may throw (database or Redis
+ * down): the gauge then keeps its last values and the scrape still succeeds.
+ */
+export interface ScrapeSources {
+  /** Batch counts keyed by status; statuses without batches may be missing. */
+  batchCountsByStatus(): Promise<Record<string, number>>;
+  /** Job counts per queue name and job state. */
+  queueJobCounts(): Promise<Record<string, Partial<Record<QueueJobState, number>>>>;
+  /** Called when a source fails, so the owner can log it. */
+  onScrapeError(source: 'batches' | 'queues', err: unknown): void;
+}
+
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+// An upstream completion takes from milliseconds (embeddings) to minutes (long generations).
+const UPSTREAM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
+// Validation and finalization stream whole files: from tiny test files to 50k-line batches.
+const FILE_PASS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
+
+export function createMetrics(registry: Registry, sources: ScrapeSources) {
+  const registers = [registry];
+  return {
+    httpRequests: new Counter({
+      name: `${METRIC_PREFIX}http_requests_total`,
+      help: 'HTTP requests answered, by method, route template (or "unmatched") and status code.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpRequestDuration: new Histogram({
+      name: `${METRIC_PREFIX}http_request_duration_seconds`,
+      help: 'Time from receiving an HTTP request to finishing its response.',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
+    throttledRequests: new Counter({
+      name: `${METRIC_PREFIX}throttled_requests_total`,
+      help: 'Requests answered 429 by the rate limiter, by named throttler.',
+      labelNames: ['throttler'] as const,
+      registers,
+    }),
+    throttleFailOpen: new Counter({
+      name: `${METRIC_PREFIX}throttle_fail_open_total`,
+      help: 'Requests let through unthrottled because the rate-limit store (Redis) did not answer.',
+      labelNames: ['throttler'] as const,
+      registers,
+    }),
+    batchTransitions: new Counter({
+      name: `${METRIC_PREFIX}batch_transitions_total`,
+      help: 'Batch status transitions; from="none" when a batch is created.',
+      labelNames: ['from', 'to'] as const,
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: `${METRIC_PREFIX}upstream_requests_total`,
+      help: 'Batch lines dispatched to vLLM, by outcome (retried = a transient failure that will be retried).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: `${METRIC_PREFIX}upstream_request_duration_seconds`,
+      help: 'Latency of requests to vLLM, by outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: UPSTREAM_BUCKETS,
+      registers,
+    }),
+    upstreamInflight: new Gauge({
+      name: `${METRIC_PREFIX}upstream_inflight_requests`,
+      help: 'Requests to vLLM currently in flight from this worker.',
+      registers,
+    }),
+    upstreamInflightLimit: new Gauge({
+      name: `${METRIC_PREFIX}upstream_inflight_limit`,
+      help: "The worker's current in-flight limit (adaptive or fixed).",
+      registers,
+    }),
+    promptTokens: new Counter({
+      name: `${METRIC_PREFIX}prompt_tokens_total`,
+      help: 'Prompt tokens reported by vLLM in successful responses.',
+      registers,
+    }),
+    completionTokens: new Counter({
+      name: `${METRIC_PREFIX}completion_tokens_total`,
+      help: 'Completion tokens reported by vLLM in successful responses.',
+      registers,
+    }),
+    validationDuration: new Histogram({
+      name: `${METRIC_PREFIX}validation_duration_seconds`,
+      help: 'Time to validate a batch input file.',
+      buckets: FILE_PASS_BUCKETS,
+      registers,
+    }),
+    finalizeDuration: new Histogram({
+      name: `${METRIC_PREFIX}finalize_duration_seconds`,
+      help: 'Time to write the output and error files of a batch.',
+      buckets: FILE_PASS_BUCKETS,
+      registers,
+    }),
+    batchesByStatus: new Gauge({
+      name: `${METRIC_PREFIX}batches`,
+      help: 'Batches in the database by status (read from PostgreSQL on scrape; every replica reports the same totals, aggregate with max).',
+      labelNames: ['status'] as const,
+      registers,
+      async collect() {
+        try {
+          const counts = await sources.batchCountsByStatus();
+          for (const status of BATCH_STATUSES) this.set({ status }, counts[status] ?? 0);
+        } catch (err) {
+          sources.onScrapeError('batches', err);
+        }
+      },
+    }),
+    queueJobs: new Gauge({
+      name: `${METRIC_PREFIX}queue_jobs`,
+      help: 'BullMQ jobs by queue and state (read from Redis on scrape; aggregate with max across replicas).',
+      labelNames: ['queue', 'state'] as const,
+      registers,
+      async collect() {
+        try {
+          const byQueue = await sources.queueJobCounts();
+          for (const [queue, counts] of Object.entries(byQueue)) {
+            for (const state of QUEUE_JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
+          }
+        } catch (err) {
+          sources.onScrapeError('queues', err);
+        }
+      },
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A fresh registry holding the service metrics and Node's process metrics, both prefixed.
+ * One registry per application instance (never prom-client's global one), so several instances in
+ * one process (the tests) do not collide with "metric already registered".
+ */
+export function createMetricsRegistry(sources: ScrapeSources): { registry: Registry; metrics: Metrics } {
+  const registry = new Registry();
+  const metrics = createMetrics(registry, sources);
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  return { registry, metrics };
+}

@@ -1,0 +1,251 @@
+import OpenAI, { toFile } from 'openai';
+import { request as httpRequest } from 'node:http';
+import { assertConforms } from '../support/openai-schema';
+import { listStoredFiles } from '../support/storage-files';
+import { authHeader, createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+
+const jsonl = (n: number): string =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: `hi ${i}` }] } }),
+  ).join('\n') + '\n';
+
+describe('Files API (end to end, official SDK + HTTP)', () => {
+  let env: TestEnv;
+  let app: TestApp;
+  let a: OpenAI;
+  let b: OpenAI;
+
+  beforeAll(async () => {
+    env = await createTestEnv({ MAX_BATCH_FILE_MB: '2', MAX_UPLOAD_MB: '4' });
+    app = await startApp(env.env);
+    a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
+    b = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_B.key, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await env?.dispose();
+  });
+
+  const expectError = async (res: Response, status: number, code?: string | null, param?: string | null) => {
+    expect(res.status).toBe(status);
+    const body = await res.json();
+    assertConforms('ErrorResponse', body);
+    if (code !== undefined) expect(body.error.code).toBe(code);
+    if (param !== undefined) expect(body.error.param).toBe(param);
+    return body;
+  };
+
+  const upload = (form: FormData, key = TENANT_A.key) =>
+    fetch(`${app.url}/v1/files`, { method: 'POST', body: form, headers: authHeader(key) });
+
+  it('round-trips create, list, retrieve, content and delete with the SDK', async () => {
+    const text = jsonl(3);
+    const created = await a.files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose: 'batch' });
+    assertConforms('OpenAIFile', created);
+    expect(created).toMatchObject({ object: 'file', bytes: Buffer.byteLength(text), filename: 'input.jsonl', purpose: 'batch' });
+    expect(created.id).toMatch(/^file-/);
+
+    const listed = await a.files.list();
+    assertConforms('ListFilesResponse', listed.body ?? { object: 'list', data: listed.data, first_id: null, last_id: null, has_more: false });
+    expect(listed.data.map((f) => f.id)).toContain(created.id);
+
+    const retrieved = await a.files.retrieve(created.id);
+    assertConforms('OpenAIFile', retrieved);
+    expect(retrieved).toEqual(created);
+
+    const content = await a.files.content(created.id);
+    expect(await content.text()).toBe(text);
+
+    const deleted = await a.files.delete(created.id);
+    assertConforms('DeleteFileResponse', deleted);
+    expect(deleted).toEqual({ id: created.id, object: 'file', deleted: true });
+    await expect(a.files.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('lists with purpose, limit, order and after, with OpenAI list fields', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await a.files.create({ file: await toFile(Buffer.from(jsonl(1)), `p${i}.jsonl`), purpose: 'batch' })).id);
+    }
+    await a.files.create({ file: await toFile(Buffer.from('x'), 'notes.txt'), purpose: 'user_data' });
+    const res = await fetch(`${app.url}/v1/files?purpose=batch&limit=2&order=asc`, { headers: authHeader(TENANT_A.key) });
+    const page = await res.json();
+    assertConforms('ListFilesResponse', page);
+    expect(page.data).toHaveLength(2);
+    expect(page.has_more).toBe(true);
+    expect(page.data.every((f: { purpose: string }) => f.purpose === 'batch')).toBe(true);
+    const next = await (
+      await fetch(`${app.url}/v1/files?purpose=batch&limit=100&order=asc&after=${page.last_id}`, { headers: authHeader(TENANT_A.key) })
+    ).json();
+    const all = [...page.data, ...next.data].map((f: { id: string }) => f.id);
+    expect(new Set(all).size).toBe(all.length);
+    for (const id of ids) expect(all).toContain(id);
+    await expectError(await fetch(`${app.url}/v1/files?limit=0`, { headers: authHeader(TENANT_A.key) }), 400, 'invalid_value', 'limit');
+    await expectError(await fetch(`${app.url}/v1/files?order=up`, { headers: authHeader(TENANT_A.key) }), 400, 'invalid_value', 'order');
+  });
+
+  it('rejects bad uploads with the right status and envelope, and stores nothing', async () => {
+    const before = await listStoredFiles(env.storageDir);
+    const countBefore = (await a.files.list()).data.length;
+
+    const noFile = new FormData();
+    noFile.set('purpose', 'batch');
+    await expectError(await upload(noFile), 400, 'missing_required_parameter', 'file');
+
+    const badPurpose = new FormData();
+    badPurpose.set('purpose', 'nonsense');
+    badPurpose.set('file', new Blob([jsonl(1)]), 'a.jsonl');
+    await expectError(await upload(badPurpose), 400, 'invalid_value', 'purpose');
+
+    const noPurpose = new FormData();
+    noPurpose.set('file', new Blob([jsonl(1)]), 'a.jsonl');
+    await expectError(await upload(noPurpose), 400, 'missing_required_parameter', 'purpose');
+
+    const notJsonl = new FormData();
+    notJsonl.set('purpose', 'batch');
+    notJsonl.set('file', new Blob([jsonl(1)]), 'a.csv');
+    await expectError(await upload(notJsonl), 400, 'invalid_file_format', 'file');
+
+    // purpose after the file part: the rule still applies once the purpose is known
+    const lateNotJsonl = new FormData();
+    lateNotJsonl.set('file', new Blob([jsonl(1)]), 'a.txt');
+    lateNotJsonl.set('purpose', 'batch');
+    await expectError(await upload(lateNotJsonl), 400, 'invalid_file_format', 'file');
+
+    // Over the batch limit (MAX_BATCH_FILE_MB=2 here, 200 by default): 413, whatever the field order.
+    const big = Buffer.alloc(3 * 1024 * 1024, 'a');
+    const tooBig = new FormData();
+    tooBig.set('purpose', 'batch');
+    tooBig.set('file', new Blob([big]), 'big.jsonl');
+    await expectError(await upload(tooBig), 413, 'file_too_large', 'file');
+    const tooBigLate = new FormData();
+    tooBigLate.set('file', new Blob([big]), 'big.jsonl');
+    tooBigLate.set('purpose', 'batch');
+    await expectError(await upload(tooBigLate), 413, 'file_too_large', 'file');
+
+    const twoFiles = new FormData();
+    twoFiles.set('purpose', 'batch');
+    twoFiles.append('file', new Blob([jsonl(1)]), 'a.jsonl');
+    twoFiles.append('file', new Blob([jsonl(1)]), 'b.jsonl');
+    await expectError(await upload(twoFiles), 400, null, 'file');
+
+    const badExpiry = new FormData();
+    badExpiry.set('purpose', 'batch');
+    badExpiry.set('expires_after[anchor]', 'created_at');
+    badExpiry.set('expires_after[seconds]', '5');
+    badExpiry.set('file', new Blob([jsonl(1)]), 'a.jsonl');
+    await expectError(await upload(badExpiry), 400, 'invalid_value', 'expires_after[seconds]');
+
+    await expectError(
+      await fetch(`${app.url}/v1/files`, {
+        method: 'POST',
+        headers: { ...authHeader(TENANT_A.key), 'content-type': 'application/json' },
+        body: '{"purpose": "batch"}',
+      }),
+      415,
+    );
+    await expectError(
+      await fetch(`${app.url}/v1/files`, {
+        method: 'POST',
+        headers: { ...authHeader(TENANT_A.key), 'content-type': 'multipart/form-data; boundary=xyz' },
+        body: '--xyz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n{"a":1}',
+      }),
+      400,
+    );
+
+    expect((await a.files.list()).data.length).toBe(countBefore);
+    expect(await listStoredFiles(env.storageDir)).toEqual(before);
+  });
+
+  it('keeps the expiry asked for at upload', async () => {
+    const form = new FormData();
+    form.set('purpose', 'batch');
+    form.set('expires_after[anchor]', 'created_at');
+    form.set('expires_after[seconds]', '3600');
+    form.set('file', new Blob([jsonl(1)]), 'a.jsonl');
+    const res = await upload(form);
+    expect(res.status).toBe(200);
+    const file = await res.json();
+    assertConforms('OpenAIFile', file);
+    expect(file.expires_at - file.created_at).toBe(3600);
+  });
+
+  it('leaves no file object and no bytes when the client aborts mid-upload', async () => {
+    const before = await listStoredFiles(env.storageDir);
+    const countBefore = (await a.files.list()).data.length;
+    const url = new URL(`${app.url}/v1/files`);
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { ...authHeader(TENANT_A.key), 'content-type': 'multipart/form-data; boundary=BOUND', 'content-length': String(10 * 1024 * 1024) },
+      });
+      req.on('error', () => resolve());
+      req.write('--BOUND\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n');
+      req.write('--BOUND\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n');
+      req.write(Buffer.alloc(512 * 1024, 'x'));
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 300);
+    });
+    // The server notices the disconnect asynchronously; give it a moment, then check.
+    for (let i = 0; i < 40; i++) {
+      if ((await listStoredFiles(env.storageDir)).length === before.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await listStoredFiles(env.storageDir)).toEqual(before);
+    expect((await a.files.list()).data.length).toBe(countBefore);
+  });
+
+  it('isolates tenants and answers unknown, foreign and path-like ids with 404', async () => {
+    const mine = await a.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'mine.jsonl'), purpose: 'batch' });
+    await expect(b.files.retrieve(mine.id)).rejects.toMatchObject({ status: 404 });
+    await expect(b.files.content(mine.id)).rejects.toMatchObject({ status: 404 });
+    await expect(b.files.delete(mine.id)).rejects.toMatchObject({ status: 404 });
+    expect((await b.files.list()).data.map((f) => f.id)).not.toContain(mine.id);
+    const body = await expectError(
+      await fetch(`${app.url}/v1/files/file-doesnotexist`, { headers: authHeader(TENANT_A.key) }),
+      404,
+    );
+    expect(body.error.message).toBe('No such File object: file-doesnotexist');
+    await expectError(await fetch(`${app.url}/v1/files/..%2F..%2Fetc%2Fpasswd`, { headers: authHeader(TENANT_A.key) }), 404);
+    await expectError(await fetch(`${app.url}/v1/files/${'x'.repeat(5000)}/content`, { headers: authHeader(TENANT_A.key) }), 404);
+    expect((await a.files.retrieve(mine.id)).id).toBe(mine.id);
+  });
+
+  it('answers 401 invalid_api_key for a missing or wrong key', async () => {
+    await expectError(await fetch(`${app.url}/v1/files`), 401, 'invalid_api_key');
+    await expectError(await fetch(`${app.url}/v1/files`, { headers: authHeader('sk-wrong-key-123456') }), 401, 'invalid_api_key');
+    const sdk = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: 'sk-wrong-key-123456', maxRetries: 0 });
+    await expect(sdk.files.list()).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+  });
+
+  it('answers unknown routes and malformed JSON in the envelope, with a request id', async () => {
+    const res = await fetch(`${app.url}/v1/nothing-here`, { headers: authHeader(TENANT_A.key) });
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    await expectError(res, 404);
+    await expectError(
+      await fetch(`${app.url}/v1/batches`, {
+        method: 'POST',
+        headers: { ...authHeader(TENANT_A.key), 'content-type': 'application/json' },
+        body: '{"input_file_id": ',
+      }),
+      400,
+    );
+  });
+
+  it('serves Swagger UI and the OpenAPI document, health and readiness', async () => {
+    const doc = await (await fetch(`${app.url}/docs-json`)).json();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/files', '/v1/files/{file_id}', '/v1/files/{file_id}/content', '/v1/batches']));
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect((await fetch(`${app.url}/docs`)).status).toBe(200);
+    expect(await (await fetch(`${app.url}/health`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${app.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).details).toMatchObject({ postgres: { status: 'up' }, redis: { status: 'up' } });
+  });
+});
