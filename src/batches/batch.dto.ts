@@ -127,13 +127,14 @@ export class BatchObjectDto {
       expired_at: toUnixSeconds(b.expiredAt),
       cancelling_at: toUnixSeconds(b.cancellingAt),
       cancelled_at: toUnixSeconds(b.cancelledAt),
-      request_counts: { total: b.totalRequests, completed: b.completedRequests, failed: b.failedRequests },
+      request_counts: { total: Number(b.totalRequests), completed: Number(b.completedRequests), failed: Number(b.failedRequests) },
+      // Number(): bigint columns come back from an INSERT's RETURNING as strings, untransformed.
       usage: {
-        input_tokens: b.inputTokens,
-        input_tokens_details: { cached_tokens: b.cachedTokens },
-        output_tokens: b.outputTokens,
-        output_tokens_details: { reasoning_tokens: b.reasoningTokens },
-        total_tokens: b.inputTokens + b.outputTokens,
+        input_tokens: Number(b.inputTokens),
+        input_tokens_details: { cached_tokens: Number(b.cachedTokens) },
+        output_tokens: Number(b.outputTokens),
+        output_tokens_details: { reasoning_tokens: Number(b.reasoningTokens) },
+        total_tokens: Number(b.inputTokens) + Number(b.outputTokens),
       },
       metadata: b.metadata,
     };

@@ -27,9 +27,20 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   }
 }
 
-/** The route template a request matched, including a mounting router's path, or "unmatched". */
+/**
+ * The route template a request matched, or "unmatched".
+ *
+ * `req.route` is the last Express route the request went through. A controller endpoint is a route
+ * for one method with a string path (`/v1/files/:file_id`). Nest also registers middleware (and the
+ * admin board) as routes for every method on a catch-all path; a request that only went through
+ * those reached no endpoint: it is labelled by its mount prefix (`/admin/queues/*`), or "unmatched"
+ * at the root. `req.baseUrl` is a router's mount path, static in this app, so labels stay bounded.
+ * (The HTTP parser rejects unknown methods, so the method label is bounded too.)
+ */
 export function routeTemplate(req: Request): string {
-  const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof path !== 'string') return UNMATCHED_ROUTE;
-  return `${req.baseUrl ?? ''}${path}` || '/';
+  const route = req.route as { path?: unknown; methods?: Record<string, boolean> } | undefined;
+  const base = req.baseUrl ?? '';
+  const isEndpoint = typeof route?.path === 'string' && Object.keys(route.methods ?? {}).length === 1;
+  if (isEndpoint) return `${base}${route.path as string}` || '/';
+  return base ? `${base}/*` : UNMATCHED_ROUTE;
 }

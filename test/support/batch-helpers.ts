@@ -1,0 +1,70 @@
+import OpenAI, { toFile } from 'openai';
+
+export type Endpoint = '/v1/chat/completions' | '/v1/completions' | '/v1/embeddings';
+
+export interface LineSpec {
+  custom_id: string;
+  method?: string;
+  url?: string;
+  body?: Record<string, unknown>;
+}
+
+export function chatLine(customId: string, content: string, extra: Record<string, unknown> = {}): LineSpec {
+  return {
+    custom_id: customId,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'sim-model', messages: [{ role: 'user', content }], max_tokens: 8, ...extra },
+  };
+}
+
+export function toJsonl(lines: Array<LineSpec | string>): string {
+  return lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
+}
+
+export async function uploadBatchFile(client: OpenAI, text: string, name = 'input.jsonl'): Promise<string> {
+  const file = await client.files.create({ file: await toFile(Buffer.from(text), name), purpose: 'batch' });
+  return file.id;
+}
+
+const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
+
+/** Polls like a user would, until the batch reaches one of `statuses` (default: any final one). */
+export async function waitForBatch(
+  client: OpenAI,
+  id: string,
+  statuses: string[] = TERMINAL,
+  timeoutMs = 60_000,
+): Promise<OpenAI.Batches.Batch> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const batch = await client.batches.retrieve(id);
+    if (statuses.includes(batch.status)) return batch;
+    if (Date.now() > deadline) throw new Error(`batch ${id} still ${batch.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface OutputLine {
+  id: string;
+  custom_id: string;
+  response: { status_code: number; request_id: string | null; body: Record<string, any> } | null;
+  error: { code: string; message: string } | null;
+}
+
+export async function readJsonlFile(client: OpenAI, fileId: string | null | undefined): Promise<OutputLine[]> {
+  if (!fileId) return [];
+  const text = await (await client.files.content(fileId)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as OutputLine);
+}
