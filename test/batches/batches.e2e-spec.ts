@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import {
   chatLine,
+  Json,
   readJsonlFile,
   toJsonl,
   uploadBatchFile,
@@ -9,7 +10,15 @@ import {
   waitUntil,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import { authHeader, createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import {
+  authHeader,
+  createTestEnv,
+  startApp,
+  TENANT_A,
+  TENANT_B,
+  TestApp,
+  TestEnv,
+} from '../support/test-app';
 
 describe('Batches API (end to end through the official SDK, against the vLLM simulator)', () => {
   let sim: RunningSimulator;
@@ -53,10 +62,15 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       input_file_id: inputFileId,
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
-      metadata: { project: 'e2e', 'ünïcode': '✓' },
+      metadata: { project: 'e2e', ünïcode: '✓' },
     });
     assertConforms('Batch', created);
-    expect(created).toMatchObject({ object: 'batch', status: 'validating', input_file_id: inputFileId, completion_window: '24h' });
+    expect(created).toMatchObject({
+      object: 'batch',
+      status: 'validating',
+      input_file_id: inputFileId,
+      completion_window: '24h',
+    });
     expect(created.expires_at! - created.created_at).toBe(24 * 3600);
 
     const done = await waitForBatch(a, created.id);
@@ -68,8 +82,9 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     expect(done.usage!.input_tokens).toBeGreaterThan(0);
     expect(done.usage!.output_tokens).toBe(4 * n);
     expect(done.usage!.total_tokens).toBe(done.usage!.input_tokens + done.usage!.output_tokens);
-    for (const k of ['in_progress_at', 'finalizing_at', 'completed_at'] as const) expect(done[k]).toEqual(expect.any(Number));
-    expect(done.metadata).toEqual({ project: 'e2e', 'ünïcode': '✓' });
+    for (const k of ['in_progress_at', 'finalizing_at', 'completed_at'] as const)
+      expect(done[k]).toEqual(expect.any(Number));
+    expect(done.metadata).toEqual({ project: 'e2e', ünïcode: '✓' });
 
     const outFile = await a.files.retrieve(done.output_file_id!);
     expect(outFile.purpose).toBe('batch_output');
@@ -106,8 +121,16 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
         body: { model: 'sim-model', input: `text ${i}` },
       })),
     );
-    const bc = await a.batches.create({ input_file_id: await uploadBatchFile(a, comp), endpoint: '/v1/completions', completion_window: '24h' });
-    const be = await a.batches.create({ input_file_id: await uploadBatchFile(a, emb), endpoint: '/v1/embeddings', completion_window: '24h' });
+    const bc = await a.batches.create({
+      input_file_id: await uploadBatchFile(a, comp),
+      endpoint: '/v1/completions',
+      completion_window: '24h',
+    });
+    const be = await a.batches.create({
+      input_file_id: await uploadBatchFile(a, emb),
+      endpoint: '/v1/embeddings',
+      completion_window: '24h',
+    });
     const dc = await waitForBatch(a, bc.id);
     const de = await waitForBatch(a, be.id);
     expect(dc.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
@@ -126,7 +149,12 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       JSON.stringify({ custom_id: 'm', url: '/v1/chat/completions', body: { model: 'sim-model' } }),
       JSON.stringify({ custom_id: 'u', method: 'POST', body: { model: 'sim-model' } }),
       JSON.stringify({ custom_id: 'b', method: 'POST', url: '/v1/chat/completions' }),
-      JSON.stringify({ custom_id: 'get', method: 'GET', url: '/v1/chat/completions', body: { model: 'sim-model' } }),
+      JSON.stringify({
+        custom_id: 'get',
+        method: 'GET',
+        url: '/v1/chat/completions',
+        body: { model: 'sim-model' },
+      }),
       JSON.stringify(chatLine('url', 'x', {})).replace('/v1/chat/completions', '/v1/embeddings'),
       JSON.stringify(chatLine('stream', 'x', { stream: true })),
       JSON.stringify(chatLine('ok-1', 'dup')),
@@ -204,14 +232,20 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     expect(done2.status).toBe('completed');
     expect(done2.output_file_id).toBeNull();
     expect(done2.request_counts).toEqual({ total: 2, completed: 0, failed: 2 });
-    expect((await readJsonlFile(a, done2.error_file_id)).map((l) => l.custom_id).sort()).toEqual(['b1', 'b2']);
+    expect((await readJsonlFile(a, done2.error_file_id)).map((l) => l.custom_id).sort()).toEqual([
+      'b1',
+      'b2',
+    ]);
   });
 
   it('retries transient upstream 500s so no line fails', async () => {
     sim.setFaults({ failRate: 0.3 });
     try {
       const batch = await a.batches.create({
-        input_file_id: await uploadBatchFile(a, toJsonl(Array.from({ length: 40 }, (_, i) => chatLine(`t${i}`, `x${i}`)))),
+        input_file_id: await uploadBatchFile(
+          a,
+          toJsonl(Array.from({ length: 40 }, (_, i) => chatLine(`t${i}`, `x${i}`))),
+        ),
         endpoint: '/v1/chat/completions',
         completion_window: '24h',
       });
@@ -227,11 +261,18 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     sim.setOptions({ stepBaseMs: 20, outputTokens: 20 });
     const n = 400;
     const batch = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl(Array.from({ length: n }, (_, i) => chatLine(`k${i}`, `x${i}`, { max_tokens: 20 })))),
+      input_file_id: await uploadBatchFile(
+        a,
+        toJsonl(Array.from({ length: n }, (_, i) => chatLine(`k${i}`, `x${i}`, { max_tokens: 20 }))),
+      ),
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
     });
-    await waitUntil(async () => (await a.batches.retrieve(batch.id)).request_counts!.completed > 0, 30_000, 'some progress');
+    await waitUntil(
+      async () => (await a.batches.retrieve(batch.id)).request_counts!.completed > 0,
+      30_000,
+      'some progress',
+    );
     const cancelling = await a.batches.cancel(batch.id);
     expect(cancelling.status).toBe('cancelling');
     expect(cancelling.cancelling_at).toEqual(expect.any(Number));
@@ -264,9 +305,12 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     sim.setOptions({ stepBaseMs: 30, outputTokens: 30 });
     const n = 300;
     const batch = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl(Array.from({ length: n }, (_, i) => chatLine(`x${i}`, `y${i}`, { max_tokens: 30 })))),
+      input_file_id: await uploadBatchFile(
+        a,
+        toJsonl(Array.from({ length: n }, (_, i) => chatLine(`x${i}`, `y${i}`, { max_tokens: 30 }))),
+      ),
       endpoint: '/v1/chat/completions',
-      completion_window: '3s',
+      completion_window: '3s' as '24h', // an extra window configured for this test (BATCH_COMPLETION_WINDOWS)
     });
     const done = await waitForBatch(a, batch.id, ['expired', 'completed'], 20_000);
     expect(done.status).toBe('expired');
@@ -290,24 +334,72 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     const cases: Array<[unknown, number, string | null]> = [
       [{ endpoint: '/v1/chat/completions', completion_window: '24h' }, 400, 'input_file_id'],
       [{ input_file_id: fileId, endpoint: '/v1/responses', completion_window: '24h' }, 400, 'endpoint'],
-      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '7d' }, 400, 'completion_window'],
-      [{ input_file_id: 'file-nope', endpoint: '/v1/chat/completions', completion_window: '24h' }, 404, 'input_file_id'],
-      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, 400, 'metadata'],
-      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { ['k'.repeat(65)]: 'v' } }, 400, 'metadata'],
-      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { k: 'v'.repeat(513) } }, 400, 'metadata'],
-      [{ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { k: 5 } }, 400, 'metadata'],
+      [
+        { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '7d' },
+        400,
+        'completion_window',
+      ],
+      [
+        { input_file_id: 'file-nope', endpoint: '/v1/chat/completions', completion_window: '24h' },
+        404,
+        'input_file_id',
+      ],
+      [
+        {
+          input_file_id: fileId,
+          endpoint: '/v1/chat/completions',
+          completion_window: '24h',
+          metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])),
+        },
+        400,
+        'metadata',
+      ],
+      [
+        {
+          input_file_id: fileId,
+          endpoint: '/v1/chat/completions',
+          completion_window: '24h',
+          metadata: { ['k'.repeat(65)]: 'v' },
+        },
+        400,
+        'metadata',
+      ],
+      [
+        {
+          input_file_id: fileId,
+          endpoint: '/v1/chat/completions',
+          completion_window: '24h',
+          metadata: { k: 'v'.repeat(513) },
+        },
+        400,
+        'metadata',
+      ],
+      [
+        {
+          input_file_id: fileId,
+          endpoint: '/v1/chat/completions',
+          completion_window: '24h',
+          metadata: { k: 5 },
+        },
+        400,
+        'metadata',
+      ],
       [[1, 2], 400, null],
     ];
     for (const [body, status, param] of cases) {
       const res = await post(body);
       expect({ body, status: res.status }).toEqual({ body, status });
-      const json = await res.json();
+      const json = (await res.json()) as Json;
       assertConforms('ErrorResponse', json);
       if (param) expect(json.error.param).toBe(param);
     }
     // A file of another purpose is not a batch input.
     const other = await a.files.create({ file: new File(['x'], 'x.txt'), purpose: 'user_data' });
-    const res = await post({ input_file_id: other.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const res = await post({
+      input_file_id: other.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     expect(res.status).toBe(400);
   });
 
@@ -315,14 +407,28 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     const fileId = await uploadBatchFile(b, toJsonl([chatLine('a', 'b')]));
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await b.batches.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' })).id);
+      ids.push(
+        (
+          await b.batches.create({
+            input_file_id: fileId,
+            endpoint: '/v1/chat/completions',
+            completion_window: '24h',
+          })
+        ).id,
+      );
     }
-    const page1 = await (await fetch(`${app.url}/v1/batches?limit=2`, { headers: authHeader(TENANT_B.key) })).json();
+    const page1 = (await (
+      await fetch(`${app.url}/v1/batches?limit=2`, { headers: authHeader(TENANT_B.key) })
+    ).json()) as Json;
     assertConforms('ListBatchesResponse', page1);
     expect(page1.data.map((x: { id: string }) => x.id)).toEqual([ids[2], ids[1]]);
     expect(page1.has_more).toBe(true);
     expect(page1.first_id).toBe(ids[2]);
-    const page2 = await (await fetch(`${app.url}/v1/batches?limit=2&after=${page1.last_id}`, { headers: authHeader(TENANT_B.key) })).json();
+    const page2 = (await (
+      await fetch(`${app.url}/v1/batches?limit=2&after=${page1.last_id}`, {
+        headers: authHeader(TENANT_B.key),
+      })
+    ).json()) as Json;
     expect(page2.data.map((x: { id: string }) => x.id)).toEqual([ids[0]]);
     expect(page2.has_more).toBe(false);
     const sdkAll: string[] = [];
@@ -336,7 +442,11 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     const res = await fetch(`${app.url}/v1/batches`, {
       method: 'POST',
       headers: { ...authHeader(TENANT_A.key), 'content-type': 'application/json' },
-      body: JSON.stringify({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+      body: JSON.stringify({
+        input_file_id: fileId,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      }),
     });
     expect(res.status).toBe(404);
     for (const id of ids) await waitForBatch(b, id);

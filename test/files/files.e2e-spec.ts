@@ -1,12 +1,26 @@
 import OpenAI, { toFile } from 'openai';
 import { request as httpRequest } from 'node:http';
+import { Json } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
 import { listStoredFiles } from '../support/storage-files';
-import { authHeader, createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import {
+  authHeader,
+  createTestEnv,
+  startApp,
+  TENANT_A,
+  TENANT_B,
+  TestApp,
+  TestEnv,
+} from '../support/test-app';
 
 const jsonl = (n: number): string =>
   Array.from({ length: n }, (_, i) =>
-    JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: `hi ${i}` }] } }),
+    JSON.stringify({
+      custom_id: `r${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'sim-model', messages: [{ role: 'user', content: `hi ${i}` }] },
+    }),
   ).join('\n') + '\n';
 
 describe('Files API (end to end, official SDK + HTTP)', () => {
@@ -29,7 +43,7 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
 
   const expectError = async (res: Response, status: number, code?: string | null, param?: string | null) => {
     expect(res.status).toBe(status);
-    const body = await res.json();
+    const body = (await res.json()) as Json;
     assertConforms('ErrorResponse', body);
     if (code !== undefined) expect(body.error.code).toBe(code);
     if (param !== undefined) expect(body.error.param).toBe(param);
@@ -41,13 +55,24 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
 
   it('round-trips create, list, retrieve, content and delete with the SDK', async () => {
     const text = jsonl(3);
-    const created = await a.files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose: 'batch' });
+    const created = await a.files.create({
+      file: await toFile(Buffer.from(text), 'input.jsonl'),
+      purpose: 'batch',
+    });
     assertConforms('OpenAIFile', created);
-    expect(created).toMatchObject({ object: 'file', bytes: Buffer.byteLength(text), filename: 'input.jsonl', purpose: 'batch' });
+    expect(created).toMatchObject({
+      object: 'file',
+      bytes: Buffer.byteLength(text),
+      filename: 'input.jsonl',
+      purpose: 'batch',
+    });
     expect(created.id).toMatch(/^file-/);
 
     const listed = await a.files.list();
-    assertConforms('ListFilesResponse', listed.body ?? { object: 'list', data: listed.data, first_id: null, last_id: null, has_more: false });
+    const raw = (await (
+      await fetch(`${app.url}/v1/files`, { headers: authHeader(TENANT_A.key) })
+    ).json()) as Json;
+    assertConforms('ListFilesResponse', raw);
     expect(listed.data.map((f) => f.id)).toContain(created.id);
 
     const retrieved = await a.files.retrieve(created.id);
@@ -66,23 +91,40 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   it('lists with purpose, limit, order and after, with OpenAI list fields', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await a.files.create({ file: await toFile(Buffer.from(jsonl(1)), `p${i}.jsonl`), purpose: 'batch' })).id);
+      ids.push(
+        (await a.files.create({ file: await toFile(Buffer.from(jsonl(1)), `p${i}.jsonl`), purpose: 'batch' }))
+          .id,
+      );
     }
     await a.files.create({ file: await toFile(Buffer.from('x'), 'notes.txt'), purpose: 'user_data' });
-    const res = await fetch(`${app.url}/v1/files?purpose=batch&limit=2&order=asc`, { headers: authHeader(TENANT_A.key) });
-    const page = await res.json();
+    const res = await fetch(`${app.url}/v1/files?purpose=batch&limit=2&order=asc`, {
+      headers: authHeader(TENANT_A.key),
+    });
+    const page = (await res.json()) as Json;
     assertConforms('ListFilesResponse', page);
     expect(page.data).toHaveLength(2);
     expect(page.has_more).toBe(true);
     expect(page.data.every((f: { purpose: string }) => f.purpose === 'batch')).toBe(true);
-    const next = await (
-      await fetch(`${app.url}/v1/files?purpose=batch&limit=100&order=asc&after=${page.last_id}`, { headers: authHeader(TENANT_A.key) })
-    ).json();
+    const next = (await (
+      await fetch(`${app.url}/v1/files?purpose=batch&limit=100&order=asc&after=${page.last_id}`, {
+        headers: authHeader(TENANT_A.key),
+      })
+    ).json()) as Json;
     const all = [...page.data, ...next.data].map((f: { id: string }) => f.id);
     expect(new Set(all).size).toBe(all.length);
     for (const id of ids) expect(all).toContain(id);
-    await expectError(await fetch(`${app.url}/v1/files?limit=0`, { headers: authHeader(TENANT_A.key) }), 400, 'invalid_value', 'limit');
-    await expectError(await fetch(`${app.url}/v1/files?order=up`, { headers: authHeader(TENANT_A.key) }), 400, 'invalid_value', 'order');
+    await expectError(
+      await fetch(`${app.url}/v1/files?limit=0`, { headers: authHeader(TENANT_A.key) }),
+      400,
+      'invalid_value',
+      'limit',
+    );
+    await expectError(
+      await fetch(`${app.url}/v1/files?order=up`, { headers: authHeader(TENANT_A.key) }),
+      400,
+      'invalid_value',
+      'order',
+    );
   });
 
   it('rejects bad uploads with the right status and envelope, and stores nothing', async () => {
@@ -166,7 +208,7 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     form.set('file', new Blob([jsonl(1)]), 'a.jsonl');
     const res = await upload(form);
     expect(res.status).toBe(200);
-    const file = await res.json();
+    const file = (await res.json()) as Json;
     assertConforms('OpenAIFile', file);
     expect(file.expires_at - file.created_at).toBe(3600);
   });
@@ -181,7 +223,11 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
         port: url.port,
         path: url.pathname,
         method: 'POST',
-        headers: { ...authHeader(TENANT_A.key), 'content-type': 'multipart/form-data; boundary=BOUND', 'content-length': String(10 * 1024 * 1024) },
+        headers: {
+          ...authHeader(TENANT_A.key),
+          'content-type': 'multipart/form-data; boundary=BOUND',
+          'content-length': String(10 * 1024 * 1024),
+        },
       });
       req.on('error', () => resolve());
       req.write('--BOUND\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n');
@@ -202,7 +248,10 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   });
 
   it('isolates tenants and answers unknown, foreign and path-like ids with 404', async () => {
-    const mine = await a.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'mine.jsonl'), purpose: 'batch' });
+    const mine = await a.files.create({
+      file: await toFile(Buffer.from(jsonl(1)), 'mine.jsonl'),
+      purpose: 'batch',
+    });
     await expect(b.files.retrieve(mine.id)).rejects.toMatchObject({ status: 404 });
     await expect(b.files.content(mine.id)).rejects.toMatchObject({ status: 404 });
     await expect(b.files.delete(mine.id)).rejects.toMatchObject({ status: 404 });
@@ -212,14 +261,24 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
       404,
     );
     expect(body.error.message).toBe('No such File object: file-doesnotexist');
-    await expectError(await fetch(`${app.url}/v1/files/..%2F..%2Fetc%2Fpasswd`, { headers: authHeader(TENANT_A.key) }), 404);
-    await expectError(await fetch(`${app.url}/v1/files/${'x'.repeat(5000)}/content`, { headers: authHeader(TENANT_A.key) }), 404);
+    await expectError(
+      await fetch(`${app.url}/v1/files/..%2F..%2Fetc%2Fpasswd`, { headers: authHeader(TENANT_A.key) }),
+      404,
+    );
+    await expectError(
+      await fetch(`${app.url}/v1/files/${'x'.repeat(5000)}/content`, { headers: authHeader(TENANT_A.key) }),
+      404,
+    );
     expect((await a.files.retrieve(mine.id)).id).toBe(mine.id);
   });
 
   it('answers 401 invalid_api_key for a missing or wrong key', async () => {
     await expectError(await fetch(`${app.url}/v1/files`), 401, 'invalid_api_key');
-    await expectError(await fetch(`${app.url}/v1/files`, { headers: authHeader('sk-wrong-key-123456') }), 401, 'invalid_api_key');
+    await expectError(
+      await fetch(`${app.url}/v1/files`, { headers: authHeader('sk-wrong-key-123456') }),
+      401,
+      'invalid_api_key',
+    );
     const sdk = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: 'sk-wrong-key-123456', maxRetries: 0 });
     await expect(sdk.files.list()).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
   });
@@ -239,13 +298,23 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   });
 
   it('serves Swagger UI and the OpenAPI document, health and readiness', async () => {
-    const doc = await (await fetch(`${app.url}/docs-json`)).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/files', '/v1/files/{file_id}', '/v1/files/{file_id}/content', '/v1/batches']));
+    const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as Json;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/files',
+        '/v1/files/{file_id}',
+        '/v1/files/{file_id}/content',
+        '/v1/batches',
+      ]),
+    );
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect((await fetch(`${app.url}/docs`)).status).toBe(200);
     expect(await (await fetch(`${app.url}/health`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${app.url}/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).details).toMatchObject({ postgres: { status: 'up' }, redis: { status: 'up' } });
+    expect(((await ready.json()) as Json).details).toMatchObject({
+      postgres: { status: 'up' },
+      redis: { status: 'up' },
+    });
   });
 });

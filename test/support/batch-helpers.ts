@@ -1,5 +1,9 @@
 import OpenAI, { toFile } from 'openai';
 
+/** Arbitrary JSON read from a response in tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export type Endpoint = '/v1/chat/completions' | '/v1/completions' | '/v1/embeddings';
 
 export interface LineSpec {
@@ -45,7 +49,11 @@ export async function waitForBatch(
   }
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -56,11 +64,14 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
 export interface OutputLine {
   id: string;
   custom_id: string;
-  response: { status_code: number; request_id: string | null; body: Record<string, any> } | null;
+  response: { status_code: number; request_id: string | null; body: Record<string, any> } | null; // eslint-disable-line @typescript-eslint/no-explicit-any -- arbitrary upstream JSON
   error: { code: string; message: string } | null;
 }
 
-export async function readJsonlFile(client: OpenAI, fileId: string | null | undefined): Promise<OutputLine[]> {
+export async function readJsonlFile(
+  client: OpenAI,
+  fileId: string | null | undefined,
+): Promise<OutputLine[]> {
   if (!fileId) return [];
   const text = await (await client.files.content(fileId)).text();
   return text

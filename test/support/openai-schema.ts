@@ -13,7 +13,10 @@ function relax(schema: unknown): unknown {
   if (typeof schema !== 'object' || schema === null) return schema;
   const s: Schema = {};
   for (const [k, v] of Object.entries(schema as Schema)) {
-    s[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Schema).map(([p, ps]) => [p, relax(ps)])) : relax(v);
+    s[k] =
+      k === 'properties'
+        ? Object.fromEntries(Object.entries(v as Schema).map(([p, ps]) => [p, relax(ps)]))
+        : relax(v);
   }
   if (s.properties && typeof s.properties === 'object') {
     const required = new Set((s.required as string[] | undefined) ?? []);
@@ -21,14 +24,16 @@ function relax(schema: unknown): unknown {
       if (!required.has(name)) (s.properties as Schema)[name] = { anyOf: [prop, { type: 'null' }] };
     }
   }
-  if (s.$ref && typeof s.$ref === 'string') s.$ref = s.$ref.replace('#/components/schemas/', 'openai#/components/schemas/');
+  if (s.$ref && typeof s.$ref === 'string')
+    s.$ref = s.$ref.replace('#/components/schemas/', 'openai#/components/schemas/');
   return s;
 }
 
 const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addFormat('unixtime', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= 0 });
-for (const key of ['x-stainless-const', 'x-oaiMeta', 'x-oaiTypeLabel', 'x-oaiExpandable']) ajv.addKeyword(key);
+for (const key of ['x-stainless-const', 'x-oaiMeta', 'x-oaiTypeLabel', 'x-oaiExpandable'])
+  ajv.addKeyword(key);
 ajv.addSchema({ $id: 'openai', components: relax((spec as Schema).components) as Schema }, 'openai');
 
 const cache = new Map<string, ValidateFunction>();
@@ -42,6 +47,8 @@ export function assertConforms(schemaName: string, value: unknown): void {
     cache.set(schemaName, validate);
   }
   if (!validate(value)) {
-    throw new Error(`${schemaName} does not conform: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value).slice(0, 2000)}`);
+    throw new Error(
+      `${schemaName} does not conform: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value).slice(0, 2000)}`,
+    );
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * `npm run bench [-- scenario ...]`: benchmarks against the vLLM simulator, each printing numbers
+ * measured in the same run. Scenarios: throughput (5,000-line batch vs a direct client at the same
+ * concurrency), upload (a 200 MB file: time and the service's peak RSS), large (a 50,000-line
+ * ~200 MB batch from upload to completed, the service's peak RSS, exactly one line per custom_id).
+ * Results go to bench/RESULTS.md by hand, with the machine they ran on.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { toFile } from 'openai';
+import {
+  directClient,
+  fmt,
+  isolatedEnv,
+  memoryOf,
+  sdk,
+  startService,
+  startSimulator,
+  tempDir,
+  waitForBatch,
+  writeChatFile,
+} from './harness';
+
+const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 18000);
+const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 14080);
+
+async function throughput(): Promise<void> {
+  const n = Number(process.env.BENCH_LINES ?? 5000);
+  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
+  console.log(
+    `\n## throughput: ${n}-line chat batch, in-flight ${concurrency}, simulator with its default engine`,
+  );
+  const sim = await startSimulator(SIM_PORT);
+  const iso = await isolatedEnv('bench_tp');
+  const svc = await startService(SERVICE_PORT, {
+    ...iso.env,
+    VLLM_BASE_URL: sim.url,
+    WORKER_CONCURRENCY_MODE: 'fixed',
+    WORKER_FIXED_INFLIGHT: String(concurrency),
+  });
+  try {
+    const dir = await tempDir('bench');
+    const path = join(dir, 'tp.jsonl');
+    await writeChatFile(path, n);
+    const client = sdk(svc.url);
+    const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
+    const t0 = performance.now();
+    const batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    const done = await waitForBatch(client, batch.id);
+    const serviceSeconds = (performance.now() - t0) / 1000;
+    const serviceRate = n / serviceSeconds;
+    const directRate = await directClient(sim.url, n, concurrency);
+    console.log(
+      `service end to end (create → completed): ${fmt(serviceSeconds, 2)} s, ${fmt(serviceRate)} req/s (${done.request_counts?.completed} ok)`,
+    );
+    console.log(`direct client, same concurrency:          ${fmt(directRate)} req/s`);
+    console.log(`ratio service / direct:                   ${fmt(serviceRate / directRate, 3)}`);
+  } finally {
+    await svc.stop();
+    await sim.stop();
+    await iso.cleanup();
+  }
+}
+
+async function upload(): Promise<void> {
+  const targetMb = Number(process.env.BENCH_UPLOAD_MB ?? 199);
+  console.log(`\n## upload: one ${targetMb} MB batch file through POST /v1/files`);
+  const iso = await isolatedEnv('bench_up');
+  const svc = await startService(SERVICE_PORT, { ...iso.env, APP_ROLE: 'api' });
+  try {
+    const dir = await tempDir('bench');
+    const path = join(dir, 'big.jsonl');
+    const lines = 50_000;
+    const bytes = await writeChatFile(path, lines, Math.floor((targetMb * 1024 * 1024) / lines) - 190);
+    const before = await memoryOf(svc.child.pid as number);
+    const client = sdk(svc.url);
+    const t0 = performance.now();
+    const file = await client.files.create({
+      file: await toFile(createReadStream(path), 'big.jsonl'),
+      purpose: 'batch',
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const after = await memoryOf(svc.child.pid as number);
+    console.log(`file: ${fmt(bytes / 1048576)} MB (${file.bytes} bytes stored)`);
+    console.log(`upload time: ${fmt(seconds, 2)} s (${fmt(bytes / 1048576 / seconds)} MB/s)`);
+    console.log(`service RSS before: ${fmt(before.rssMb)} MB, peak during upload: ${fmt(after.peakMb)} MB`);
+  } finally {
+    await svc.stop();
+    await iso.cleanup();
+  }
+}
+
+async function large(): Promise<void> {
+  const lines = 50_000;
+  console.log(
+    `\n## large: ${lines}-line ~200 MB batch, instant simulator, whole service in one process (APP_ROLE=all)`,
+  );
+  const sim = await startSimulator(SIM_PORT, { SIM_INSTANT: 'true' });
+  const iso = await isolatedEnv('bench_large');
+  const svc = await startService(SERVICE_PORT, {
+    ...iso.env,
+    VLLM_BASE_URL: sim.url,
+    WORKER_FIXED_INFLIGHT: '128',
+  });
+  try {
+    const dir = await tempDir('bench');
+    const path = join(dir, 'large.jsonl');
+    const bytes = await writeChatFile(path, lines, 3900);
+    const client = sdk(svc.url);
+    const t0 = performance.now();
+    const file = await client.files.create({
+      file: await toFile(createReadStream(path), 'large.jsonl'),
+      purpose: 'batch',
+    });
+    const t1 = performance.now();
+    const batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    let validatedAt = 0;
+    const done = await waitForBatch(client, batch.id, (b) => {
+      if (!validatedAt && b.status !== 'validating') validatedAt = performance.now();
+    });
+    const t2 = performance.now();
+    const mem = await memoryOf(svc.child.pid as number);
+    // Count custom ids in the output as it streams by.
+    const seen = new Set<string>();
+    let dupes = 0;
+    for (const id of [done.output_file_id, done.error_file_id]) {
+      if (!id) continue;
+      const res = await client.files.content(id);
+      const rl = createInterface({ input: Readable.fromWeb(res.body as never) });
+      for await (const line of rl) {
+        if (!line) continue;
+        const cid = (JSON.parse(line) as { custom_id: string }).custom_id;
+        if (seen.has(cid)) dupes++;
+        seen.add(cid);
+      }
+    }
+    console.log(
+      `input: ${fmt(bytes / 1048576)} MB, ${lines} lines; status ${done.status}; counts ${JSON.stringify(done.request_counts)}`,
+    );
+    console.log(
+      `upload ${fmt((t1 - t0) / 1000, 2)} s; validation ${fmt((validatedAt - t1) / 1000, 2)} s; create → completed ${fmt((t2 - t1) / 1000, 2)} s (${fmt(lines / ((t2 - t1) / 1000))} req/s)`,
+    );
+    console.log(
+      `output: ${seen.size} distinct custom_ids, ${dupes} duplicates, ${lines - seen.size} missing`,
+    );
+    console.log(`service peak RSS (VmHWM) over the whole run: ${fmt(mem.peakMb)} MB`);
+    const out = await stat(path);
+    void out;
+  } finally {
+    await svc.stop();
+    await sim.stop();
+    await iso.cleanup();
+  }
+}
+
+const SCENARIOS: Record<string, () => Promise<void>> = { throughput, upload, large };
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length ? wanted : Object.keys(SCENARIOS);
+  for (const name of names) {
+    const run = SCENARIOS[name];
+    if (!run) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+    await run();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
