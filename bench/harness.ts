@@ -55,7 +55,8 @@ export async function startSimulator(port: number, env: Record<string, string> =
 }
 
 export async function startService(port: number, env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, [join(DIST, 'src', 'main.js')], {
+  // The same heap cap as `npm start`: without one V8 lets garbage pile up to hundreds of MB.
+  const child = spawn(process.execPath, ['--max-old-space-size=192', join(DIST, 'src', 'main.js')], {
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -112,28 +113,38 @@ export async function isolatedEnv(
 /** Writes an n-line chat batch file; `padBytes` pads each prompt to reach a target file size. */
 export async function writeChatFile(path: string, n: number, padBytes = 0, maxTokens = 16): Promise<number> {
   const out = createWriteStream(path);
-  const pad = 'x'.repeat(padBytes);
+  const pad = 'x'.repeat(Math.max(0, padBytes));
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const line =
-      JSON.stringify({
-        custom_id: `req-${i}`,
-        method: 'POST',
-        url: '/v1/chat/completions',
-        body: {
-          model: 'sim-model',
-          messages: [
-            { role: 'system', content: 'You are a helpful assistant.' },
-            { role: 'user', content: `question ${i} ${pad}` },
-          ],
-          max_tokens: maxTokens,
-        },
-      }) + '\n';
+    const line = chatLineText(i, pad, maxTokens);
     bytes += Buffer.byteLength(line);
     if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
   return bytes;
+}
+
+/** Padding per line so that `n` lines make about `totalBytes`. */
+export function padFor(totalBytes: number, n: number): number {
+  return Math.floor(totalBytes / n) - Buffer.byteLength(chatLineText(n, '', 16));
+}
+
+function chatLineText(i: number, pad: string, maxTokens: number): string {
+  return (
+    JSON.stringify({
+      custom_id: `req-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: {
+        model: 'sim-model',
+        messages: [
+          { role: 'system', content: 'You are a helpful assistant.' },
+          { role: 'user', content: `question ${i} ${pad}` },
+        ],
+        max_tokens: maxTokens,
+      },
+    }) + '\n'
+  );
 }
 
 export function sdk(url: string): OpenAI {

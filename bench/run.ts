@@ -16,6 +16,7 @@ import {
   fmt,
   isolatedEnv,
   memoryOf,
+  padFor,
   sdk,
   startService,
   startSimulator,
@@ -78,7 +79,7 @@ async function upload(): Promise<void> {
     const dir = await tempDir('bench');
     const path = join(dir, 'big.jsonl');
     const lines = 50_000;
-    const bytes = await writeChatFile(path, lines, Math.floor((targetMb * 1024 * 1024) / lines) - 190);
+    const bytes = await writeChatFile(path, lines, padFor(targetMb * 1024 * 1024, lines));
     const before = await memoryOf(svc.child.pid as number);
     const client = sdk(svc.url);
     const t0 = performance.now();
@@ -112,7 +113,7 @@ async function large(): Promise<void> {
   try {
     const dir = await tempDir('bench');
     const path = join(dir, 'large.jsonl');
-    const bytes = await writeChatFile(path, lines, 3900);
+    const bytes = await writeChatFile(path, lines, padFor(199 * 1024 * 1024, lines));
     const client = sdk(svc.url);
     const t0 = performance.now();
     const file = await client.files.create({
@@ -126,9 +127,15 @@ async function large(): Promise<void> {
       completion_window: '24h',
     });
     let validatedAt = 0;
+    const peakByStatus: Record<string, number> = {};
+    const pid = svc.child.pid as number;
     const done = await waitForBatch(client, batch.id, (b) => {
       if (!validatedAt && b.status !== 'validating') validatedAt = performance.now();
+      void memoryOf(pid).then((m) => {
+        peakByStatus[b.status] = Math.max(peakByStatus[b.status] ?? 0, m.rssMb);
+      });
     });
+    console.log(`service RSS by batch status (max sampled): ${JSON.stringify(Object.fromEntries(Object.entries(peakByStatus).map(([k, v]) => [k, Math.round(v)])))}`);
     const t2 = performance.now();
     const mem = await memoryOf(svc.child.pid as number);
     // Count custom ids in the output as it streams by.

@@ -37,12 +37,17 @@ export class AppModule {
           level: config.logLevel,
           genReqId: (req, res) => assignRequestId(req, res),
           // Keys never reach the log: the auth header is redacted, the tenant and key fingerprint are logged.
-          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+          redact: {
+            paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+            censor: '[redacted]',
+          },
           customProps: (req) => {
             const tenant = (req as AuthedRequest).tenant;
             return tenant ? { tenant: tenant.tenant, key: tenant.keyFingerprint } : {};
           },
-          autoLogging: { ignore: (req) => ['/health', '/ready', '/metrics'].includes((req.url ?? '').split('?')[0]) },
+          autoLogging: {
+            ignore: (req) => ['/health', '/ready', '/metrics'].includes((req.url ?? '').split('?')[0]),
+          },
           transport: process.env.NODE_ENV === 'development' ? { target: 'pino-pretty' } : undefined,
         },
       }),

@@ -21,7 +21,19 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRole(config), {
     bufferLogs: true,
     bodyParser: false,
-    cors: config.corsOrigins.length ? { origin: config.corsOrigins, exposedHeaders: ['X-Request-Id', 'Retry-After'] } : false,
+    cors: config.corsOrigins.length
+      ? {
+          origin: config.corsOrigins,
+          // Browser clients may read the rate-limit headers too, not just the request id.
+          exposedHeaders: [
+            'X-Request-Id',
+            'Retry-After',
+            'X-RateLimit-Limit',
+            'X-RateLimit-Remaining',
+            'X-RateLimit-Reset',
+          ],
+        }
+      : false,
   });
   app.useLogger(app.get(PinoLogger));
   app.set('trust proxy', config.trustProxy);

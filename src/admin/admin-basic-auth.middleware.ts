@@ -29,7 +29,12 @@ export function adminBasicAuth(user: string, password: string): RequestHandler {
     const userOk = timingSafeEqual(digest(given?.user ?? ''), expectedUser);
     const passwordOk = timingSafeEqual(digest(given?.password ?? ''), expectedPassword);
     if (given && userOk && passwordOk) return next();
-    const err = new ApiError(401, 'Admin credentials required (HTTP Basic, ADMIN_USER / ADMIN_PASSWORD).', 'invalid_request_error', 'invalid_credentials');
+    const err = new ApiError(
+      401,
+      'Admin credentials required (HTTP Basic, ADMIN_USER / ADMIN_PASSWORD).',
+      'invalid_request_error',
+      'invalid_credentials',
+    );
     res.setHeader('WWW-Authenticate', `Basic realm="${ADMIN_REALM}", charset="UTF-8"`);
     res.status(401).json(envelope(err));
   };

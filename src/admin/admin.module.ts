@@ -1,12 +1,22 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
-import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
 import { adminBasicAuth } from './admin-basic-auth.middleware';
 
 export const ADMIN_QUEUES_ROUTE = '/admin/queues';
+
+/** Says at start that the board is off, through the app's logger (so LOG_LEVEL applies). */
+@Injectable()
+class AdminBoardDisabledNotice implements OnApplicationBootstrap {
+  onApplicationBootstrap(): void {
+    new Logger('Admin').log(
+      `ADMIN_USER/ADMIN_PASSWORD unset: the queue board at ${ADMIN_QUEUES_ROUTE} is disabled`,
+    );
+  }
+}
 
 /**
  * Bull Board at /admin/queues, for the API roles. It is Express middleware mounted before Nest's
@@ -18,10 +28,7 @@ export const ADMIN_QUEUES_ROUTE = '/admin/queues';
 export class AdminModule {
   static register(config: AppConfig): DynamicModule {
     const { adminUser, adminPassword } = config;
-    if (!adminUser || !adminPassword) {
-      new Logger('Admin').log('ADMIN_USER/ADMIN_PASSWORD unset: the queue board at /admin/queues is disabled');
-      return { module: AdminModule };
-    }
+    if (!adminUser || !adminPassword) return { module: AdminModule, providers: [AdminBoardDisabledNotice] };
     return {
       module: AdminModule,
       imports: [
@@ -35,7 +42,10 @@ export class AdminModule {
             boardOptions: { uiConfig: { boardTitle: 'vLLM Batch queues' } },
           }),
         }),
-        BullBoardModule.forFeature({ name: BATCH_QUEUE, adapter: BullMQAdapter }, { name: MAINTENANCE_QUEUE, adapter: BullMQAdapter }),
+        BullBoardModule.forFeature(
+          { name: BATCH_QUEUE, adapter: BullMQAdapter },
+          { name: MAINTENANCE_QUEUE, adapter: BullMQAdapter },
+        ),
       ],
     };
   }

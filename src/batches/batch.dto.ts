@@ -42,7 +42,10 @@ export class CreateBatchDto {
 }
 
 export class ListBatchesQueryDto {
-  @ApiPropertyOptional({ description: 'A batch id: list the batches after it' }) @IsOptional() @IsString() after?: string;
+  @ApiPropertyOptional({ description: 'A batch id: list the batches after it' })
+  @IsOptional()
+  @IsString()
+  after?: string;
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 }) @IsOptional() @IsString() limit?: string;
 }
 
@@ -127,7 +130,11 @@ export class BatchObjectDto {
       expired_at: toUnixSeconds(b.expiredAt),
       cancelling_at: toUnixSeconds(b.cancellingAt),
       cancelled_at: toUnixSeconds(b.cancelledAt),
-      request_counts: { total: Number(b.totalRequests), completed: Number(b.completedRequests), failed: Number(b.failedRequests) },
+      request_counts: {
+        total: Number(b.totalRequests),
+        completed: Number(b.completedRequests),
+        failed: Number(b.failedRequests),
+      },
       // Number(): bigint columns come back from an INSERT's RETURNING as strings, untransformed.
       usage: {
         input_tokens: Number(b.inputTokens),

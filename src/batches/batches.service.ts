@@ -17,7 +17,8 @@ const MAX_METADATA_PAIRS = 16;
 const MAX_METADATA_KEY = 64;
 const MAX_METADATA_VALUE = 512;
 
-export const batchNotFound = (id: string): ApiError => ApiError.notFound(`No such Batch object: ${id}`, 'batch_id');
+export const batchNotFound = (id: string): ApiError =>
+  ApiError.notFound(`No such Batch object: ${id}`, 'batch_id');
 
 @Injectable()
 export class BatchesService {
@@ -114,11 +115,19 @@ export class BatchesService {
     const qb = this.batches.createQueryBuilder('b').where('b.tenant_id = :tenantId', { tenantId });
     if (query.after) {
       const cursor = await this.find(tenantId, query.after).catch(() => {
-        throw ApiError.badRequest(`Invalid 'after': no such batch '${query.after?.slice(0, 64)}'.`, 'after', 'invalid_value');
+        throw ApiError.badRequest(
+          `Invalid 'after': no such batch '${query.after?.slice(0, 64)}'.`,
+          'after',
+          'invalid_value',
+        );
       });
       qb.andWhere('(b.created_at, b.id) < (:createdAt, :id)', { createdAt: cursor.createdAt, id: cursor.id });
     }
-    const rows = await qb.orderBy('b.created_at', 'DESC').addOrderBy('b.id', 'DESC').limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('b.created_at', 'DESC')
+      .addOrderBy('b.id', 'DESC')
+      .limit(limit + 1)
+      .getMany();
     return toListPage(rows.map(BatchObjectDto.from), limit);
   }
 
@@ -145,17 +154,29 @@ function validateMetadata(raw: Record<string, unknown> | null | undefined): Reco
   if (raw === undefined || raw === null) return null;
   const entries = Object.entries(raw);
   if (entries.length > MAX_METADATA_PAIRS) {
-    throw ApiError.badRequest(`'metadata' may hold at most ${MAX_METADATA_PAIRS} pairs.`, 'metadata', 'invalid_value');
+    throw ApiError.badRequest(
+      `'metadata' may hold at most ${MAX_METADATA_PAIRS} pairs.`,
+      'metadata',
+      'invalid_value',
+    );
   }
   for (const [k, v] of entries) {
     if (k.length > MAX_METADATA_KEY) {
-      throw ApiError.badRequest(`'metadata' keys may be at most ${MAX_METADATA_KEY} characters.`, 'metadata', 'invalid_value');
+      throw ApiError.badRequest(
+        `'metadata' keys may be at most ${MAX_METADATA_KEY} characters.`,
+        'metadata',
+        'invalid_value',
+      );
     }
     if (typeof v !== 'string') {
       throw ApiError.badRequest(`'metadata' values must be strings.`, 'metadata', 'invalid_value');
     }
     if (v.length > MAX_METADATA_VALUE) {
-      throw ApiError.badRequest(`'metadata' values may be at most ${MAX_METADATA_VALUE} characters.`, 'metadata', 'invalid_value');
+      throw ApiError.badRequest(
+        `'metadata' values may be at most ${MAX_METADATA_VALUE} characters.`,
+        'metadata',
+        'invalid_value',
+      );
     }
   }
   return Object.fromEntries(entries) as Record<string, string>;

@@ -14,7 +14,8 @@ const fail = (lineNo: number, code: string, message: string, param: string | nul
   error: { code, message, param, line: lineNo },
 });
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const MAX_CUSTOM_ID = 512;
 
@@ -35,12 +36,22 @@ export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint)
   }
   for (const field of ['custom_id', 'method', 'url', 'body'] as const) {
     if (parsed[field] === undefined || parsed[field] === null) {
-      return fail(lineNo, 'missing_required_parameter', `Line ${lineNo} is missing required parameter '${field}'.`, field);
+      return fail(
+        lineNo,
+        'missing_required_parameter',
+        `Line ${lineNo} is missing required parameter '${field}'.`,
+        field,
+      );
     }
   }
   const { custom_id: customId, method, url, body } = parsed;
   if (typeof customId !== 'string' || customId.length === 0 || customId.length > MAX_CUSTOM_ID) {
-    return fail(lineNo, 'invalid_request', `'custom_id' must be a non-empty string of at most ${MAX_CUSTOM_ID} characters.`, 'custom_id');
+    return fail(
+      lineNo,
+      'invalid_request',
+      `'custom_id' must be a non-empty string of at most ${MAX_CUSTOM_ID} characters.`,
+      'custom_id',
+    );
   }
   if (method !== 'POST') {
     return fail(lineNo, 'invalid_request', `Line ${lineNo}: 'method' must be 'POST'.`, 'method');
@@ -57,10 +68,20 @@ export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint)
     return fail(lineNo, 'invalid_request', `Line ${lineNo}: 'body' must be a JSON object.`, 'body');
   }
   if (body.stream === true) {
-    return fail(lineNo, 'streaming_unsupported', `Line ${lineNo}: streaming is not supported in batches.`, 'body.stream');
+    return fail(
+      lineNo,
+      'streaming_unsupported',
+      `Line ${lineNo}: streaming is not supported in batches.`,
+      'body.stream',
+    );
   }
   if (typeof body.model !== 'string' || body.model === '') {
-    return fail(lineNo, 'missing_required_parameter', `Line ${lineNo} is missing required parameter 'body.model'.`, 'body.model');
+    return fail(
+      lineNo,
+      'missing_required_parameter',
+      `Line ${lineNo} is missing required parameter 'body.model'.`,
+      'body.model',
+    );
   }
   return { ok: true, line: { customId, model: body.model, body } };
 }

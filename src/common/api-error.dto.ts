@@ -17,6 +17,10 @@ export const ApiErrorResponses = (): ClassDecorator & MethodDecorator =>
   applyDecorators(
     ApiResponse({ status: 400, description: 'Invalid request', type: ApiErrorEnvelopeDto }),
     ApiResponse({ status: 401, description: 'Missing or invalid API key', type: ApiErrorEnvelopeDto }),
-    ApiResponse({ status: 404, description: 'Not found (or owned by another tenant)', type: ApiErrorEnvelopeDto }),
+    ApiResponse({
+      status: 404,
+      description: 'Not found (or owned by another tenant)',
+      type: ApiErrorEnvelopeDto,
+    }),
     ApiResponse({ status: 429, description: 'Rate limit exceeded', type: ApiErrorEnvelopeDto }),
   );

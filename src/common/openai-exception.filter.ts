@@ -32,15 +32,28 @@ export function toApiError(err: unknown): ApiError {
     const code = status === 400 ? 'invalid_request' : status === 413 ? 'request_too_large' : null;
     return new ApiError(status, message, STATUS_TYPES[status] ?? 'invalid_request_error', code, null);
   }
-  const e = err as { status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown; message?: unknown };
-  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  const e = err as {
+    status?: unknown;
+    statusCode?: unknown;
+    type?: unknown;
+    expose?: unknown;
+    message?: unknown;
+  };
+  const status =
+    typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     // http-errors from body-parser and friends: their messages are safe to show (expose=true).
     if (e.type === 'entity.too.large') {
       return new ApiError(413, 'Request body too large.', 'invalid_request_error', 'request_too_large', null);
     }
     if (e.type === 'entity.parse.failed') {
-      return new ApiError(400, 'We could not parse the JSON body of your request.', 'invalid_request_error', 'invalid_json', null);
+      return new ApiError(
+        400,
+        'We could not parse the JSON body of your request.',
+        'invalid_request_error',
+        'invalid_json',
+        null,
+      );
     }
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
       return new ApiError(415, String(e.message), 'invalid_request_error', 'unsupported_media_type', null);
@@ -48,7 +61,13 @@ export function toApiError(err: unknown): ApiError {
     const message = e.expose === false ? 'Bad request.' : String(e.message ?? 'Bad request.');
     return new ApiError(status, message, 'invalid_request_error', null, null);
   }
-  return new ApiError(500, 'The server had an error while processing your request.', 'server_error', 'internal_error', null);
+  return new ApiError(
+    500,
+    'The server had an error while processing your request.',
+    'server_error',
+    'internal_error',
+    null,
+  );
 }
 
 export function sendError(err: unknown, req: Request, res: Response, logger: Logger): void {

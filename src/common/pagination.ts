@@ -24,7 +24,11 @@ export function parseLimit(raw: unknown, def: number, max: number): number {
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw ApiError.badRequest(`Invalid 'limit': expected an integer between 1 and ${max}.`, 'limit', 'invalid_value');
+    throw ApiError.badRequest(
+      `Invalid 'limit': expected an integer between 1 and ${max}.`,
+      'limit',
+      'invalid_value',
+    );
   }
   return n;
 }

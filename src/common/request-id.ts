@@ -10,7 +10,9 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
   const incoming = req.headers[REQUEST_ID_HEADER];
   const id =
-    typeof incoming === 'string' && /^[A-Za-z0-9._:-]{1,100}$/.test(incoming) ? incoming : `req_${randomUUID().replace(/-/g, '')}`;
+    typeof incoming === 'string' && /^[A-Za-z0-9._:-]{1,100}$/.test(incoming)
+      ? incoming
+      : `req_${randomUUID().replace(/-/g, '')}`;
   res.setHeader('X-Request-Id', id);
   return id;
 }

@@ -164,7 +164,10 @@ export function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
 /** `name=seconds` pairs, e.g. `24h=86400,1h=3600`. `24h` is always accepted, as at OpenAI. */
 function parseWindows(raw: string): Record<string, number> {
   const windows: Record<string, number> = { '24h': 86400 };
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)([smhd])$/.exec(part);
     if (!m) throw new ConfigError(`BATCH_COMPLETION_WINDOWS entries look like 1h, 30m or 2d, got "${part}"`);
     const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
@@ -176,9 +179,13 @@ function parseWindows(raw: string): Record<string, number> {
 /** `tier=multiplier` pairs, e.g. `free=1,pro=5`. */
 function parseTiers(raw: string): Record<string, number> {
   const tiers: Record<string, number> = { default: 1 };
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9_.-]+)=(\d+(?:\.\d+)?)$/.exec(part);
-    if (!m || Number(m[2]) <= 0) throw new ConfigError(`THROTTLE_TIERS entries look like pro=5, got "${part}"`);
+    if (!m || Number(m[2]) <= 0)
+      throw new ConfigError(`THROTTLE_TIERS entries look like pro=5, got "${part}"`);
     tiers[m[1]] = Number(m[2]);
   }
   return tiers;
@@ -206,16 +213,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const minute = 60_000;
   const minInflight = int(env, 'WORKER_MIN_INFLIGHT', 1, 1, 100_000);
   const maxInflight = int(env, 'WORKER_MAX_INFLIGHT', 512, 1, 100_000);
-  if (minInflight > maxInflight) throw new ConfigError('WORKER_MIN_INFLIGHT must not exceed WORKER_MAX_INFLIGHT');
+  if (minInflight > maxInflight)
+    throw new ConfigError('WORKER_MIN_INFLIGHT must not exceed WORKER_MAX_INFLIGHT');
   const storageDriver = oneOf<StorageDriverName>(env, 'STORAGE_DRIVER', 'local', ['local', 's3']);
   const s3Bucket = str(env, 'S3_BUCKET', '');
-  if (storageDriver === 's3' && s3Bucket === '') throw new ConfigError('S3_BUCKET is required when STORAGE_DRIVER=s3');
+  if (storageDriver === 's3' && s3Bucket === '')
+    throw new ConfigError('S3_BUCKET is required when STORAGE_DRIVER=s3');
 
   return {
     port: int(env, 'PORT', 4080, 0, 65535),
     role: oneOf<AppRole>(env, 'APP_ROLE', 'all', ['all', 'api', 'worker']),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/vllm_batch', ['postgres:', 'postgresql:']),
+    databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/vllm_batch', [
+      'postgres:',
+      'postgresql:',
+    ]),
     migrationsRun: bool(env, 'MIGRATIONS_RUN', true),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     queuePrefix: str(env, 'QUEUE_PREFIX', 'vllm-batch'),
@@ -266,12 +278,27 @@ export function loadConfig(env: Env = process.env): AppConfig {
       reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 30_000, 100),
     },
     throttle: {
-      batchCreate: { limit: int(env, 'THROTTLE_BATCH_CREATE_LIMIT', 10, 1), ttlMs: int(env, 'THROTTLE_BATCH_CREATE_TTL_MS', minute, 1) },
-      fileUpload: { limit: int(env, 'THROTTLE_FILE_UPLOAD_LIMIT', 20, 1), ttlMs: int(env, 'THROTTLE_FILE_UPLOAD_TTL_MS', minute, 1) },
-      reads: { limit: int(env, 'THROTTLE_READ_LIMIT', 600, 1), ttlMs: int(env, 'THROTTLE_READ_TTL_MS', minute, 1) },
-      mutations: { limit: int(env, 'THROTTLE_MUTATION_LIMIT', 60, 1), ttlMs: int(env, 'THROTTLE_MUTATION_TTL_MS', minute, 1) },
+      batchCreate: {
+        limit: int(env, 'THROTTLE_BATCH_CREATE_LIMIT', 10, 1),
+        ttlMs: int(env, 'THROTTLE_BATCH_CREATE_TTL_MS', minute, 1),
+      },
+      fileUpload: {
+        limit: int(env, 'THROTTLE_FILE_UPLOAD_LIMIT', 20, 1),
+        ttlMs: int(env, 'THROTTLE_FILE_UPLOAD_TTL_MS', minute, 1),
+      },
+      reads: {
+        limit: int(env, 'THROTTLE_READ_LIMIT', 600, 1),
+        ttlMs: int(env, 'THROTTLE_READ_TTL_MS', minute, 1),
+      },
+      mutations: {
+        limit: int(env, 'THROTTLE_MUTATION_LIMIT', 60, 1),
+        ttlMs: int(env, 'THROTTLE_MUTATION_TTL_MS', minute, 1),
+      },
       tiers: parseTiers(str(env, 'THROTTLE_TIERS', '')),
-      redisUrl: optional(env, 'THROTTLE_REDIS_URL') === undefined ? undefined : url(env, 'THROTTLE_REDIS_URL', '', ['redis:', 'rediss:']),
+      redisUrl:
+        optional(env, 'THROTTLE_REDIS_URL') === undefined
+          ? undefined
+          : url(env, 'THROTTLE_REDIS_URL', '', ['redis:', 'rediss:']),
     },
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000,
   };

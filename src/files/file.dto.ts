@@ -47,15 +47,23 @@ export class DeletedFileDto {
 /** The multipart form, described for Swagger UI (parsing is done by a streaming parser, not a DTO). */
 export class UploadFileFormDto {
   @ApiProperty({ type: 'string', format: 'binary' }) file!: unknown;
-  @ApiProperty({ enum: ['batch', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'] }) purpose!: string;
+  @ApiProperty({ enum: ['batch', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'] })
+  purpose!: string;
   @ApiPropertyOptional({ name: 'expires_after[anchor]', enum: ['created_at'] }) expires_after_anchor?: string;
-  @ApiPropertyOptional({ name: 'expires_after[seconds]', minimum: 3600, maximum: 2592000 }) expires_after_seconds?: number;
+  @ApiPropertyOptional({ name: 'expires_after[seconds]', minimum: 3600, maximum: 2592000 })
+  expires_after_seconds?: number;
 }
 
 /** Values are checked by the service, which words its errors the way OpenAI does. */
 export class ListFilesQueryDto {
   @ApiPropertyOptional({ enum: FILE_PURPOSES }) @IsOptional() @IsString() purpose?: string;
-  @ApiPropertyOptional({ minimum: 1, maximum: 10000, default: 10000 }) @IsOptional() @IsString() limit?: string;
+  @ApiPropertyOptional({ minimum: 1, maximum: 10000, default: 10000 })
+  @IsOptional()
+  @IsString()
+  limit?: string;
   @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc' }) @IsOptional() @IsString() order?: string;
-  @ApiPropertyOptional({ description: 'A file id: list the files after it' }) @IsOptional() @IsString() after?: string;
+  @ApiPropertyOptional({ description: 'A file id: list the files after it' })
+  @IsOptional()
+  @IsString()
+  after?: string;
 }

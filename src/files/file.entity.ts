@@ -1,9 +1,24 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export const FILE_PURPOSES = ['batch', 'batch_output', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'] as const;
+export const FILE_PURPOSES = [
+  'batch',
+  'batch_output',
+  'fine-tune',
+  'assistants',
+  'vision',
+  'user_data',
+  'evals',
+] as const;
 export type FilePurpose = (typeof FILE_PURPOSES)[number];
 /** Purposes a client may upload; `batch_output` files are only ever written by the service. */
-export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = ['batch', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'];
+export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = [
+  'batch',
+  'fine-tune',
+  'assistants',
+  'vision',
+  'user_data',
+  'evals',
+];
 
 const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 

@@ -1,5 +1,13 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { Tenant } from '../auth/tenant.decorator';
@@ -48,7 +56,11 @@ export class FilesController {
   @ApiOperation({ summary: "Download a file's bytes (streamed)" })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
-  async content(@Tenant() tenant: TenantContext, @Param('file_id') id: string, @Res() res: Response): Promise<void> {
+  async content(
+    @Tenant() tenant: TenantContext,
+    @Param('file_id') id: string,
+    @Res() res: Response,
+  ): Promise<void> {
     const { file, stream } = await this.files.content(tenant.tenant, id);
     res.status(200);
     res.setHeader('Content-Type', 'application/octet-stream');

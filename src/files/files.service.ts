@@ -16,7 +16,8 @@ import { receiveUpload } from './multipart-upload';
 const MIN_EXPIRY_SECONDS = 3600;
 const MAX_EXPIRY_SECONDS = 30 * 24 * 3600;
 
-export const fileNotFound = (id: string): ApiError => ApiError.notFound(`No such File object: ${id}`, 'file_id');
+export const fileNotFound = (id: string): ApiError =>
+  ApiError.notFound(`No such File object: ${id}`, 'file_id');
 
 @Injectable()
 export class FilesService {
@@ -38,7 +39,10 @@ export class FilesService {
         throw ApiError.badRequest('Batch input files must be .jsonl files.', 'file', 'invalid_file_format');
       }
       const now = this.clock.now();
-      const expiresAfter = parseExpiresAfter(upload.fields['expires_after[anchor]'], upload.fields['expires_after[seconds]']);
+      const expiresAfter = parseExpiresAfter(
+        upload.fields['expires_after[anchor]'],
+        upload.fields['expires_after[seconds]'],
+      );
       const entity = this.files.create({
         id,
         tenantId,
@@ -60,7 +64,11 @@ export class FilesService {
 
   private parsePurpose(raw: string | undefined): FilePurpose {
     if (raw === undefined || raw === '') {
-      throw ApiError.badRequest("Missing required parameter: 'purpose'.", 'purpose', 'missing_required_parameter');
+      throw ApiError.badRequest(
+        "Missing required parameter: 'purpose'.",
+        'purpose',
+        'missing_required_parameter',
+      );
     }
     if (!(UPLOADABLE_PURPOSES as readonly string[]).includes(raw)) {
       throw ApiError.badRequest(
@@ -82,19 +90,34 @@ export class FilesService {
     if (query.purpose !== undefined) {
       const purpose = String(query.purpose);
       if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
-        throw ApiError.badRequest(`Invalid 'purpose': '${purpose.slice(0, 64)}'.`, 'purpose', 'invalid_value');
+        throw ApiError.badRequest(
+          `Invalid 'purpose': '${purpose.slice(0, 64)}'.`,
+          'purpose',
+          'invalid_value',
+        );
       }
       qb.andWhere('f.purpose = :purpose', { purpose });
     }
     if (query.after !== undefined && query.after !== '') {
       const cursor = await this.find(tenantId, String(query.after)).catch(() => {
-        throw ApiError.badRequest(`Invalid 'after': no such file '${String(query.after).slice(0, 64)}'.`, 'after', 'invalid_value');
+        throw ApiError.badRequest(
+          `Invalid 'after': no such file '${String(query.after).slice(0, 64)}'.`,
+          'after',
+          'invalid_value',
+        );
       });
       const cmp = order === 'desc' ? '<' : '>';
-      qb.andWhere(`(f.created_at, f.id) ${cmp} (:createdAt, :id)`, { createdAt: cursor.createdAt, id: cursor.id });
+      qb.andWhere(`(f.created_at, f.id) ${cmp} (:createdAt, :id)`, {
+        createdAt: cursor.createdAt,
+        id: cursor.id,
+      });
     }
     const dir = order === 'desc' ? 'DESC' : 'ASC';
-    const rows = await qb.orderBy('f.created_at', dir).addOrderBy('f.id', dir).limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('f.created_at', dir)
+      .addOrderBy('f.id', dir)
+      .limit(limit + 1)
+      .getMany();
     return toListPage(rows.map(FileObjectDto.from), limit);
   }
 
@@ -157,7 +180,10 @@ export class FilesService {
       [id],
     );
     if (Number(inUse[0].count) > 0) {
-      throw ApiError.conflict(`File ${id} is the input of a batch that is still running; cancel the batch first.`, 'file_id');
+      throw ApiError.conflict(
+        `File ${id} is the input of a batch that is still running; cancel the batch first.`,
+        'file_id',
+      );
     }
     // Row first: once it is gone no one can reach the bytes, so a failure after it leaves only garbage.
     await this.files.delete({ id, tenantId });
@@ -169,7 +195,11 @@ export class FilesService {
 function parseExpiresAfter(anchor: string | undefined, seconds: string | undefined): number | null {
   if (anchor === undefined && seconds === undefined) return null;
   if (anchor !== 'created_at') {
-    throw ApiError.badRequest("Invalid 'expires_after[anchor]': expected 'created_at'.", 'expires_after[anchor]', 'invalid_value');
+    throw ApiError.badRequest(
+      "Invalid 'expires_after[anchor]': expected 'created_at'.",
+      'expires_after[anchor]',
+      'invalid_value',
+    );
   }
   const n = Number(seconds);
   if (seconds === undefined || !Number.isInteger(n) || n < MIN_EXPIRY_SECONDS || n > MAX_EXPIRY_SECONDS) {

@@ -37,7 +37,8 @@ class ByteLimit extends Transform {
 class UploadTooLarge extends Error {}
 
 /** The client went away mid-upload: a client-side condition, not a server error. */
-const interrupted = (): ApiError => ApiError.badRequest('The upload was interrupted before it completed.', 'file');
+const interrupted = (): ApiError =>
+  ApiError.badRequest('The upload was interrupted before it completed.', 'file');
 
 function tooLarge(limit: number, purpose: string | undefined): ApiError {
   const mb = Math.round(limit / (1024 * 1024));
@@ -65,7 +66,9 @@ export function receiveUpload(
   const contentType = req.headers['content-type'] ?? '';
   if (!/^multipart\/form-data/i.test(contentType)) {
     return Promise.reject(
-      ApiError.unsupportedMediaType(`Expected a multipart/form-data body with a 'file' part, got '${contentType || 'none'}'.`),
+      ApiError.unsupportedMediaType(
+        `Expected a multipart/form-data body with a 'file' part, got '${contentType || 'none'}'.`,
+      ),
     );
   }
 
@@ -87,10 +90,17 @@ export function receiveUpload(
       drain(req, limits.maxUploadBytes);
       // Destroying the stream feeding storage makes its `put` reject and remove the partial object.
       if (body) body.destroy(err instanceof Error ? err : new Error(String(err)));
-      const cleanup = storing ? storing.then(() => storage.delete(storageKey), () => undefined) : Promise.resolve();
+      const cleanup = storing
+        ? storing.then(
+            () => storage.delete(storageKey),
+            () => undefined,
+          )
+        : Promise.resolve();
       cleanup
         .catch(() => undefined)
-        .finally(() => reject(err instanceof UploadTooLarge ? tooLarge(currentLimit(), fields.purpose) : err));
+        .finally(() =>
+          reject(err instanceof UploadTooLarge ? tooLarge(currentLimit(), fields.purpose) : err),
+        );
     };
 
     try {
@@ -107,7 +117,12 @@ export function receiveUpload(
     bb.on('field', (name, value, info) => {
       if (info.valueTruncated) return fail(ApiError.badRequest(`Field '${name}' is too long.`, name));
       fields[name] = value;
-      if (name === 'purpose' && value === 'batch' && filename !== null && !filename.toLowerCase().endsWith('.jsonl')) {
+      if (
+        name === 'purpose' &&
+        value === 'batch' &&
+        filename !== null &&
+        !filename.toLowerCase().endsWith('.jsonl')
+      ) {
         fail(ApiError.badRequest('Batch input files must be .jsonl files.', 'file', 'invalid_file_format'));
       }
     });
@@ -115,12 +130,16 @@ export function receiveUpload(
     bb.on('file', (name, stream, info) => {
       if (name !== 'file' || storing) {
         stream.resume();
-        return fail(ApiError.badRequest(`Unexpected file part '${name}': send exactly one part named 'file'.`, name));
+        return fail(
+          ApiError.badRequest(`Unexpected file part '${name}': send exactly one part named 'file'.`, name),
+        );
       }
       filename = basename(String(info.filename ?? '').replace(/\\/g, '/')).slice(0, MAX_FILENAME) || 'upload';
       if (fields.purpose === 'batch' && !filename.toLowerCase().endsWith('.jsonl')) {
         stream.resume();
-        return fail(ApiError.badRequest('Batch input files must be .jsonl files.', 'file', 'invalid_file_format'));
+        return fail(
+          ApiError.badRequest('Batch input files must be .jsonl files.', 'file', 'invalid_file_format'),
+        );
       }
       body = new PassThrough({ highWaterMark: 256 * 1024 });
       stream.on('limit', () => fail(new UploadTooLarge()));
@@ -137,7 +156,9 @@ export function receiveUpload(
     bb.on('close', () => {
       if (settled) return;
       if (!storing || filename === null) {
-        return fail(ApiError.badRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter'));
+        return fail(
+          ApiError.badRequest("Missing required parameter: 'file'.", 'file', 'missing_required_parameter'),
+        );
       }
       storing.then(
         ({ bytes }) => {

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { BatchEntity } from '../batches/batch.entity';
 import { readJsonlLines } from '../batches/jsonl-reader';
@@ -36,7 +37,10 @@ export class BatchDispatch {
   constructor(
     private readonly batch: BatchEntity,
     private readonly deps: DispatchDeps,
-  ) {}
+  ) {
+    // Every in-flight request of the batch listens on this one signal.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   get stoppedBy(): StopReason | null {
     return this.stopReason;
@@ -98,7 +102,11 @@ export class BatchDispatch {
       .then((result) => {
         if (result) this.deps.recorder.add(result);
       })
-      .catch((err) => this.logger.error(`line ${lineNo} of ${this.batch.id} failed unexpectedly: ${(err as Error).message}`))
+      .catch((err) =>
+        this.logger.error(
+          `line ${lineNo} of ${this.batch.id} failed unexpectedly: ${(err as Error).message}`,
+        ),
+      )
       .finally(() => {
         this.deps.limiter.release();
         this.inflight.delete(task);

@@ -34,7 +34,10 @@ export class BatchFinalizerService {
 
   /** Line numbers already recorded for a batch. */
   async recordedLines(batchId: string): Promise<Set<number>> {
-    const rows: { line_no: number }[] = await this.db.query('SELECT line_no FROM batch_requests WHERE batch_id = $1', [batchId]);
+    const rows: { line_no: number }[] = await this.db.query(
+      'SELECT line_no FROM batch_requests WHERE batch_id = $1',
+      [batchId],
+    );
     return new Set(rows.map((r) => r.line_no));
   }
 
@@ -81,7 +84,9 @@ export class BatchFinalizerService {
       [batch.id],
     );
     const count = (o: string): number => Number(counts.find((c) => c.outcome === o)?.n ?? 0);
-    const expiresAt = batch.outputExpiresAfter ? new Date(Date.now() + batch.outputExpiresAfter.seconds * 1000) : null;
+    const expiresAt = batch.outputExpiresAfter
+      ? new Date(Date.now() + batch.outputExpiresAfter.seconds * 1000)
+      : null;
     const write = async (outcome: 'succeeded' | 'failed', suffix: string): Promise<string | null> => {
       if (count(outcome) === 0) return null;
       const file = await this.files.storeGenerated(
@@ -120,7 +125,10 @@ export class BatchFinalizerService {
 export function formatLine(row: ResultRow): string {
   const head = `{"id":${JSON.stringify(row.request_id)},"custom_id":${JSON.stringify(row.custom_id)},`;
   if (row.status_code === null || row.body === null) {
-    const error = { code: row.error_code ?? 'internal_error', message: row.error_message ?? 'The request did not run.' };
+    const error = {
+      code: row.error_code ?? 'internal_error',
+      message: row.error_message ?? 'The request did not run.',
+    };
     return `${head}"response":null,"error":${JSON.stringify(error)}}\n`;
   }
   const ok = row.status_code >= 200 && row.status_code < 300;

@@ -122,16 +122,25 @@ export class BatchRunnerService {
   private async finish(batch: BatchEntity, final: 'completed' | 'cancelled' | 'expired'): Promise<void> {
     const started = performance.now();
     if (final === 'cancelled') {
-      await this.finalizer.recordUnrun(batch, 'batch_cancelled', 'The batch was cancelled before this request ran.');
+      await this.finalizer.recordUnrun(
+        batch,
+        'batch_cancelled',
+        'The batch was cancelled before this request ran.',
+      );
     } else if (final === 'expired') {
       await this.finalizer.recordUnrun(batch, 'batch_expired', 'The batch expired before this request ran.');
     }
     const { outputFileId, errorFileId } = await this.finalizer.writeFiles(batch);
-    const from = { cancelled: ['cancelling'], expired: ['in_progress', 'finalizing'], completed: ['finalizing'] } as const;
+    const from = {
+      cancelled: ['cancelling'],
+      expired: ['in_progress', 'finalizing'],
+      completed: ['finalizing'],
+    } as const;
     const done = await this.state.transition(batch.id, from[final], final, { outputFileId, errorFileId });
     if (!done) {
       // Someone else finished it (or it was cancelled meanwhile): our files are not referenced.
-      for (const id of [outputFileId, errorFileId]) if (id) await this.files.delete(batch.tenantId, id).catch(() => undefined);
+      for (const id of [outputFileId, errorFileId])
+        if (id) await this.files.delete(batch.tenantId, id).catch(() => undefined);
       const now = await this.state.find(batch.id);
       if (now && !TERMINAL_STATUSES.includes(now.status)) return this.process(batch.id);
       return;

@@ -11,7 +11,14 @@ import { VllmClient } from './vllm.client';
 /** The GPU worker role: drains batch jobs against vLLM. */
 @Module({
   imports: [BatchesCoreModule, FilesCoreModule],
-  providers: [VllmClient, InputValidationService, BatchFinalizerService, BatchRunnerService, RunBatchProcessor, ReconcilerService],
+  providers: [
+    VllmClient,
+    InputValidationService,
+    BatchFinalizerService,
+    BatchRunnerService,
+    RunBatchProcessor,
+    ReconcilerService,
+  ],
   exports: [VllmClient, BatchRunnerService],
 })
 export class GpuWorkerModule {}

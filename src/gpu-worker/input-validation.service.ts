@@ -7,8 +7,7 @@ import { FilesService } from '../files/files.service';
 import { VllmClient } from './vllm.client';
 
 export type ValidationOutcome =
-  | { ok: true; total: number; model: string }
-  | { ok: false; errors: BatchErrorItem[] };
+  { ok: true; total: number; model: string } | { ok: false; errors: BatchErrorItem[] };
 
 /** Streams a batch's input file once, checking every line, the file as a whole and the model. */
 @Injectable()
@@ -26,25 +25,42 @@ export class InputValidationService {
     try {
       ({ stream } = await this.files.content(tenantId, fileId));
     } catch {
-      return { ok: false, errors: [fileError('invalid_request', `The input file ${fileId} no longer exists.`, 'input_file_id')] };
+      return {
+        ok: false,
+        errors: [fileError('invalid_request', `The input file ${fileId} no longer exists.`, 'input_file_id')],
+      };
     }
     for await (const item of readJsonlLines(stream)) {
       if (check.requestCount >= maxLines) {
         stream.destroy();
         return {
           ok: false,
-          errors: [fileError('invalid_request', `The input file has more than ${maxLines} requests; split it into several batches.`, null)],
+          errors: [
+            fileError(
+              'invalid_request',
+              `The input file has more than ${maxLines} requests; split it into several batches.`,
+              null,
+            ),
+          ],
         };
       }
       if ('tooLong' in item) {
         check.requestCount++;
-        check.addError({ code: 'invalid_json_line', message: `Line ${item.lineNo} is too long.`, param: null, line: item.lineNo });
+        check.addError({
+          code: 'invalid_json_line',
+          message: `Line ${item.lineNo} is too long.`,
+          param: null,
+          line: item.lineNo,
+        });
         continue;
       }
       check.addLine(item.text, item.lineNo);
     }
     if (check.requestCount === 0) {
-      return { ok: false, errors: [fileError('invalid_request', 'The input file is empty: it holds no requests.', null)] };
+      return {
+        ok: false,
+        errors: [fileError('invalid_request', 'The input file is empty: it holds no requests.', null)],
+      };
     }
     if (check.errorCount > 0) return { ok: false, errors: check.report() };
 

@@ -35,7 +35,8 @@ export class LineDispatcher {
     signal: AbortSignal,
   ): Promise<LineResult | null> {
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.config.worker;
-    if (this.config.vllmPriority !== undefined && body.priority === undefined) body.priority = this.config.vllmPriority;
+    if (this.config.vllmPriority !== undefined && body.priority === undefined)
+      body.priority = this.config.vllmPriority;
     const payload = JSON.stringify(body);
     const base = { lineNo, requestId: newBatchRequestId(), customId };
     for (let attempt = 1; ; attempt++) {
@@ -94,7 +95,11 @@ export class LineDispatcher {
     }
   }
 
-  private success(base: Pick<LineResult, 'lineNo' | 'requestId' | 'customId'>, res: UpstreamResponse, seconds: number): LineResult {
+  private success(
+    base: Pick<LineResult, 'lineNo' | 'requestId' | 'customId'>,
+    res: UpstreamResponse,
+    seconds: number,
+  ): LineResult {
     let parsed: { id?: unknown; usage?: Usage };
     try {
       parsed = JSON.parse(res.body) as { id?: unknown; usage?: Usage };
@@ -134,4 +139,5 @@ export class LineDispatcher {
 
 const NO_TOKENS = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
 
-const toInt = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+const toInt = (v: unknown): number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0;

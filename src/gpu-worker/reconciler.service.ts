@@ -28,8 +28,14 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.maintenance.upsertJobScheduler(JOB_RECONCILE, { every: this.config.worker.reconcileIntervalMs }, { name: JOB_RECONCILE });
-    await this.reconcile().catch((err) => this.logger.warn(`initial reconcile failed: ${(err as Error).message}`));
+    await this.maintenance.upsertJobScheduler(
+      JOB_RECONCILE,
+      { every: this.config.worker.reconcileIntervalMs },
+      { name: JOB_RECONCILE },
+    );
+    await this.reconcile().catch((err) =>
+      this.logger.warn(`initial reconcile failed: ${(err as Error).message}`),
+    );
   }
 
   async process(): Promise<void> {

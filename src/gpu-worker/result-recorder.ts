@@ -73,7 +73,9 @@ export class ResultRecorder {
       .then(
         () => this.onFlushed(rows),
         async (err) => {
-          this.logger.warn(`could not record ${rows.length} result(s) of ${this.batchId}, will retry: ${(err as Error).message}`);
+          this.logger.warn(
+            `could not record ${rows.length} result(s) of ${this.batchId}, will retry: ${(err as Error).message}`,
+          );
           this.buffer = rows.concat(this.buffer);
           await new Promise((r) => setTimeout(r, 1000));
         },
@@ -85,7 +87,8 @@ export class ResultRecorder {
           this.roomWaiters = [];
           waiters.forEach((w) => w());
         }
-        if (this.buffer.length > 0 && !this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+        if (this.buffer.length > 0 && !this.timer)
+          this.timer = setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
       });
     return this.flushing;
   }

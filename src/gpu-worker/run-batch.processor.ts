@@ -10,7 +10,12 @@ import { BatchRunnerService } from './batch-runner.service';
  * BullMQ's stalled check (every 5 s, lock 10 s) gives the job to another worker, which resumes
  * the batch from PostgreSQL.
  */
-@Processor(BATCH_QUEUE, { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000_000, autorun: true })
+@Processor(BATCH_QUEUE, {
+  lockDuration: 10_000,
+  stalledInterval: 5_000,
+  maxStalledCount: 1_000_000,
+  autorun: true,
+})
 export class RunBatchProcessor extends WorkerHost implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('RunBatchProcessor');
 

@@ -39,7 +39,10 @@ export class VllmClient implements OnModuleDestroy {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.baseUrl = config.vllmBaseUrl;
-    this.agent = new Agent({ connections: Math.max(config.worker.maxInflight, 16) * 2, keepAliveTimeout: 30_000 });
+    this.agent = new Agent({
+      connections: Math.max(config.worker.maxInflight, 16) * 2,
+      keepAliveTimeout: 30_000,
+    });
     this.headers = { 'content-type': 'application/json' };
     if (config.vllmApiKey) this.headers.authorization = `Bearer ${config.vllmApiKey}`;
   }
@@ -85,7 +88,8 @@ export class VllmClient implements OnModuleDestroy {
         bodyTimeout: 10_000,
       });
       const text = await res.body.text();
-      if (res.statusCode !== 200) throw new UpstreamFailure('connection_error', `GET /v1/models answered ${res.statusCode}`);
+      if (res.statusCode !== 200)
+        throw new UpstreamFailure('connection_error', `GET /v1/models answered ${res.statusCode}`);
       const parsed = JSON.parse(text) as { data?: ServedModel[] };
       return Array.isArray(parsed.data) ? parsed.data : [];
     } catch (err) {
@@ -99,5 +103,8 @@ function classify(err: unknown, signal?: AbortSignal): UpstreamFailure {
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new UpstreamFailure('timeout', `vLLM did not answer within the request timeout`);
   }
-  return new UpstreamFailure('connection_error', `could not reach vLLM: ${(err as Error).message ?? String(err)}`);
+  return new UpstreamFailure(
+    'connection_error',
+    `could not reach vLLM: ${(err as Error).message ?? String(err)}`,
+  );
 }

@@ -15,7 +15,9 @@ const CHECK_TIMEOUT_MS = 2000;
 function withTimeout<T>(p: Promise<T>): Promise<T> {
   return Promise.race([
     p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS).unref()),
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS).unref(),
+    ),
   ]);
 }
 
@@ -44,7 +46,10 @@ export class HealthController {
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.probe('postgres', () => this.db.query('SELECT 1')),
-      () => this.probe('redis', async () => (await this.queue.client as unknown as { ping(): Promise<string> }).ping()),
+      () =>
+        this.probe('redis', async () =>
+          ((await this.queue.client) as unknown as { ping(): Promise<string> }).ping(),
+        ),
       () => this.probe('storage', () => this.storage.check()),
     ]);
   }

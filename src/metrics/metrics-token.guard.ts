@@ -23,8 +23,15 @@ export class MetricsTokenGuard implements CanActivate {
     if (!this.expected) return true;
     const token = ApiKeyService.bearer(context.switchToHttp().getRequest<Request>().headers.authorization);
     if (token && timingSafeEqual(digest(token), this.expected)) return true;
-    throw new ApiError(401, 'A valid metrics token is required (Authorization: Bearer <METRICS_AUTH_TOKEN>).', 'invalid_request_error', 'invalid_metrics_token', null, {
-      'WWW-Authenticate': 'Bearer realm="metrics"',
-    });
+    throw new ApiError(
+      401,
+      'A valid metrics token is required (Authorization: Bearer <METRICS_AUTH_TOKEN>).',
+      'invalid_request_error',
+      'invalid_metrics_token',
+      null,
+      {
+        'WWW-Authenticate': 'Bearer realm="metrics"',
+      },
+    );
   }
 }

@@ -15,7 +15,11 @@ import { MetricsTokenGuard } from './metrics-token.guard';
 @Global()
 @Module({
   imports: [
-    PrometheusModule.register({ controller: MetricsController, path: `/${METRICS_PATH}`, defaultMetrics: { enabled: false } }),
+    PrometheusModule.register({
+      controller: MetricsController,
+      path: `/${METRICS_PATH}`,
+      defaultMetrics: { enabled: false },
+    }),
   ],
   providers: [MetricsService, MetricsTokenGuard, HttpMetricsMiddleware],
   exports: [MetricsService],

@@ -15,7 +15,10 @@ const SCRAPE_WARNING_INTERVAL_MS = 60_000;
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${SCRAPE_SOURCE_TIMEOUT_MS} ms`)), SCRAPE_SOURCE_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`${what} timed out after ${SCRAPE_SOURCE_TIMEOUT_MS} ms`)),
+      SCRAPE_SOURCE_TIMEOUT_MS,
+    );
     timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -94,7 +97,9 @@ export class MetricsService {
 
   private async batchCountsByStatus(): Promise<Record<string, number>> {
     const rows = await withTimeout(
-      this.db.query<{ status: string; count: string }[]>('SELECT status, count(*) AS count FROM batches GROUP BY status'),
+      this.db.query<{ status: string; count: string }[]>(
+        'SELECT status, count(*) AS count FROM batches GROUP BY status',
+      ),
       'batch count query',
     );
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
@@ -113,6 +118,8 @@ export class MetricsService {
     const now = Date.now();
     if (now - (this.lastScrapeWarning.get(source) ?? 0) < SCRAPE_WARNING_INTERVAL_MS) return;
     this.lastScrapeWarning.set(source, now);
-    this.logger.warn(`Could not read ${source} for /metrics (keeping the last values): ${(err as Error)?.message ?? String(err)}`);
+    this.logger.warn(
+      `Could not read ${source} for /metrics (keeping the last values): ${(err as Error)?.message ?? String(err)}`,
+    );
   }
 }

@@ -17,7 +17,8 @@ export const BATCH_STATUSES: readonly string[] = ALL_STATUSES;
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
 
-export type UpstreamOutcome = 'ok' | 'upstream_4xx' | 'upstream_5xx' | 'timeout' | 'connection_error' | 'retried';
+export type UpstreamOutcome =
+  'ok' | 'upstream_4xx' | 'upstream_5xx' | 'timeout' | 'connection_error' | 'retried';
 
 /**
  * Where the collected-on-scrape gauges read their values. Either may throw (database or Redis

@@ -1,7 +1,12 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { BATCH_QUEUE, JOB_PROCESS_BATCH, ProcessBatchPayload, processBatchJobOptions } from './queue.constants';
+import {
+  BATCH_QUEUE,
+  JOB_PROCESS_BATCH,
+  ProcessBatchPayload,
+  processBatchJobOptions,
+} from './queue.constants';
 
 @Injectable()
 export class BatchQueueProducer {

@@ -24,7 +24,10 @@ export function redisConnection(url: string) {
   imports: [
     BullModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ connection: redisConnection(config.redisUrl), prefix: config.queuePrefix }),
+      useFactory: (config: AppConfig) => ({
+        connection: redisConnection(config.redisUrl),
+        prefix: config.queuePrefix,
+      }),
     }),
     BullModule.registerQueue({ name: BATCH_QUEUE }, { name: MAINTENANCE_QUEUE }),
   ],

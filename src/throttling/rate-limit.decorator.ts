@@ -7,4 +7,5 @@ export const RATE_LIMIT = 'throttling:rateLimit';
  * Counts the route against one named throttler (see throttlers.ts). Routes without it (health,
  * metrics, docs, admin) are never rate limited.
  */
-export const RateLimit = (name: ThrottlerName): MethodDecorator & ClassDecorator => SetMetadata(RATE_LIMIT, name);
+export const RateLimit = (name: ThrottlerName): MethodDecorator & ClassDecorator =>
+  SetMetadata(RATE_LIMIT, name);

@@ -60,7 +60,10 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const name = this.reflector.getAllAndOverride<ThrottlerName | undefined>(RATE_LIMIT, [context.getHandler(), context.getClass()]);
+    const name = this.reflector.getAllAndOverride<ThrottlerName | undefined>(RATE_LIMIT, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!name) return true;
     const throttler = this.throttlers.find((t) => t.name === name);
     if (!throttler) throw new Error(`@RateLimit('${name}') names no configured throttler`);
@@ -77,7 +80,13 @@ export class RateLimitGuard extends ThrottlerGuard {
     });
   }
 
-  protected override async handleRequest({ context, limit: baseLimit, ttl, throttler, blockDuration }: ThrottlerRequest): Promise<boolean> {
+  protected override async handleRequest({
+    context,
+    limit: baseLimit,
+    ttl,
+    throttler,
+    blockDuration,
+  }: ThrottlerRequest): Promise<boolean> {
     const name = throttler.name as ThrottlerName;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     const res = context.switchToHttp().getResponse<Response>();
@@ -101,12 +110,19 @@ export class RateLimitGuard extends ThrottlerGuard {
     if (record.isBlocked) {
       const retryAfter = String(Math.max(1, record.timeToBlockExpire));
       this.metrics.throttled(name);
-      throw new ApiError(429, `Rate limit exceeded: ${limit} per ${describeWindow(ttl)}`, 'requests', 'rate_limit_exceeded', null, {
-        'Retry-After': retryAfter,
-        'X-RateLimit-Limit': String(limit),
-        'X-RateLimit-Remaining': '0',
-        'X-RateLimit-Reset': retryAfter,
-      });
+      throw new ApiError(
+        429,
+        `Rate limit exceeded: ${limit} per ${describeWindow(ttl)}`,
+        'requests',
+        'rate_limit_exceeded',
+        null,
+        {
+          'Retry-After': retryAfter,
+          'X-RateLimit-Limit': String(limit),
+          'X-RateLimit-Remaining': '0',
+          'X-RateLimit-Reset': retryAfter,
+        },
+      );
     }
     res.setHeader('X-RateLimit-Limit', String(limit));
     res.setHeader('X-RateLimit-Remaining', String(Math.max(0, limit - record.totalHits)));
@@ -122,8 +138,12 @@ export class RateLimitGuard extends ThrottlerGuard {
    */
   identify(req: AuthedRequest): RateLimitIdentity {
     const tenant = req.tenant ?? this.keys.resolve(ApiKeyService.bearer(req.headers.authorization));
-    if (tenant && tenant.keyFingerprint !== null) return { tracker: `tenant:${tenant.tenant}`, tier: tenant.tier };
-    return { tracker: `ip:${normalizeIp(req.ip ?? req.socket?.remoteAddress ?? 'unknown')}`, tier: 'default' };
+    if (tenant && tenant.keyFingerprint !== null)
+      return { tracker: `tenant:${tenant.tenant}`, tier: tenant.tier };
+    return {
+      tracker: `ip:${normalizeIp(req.ip ?? req.socket?.remoteAddress ?? 'unknown')}`,
+      tier: 'default',
+    };
   }
 
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {

@@ -29,13 +29,17 @@ export class ThrottleRedisClient implements OnModuleInit, OnApplicationShutdown 
       // A Redis that accepts the connection but hangs must not hang the API with it.
       commandTimeout: 1000,
       connectTimeout: 2000,
+      // On shutdown, a socket to a dead Redis is destroyed after this instead of keeping the process alive 2 s.
+      disconnectTimeout: 500,
     });
     // Without a listener ioredis prints every reconnect failure as an unhandled error event.
     this.redis.on('error', (err: Error) => {
       const now = Date.now();
       if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
       this.lastErrorLog = now;
-      this.logger.warn(`Rate-limit Redis unreachable (${err.message}); requests are not rate limited until it is back`);
+      this.logger.warn(
+        `Rate-limit Redis unreachable (${err.message}); requests are not rate limited until it is back`,
+      );
     });
   }
 

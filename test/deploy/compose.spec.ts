@@ -1,0 +1,385 @@
+/**
+ * docker/: the compose stack, the Dockerfile, the files they mount and the
+ * container healthcheck script, checked without a Docker engine.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import {
+  checkAppServices,
+  checkDashboardDatasources,
+  checkDependsOn,
+  checkDockerfile,
+  checkGpuProfile,
+  checkGrafana,
+  checkPrometheus,
+  checkReferencedFiles,
+  checkSharedStorage,
+  Compose,
+  contextSources,
+  DOCKER_DIR,
+  dockerIgnored,
+  durationSeconds,
+  envOf,
+  interpolate,
+  loadCompose,
+  parseYaml,
+  provisionedDatasourceUids,
+  ROOT,
+} from './compose-checks';
+import { isObject, Json, JsonObject } from './kustomize';
+
+const DOCKERFILE = fs.readFileSync(path.join(DOCKER_DIR, 'Dockerfile'), 'utf8');
+const PROMETHEUS = parseYaml(
+  fs.readFileSync(path.join(DOCKER_DIR, 'prometheus', 'prometheus.yml'), 'utf8'),
+  'prometheus.yml',
+);
+const DOCKERIGNORE = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
+
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+describe('docker/docker-compose.yml', () => {
+  let compose: Compose;
+  beforeAll(() => {
+    compose = loadCompose();
+  });
+
+  it('has the services of the stack', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      ['api', 'grafana', 'migrate', 'postgres', 'prometheus', 'redis', 'simulator', 'vllm', 'worker'].sort(),
+    );
+    expect(String(compose.services.postgres.image)).toMatch(/^postgres:16/);
+    expect(String(compose.services.redis.image)).toMatch(/^redis:7/);
+  });
+
+  it('depends only on services that exist, with conditions they can meet', () => {
+    expect(checkDependsOn(compose)).toEqual([]);
+  });
+
+  it('runs api, worker, migrate and simulator from one image with the right roles', () => {
+    expect(checkAppServices(compose)).toEqual([]);
+  });
+
+  it('has Prometheus scrape the compose services on their ports', () => {
+    expect(checkPrometheus(compose, PROMETHEUS)).toEqual([]);
+  });
+
+  it('reserves an NVIDIA GPU for vLLM under the gpu profile', () => {
+    expect(checkGpuProfile(compose)).toEqual([]);
+  });
+
+  it('mounts and builds only files that exist in the repository', () => {
+    expect(checkReferencedFiles(compose)).toEqual([]);
+  });
+
+  it('shares the local file storage between api and worker', () => {
+    expect(checkSharedStorage(compose)).toEqual([]);
+  });
+
+  it('provisions Grafana with the Prometheus datasource and the dashboards folder', () => {
+    expect(checkGrafana(compose)).toEqual([]);
+  });
+
+  it('every provisioned dashboard uses a provisioned datasource', () => {
+    const dir = path.join(DOCKER_DIR, 'grafana', 'dashboards');
+    const uids = provisionedDatasourceUids();
+    expect(uids.has('prometheus')).toBe(true);
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+    for (const f of files) {
+      const dashboard = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Json;
+      expect({ file: f, problems: checkDashboardDatasources(dashboard, uids) }).toEqual({
+        file: f,
+        problems: [],
+      });
+    }
+  });
+
+  it('documents in docker/.env.example exactly the variables the compose file reads', () => {
+    const text = fs.readFileSync(path.join(DOCKER_DIR, 'docker-compose.yml'), 'utf8');
+    const interpolated = [...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]);
+    const passedThrough = Object.values(compose.services).flatMap((svc) =>
+      [...envOf(svc)].filter(([, v]) => v === null).map(([k]) => k),
+    );
+    const example = fs.readFileSync(path.join(DOCKER_DIR, '.env.example'), 'utf8');
+    const listed = [...example.matchAll(/^#? ?([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    expect([...new Set(listed)].sort()).toEqual([...new Set([...interpolated, ...passedThrough])].sort());
+  });
+
+  it('publishes host ports on the loopback interface by default', () => {
+    for (const [name, svc] of Object.entries(compose.services)) {
+      for (const p of Array.isArray(svc.ports) ? svc.ports : []) {
+        expect({ name, port: interpolate(String(p)) }).toEqual({
+          name,
+          port: expect.stringMatching(/^127\.0\.0\.1:/),
+        });
+      }
+    }
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  it('is multi-stage on node 22/24, non-root, with a healthcheck, running dist/src/main.js', () => {
+    expect(checkDockerfile(DOCKERFILE)).toEqual([]);
+  });
+
+  it('copies only files that exist and that .dockerignore lets through', () => {
+    const sources = contextSources(DOCKERFILE);
+    expect(sources).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'docker/healthcheck.cjs']),
+    );
+    for (const s of sources) {
+      expect({
+        s,
+        exists: fs.existsSync(path.join(ROOT, s)),
+        ignored: dockerIgnored(DOCKERIGNORE, s),
+      }).toEqual({
+        s,
+        exists: true,
+        ignored: false,
+      });
+    }
+  });
+
+  it('has a .dockerignore that keeps the build inputs and drops local state', () => {
+    for (const f of [
+      'node_modules/x/index.js',
+      'dist/src/main.js',
+      'data/files/a',
+      '.git/HEAD',
+      'coverage/lcov.info',
+      'k8s/base/kustomization.yaml',
+    ]) {
+      expect({ f, ignored: dockerIgnored(DOCKERIGNORE, f) }).toEqual({ f, ignored: true });
+    }
+    const inputs = [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'nest-cli.json',
+      'src/main.ts',
+      'src/migrate.ts',
+      'simulator/main.ts',
+      'migrations/index.ts',
+    ];
+    for (const f of inputs.filter((x) => fs.existsSync(path.join(ROOT, x)))) {
+      expect({ f, ignored: dockerIgnored(DOCKERIGNORE, f) }).toEqual({ f, ignored: false });
+    }
+  });
+
+  it('builds with the scripts and entry points the image runs', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    expect(pkg.scripts?.build).toBeDefined();
+    for (const f of ['src/main.ts', 'src/migrate.ts', 'simulator/main.ts'])
+      expect(fs.existsSync(path.join(ROOT, f))).toBe(true);
+  });
+});
+
+describe('docker/healthcheck.cjs', () => {
+  const script = path.join(DOCKER_DIR, 'healthcheck.cjs');
+  let server: http.Server;
+  let port: number;
+  let status = 200;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(String(req.url));
+      res.statusCode = req.url === '/health' ? status : 404;
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  function run(env: Record<string, string>, args: string[] = []): Promise<number> {
+    return new Promise((resolve) => {
+      const base = { PATH: process.env.PATH ?? '' };
+      execFile(process.execPath, [script, ...args], { env: { ...base, ...env }, timeout: 15000 }, (err) => {
+        resolve(err ? Number((err as NodeJS.ErrnoException & { code?: unknown }).code ?? 1) || 1 : 0);
+      });
+    });
+  }
+
+  it('checks /health on PORT for the api and all roles', async () => {
+    status = 200;
+    expect(await run({ APP_ROLE: 'api', PORT: String(port), METRICS_PORT: '1' })).toBe(0);
+    expect(await run({ PORT: String(port), METRICS_PORT: '1' })).toBe(0);
+    expect(seen).toContain('/health');
+  });
+
+  it('checks /health on METRICS_PORT for the worker role', async () => {
+    status = 200;
+    expect(await run({ APP_ROLE: 'worker', METRICS_PORT: String(port), PORT: '1' })).toBe(0);
+    expect(await run({ APP_ROLE: 'worker', PORT: String(port), METRICS_PORT: '1' })).toBe(1);
+  });
+
+  it('fails on an error status or when nothing listens, and takes an explicit URL', async () => {
+    status = 503;
+    expect(await run({ APP_ROLE: 'api', PORT: String(port) })).toBe(1);
+    status = 200;
+    expect(await run({}, [`http://127.0.0.1:${port}/health`])).toBe(0);
+    expect(await run({ APP_ROLE: 'api', PORT: '1' })).toBe(1);
+  });
+});
+
+describe('the compose and Dockerfile checks catch breakage', () => {
+  let compose: Compose;
+  beforeAll(() => {
+    compose = loadCompose();
+  });
+  const svc = (c: Compose, n: string) => c.services[n];
+  const env = (c: Compose, n: string) => svc(c, n).environment as JsonObject;
+
+  const composeCases: Array<[string, (c: Compose) => string[], (c: Compose) => void]> = [
+    [
+      'depends_on a missing service',
+      checkDependsOn,
+      (c) => {
+        (svc(c, 'api').depends_on as JsonObject).cache = { condition: 'service_started' };
+      },
+    ],
+    [
+      'waiting for health of a service without healthcheck',
+      checkDependsOn,
+      (c) => {
+        svc(c, 'redis').healthcheck = { disable: true };
+      },
+    ],
+    [
+      'a default service depending on the gpu profile',
+      checkDependsOn,
+      (c) => {
+        (svc(c, 'worker').depends_on as JsonObject).vllm = { condition: 'service_healthy' };
+      },
+    ],
+    [
+      'worker with another image',
+      checkAppServices,
+      (c) => {
+        svc(c, 'worker').image = 'other:1';
+      },
+    ],
+    [
+      'worker with APP_ROLE=all',
+      checkAppServices,
+      (c) => {
+        env(c, 'worker').APP_ROLE = 'all';
+      },
+    ],
+    [
+      'api migrating on start',
+      checkAppServices,
+      (c) => {
+        env(c, 'api').MIGRATIONS_RUN = 'true';
+      },
+    ],
+    [
+      'unknown env var',
+      checkAppServices,
+      (c) => {
+        env(c, 'worker').INFLIGHT = '4';
+      },
+    ],
+    [
+      'stop_grace_period too short',
+      checkAppServices,
+      (c) => {
+        svc(c, 'worker').stop_grace_period = '20s';
+      },
+    ],
+    [
+      'vllm without a GPU reservation',
+      checkGpuProfile,
+      (c) => {
+        delete svc(c, 'vllm').deploy;
+      },
+    ],
+    [
+      'mount of a missing file',
+      checkReferencedFiles,
+      (c) => {
+        (svc(c, 'prometheus').volumes as Json[]).push('./prometheus/rules.yml:/etc/prometheus/rules.yml:ro');
+      },
+    ],
+    [
+      'undeclared named volume',
+      checkReferencedFiles,
+      (c) => {
+        (svc(c, 'api').volumes as Json[]).push('uploads:/uploads');
+      },
+    ],
+    [
+      'api and worker on different volumes',
+      checkSharedStorage,
+      (c) => {
+        svc(c, 'worker').volumes = ['worker-files:/app/data'];
+      },
+    ],
+  ];
+
+  it.each(composeCases)('%s', (_label, check, mutate) => {
+    expect(check(compose)).toEqual([]);
+    const broken = clone(compose);
+    mutate(broken);
+    expect(check(broken).length).toBeGreaterThan(0);
+  });
+
+  it('a Prometheus target on the wrong port or an unknown service', () => {
+    const wrongPort = clone(PROMETHEUS) as JsonObject;
+    const jobs = wrongPort.scrape_configs as JsonObject[];
+    (jobs.find((j) => j.job_name === 'vllm-batch-worker')!.dns_sd_configs as JsonObject[])[0].port = 4080;
+    expect(checkPrometheus(compose, wrongPort).length).toBeGreaterThan(0);
+    const unknown = clone(PROMETHEUS) as JsonObject;
+    (unknown.scrape_configs as JsonObject[]).push({
+      job_name: 'x',
+      static_configs: [{ targets: ['gateway:8080'] }],
+    });
+    expect(checkPrometheus(compose, unknown)).toEqual(['job x: gateway is not a compose service']);
+  });
+
+  it('a dashboard bound to an unprovisioned datasource', () => {
+    const uids = new Set(['prometheus']);
+    const ok: Json = {
+      templating: { list: [{ name: 'ds', type: 'datasource', query: 'prometheus' }] },
+      panels: [{ datasource: { type: 'prometheus', uid: '${ds}' } }, { datasource: { uid: 'prometheus' } }],
+    };
+    expect(checkDashboardDatasources(ok, uids)).toEqual([]);
+    const exported: Json = { panels: [{ targets: [{ datasource: { uid: '${DS_PROMETHEUS}' } }] }] };
+    expect(checkDashboardDatasources(exported, uids).length).toBe(1);
+  });
+
+  const dockerfileCases: Array<[string, (t: string) => string]> = [
+    ['running as root', (t) => t.replace(/^USER .*$/m, 'USER root')],
+    ['no USER', (t) => t.replace(/^USER .*$/m, '')],
+    ['no HEALTHCHECK', (t) => t.replace(/^HEALTHCHECK[\s\S]*?CMD \[.*\]$/m, '')],
+    ['node 20', (t) => t.replace(/node:22-bookworm-slim AS runtime/, 'node:20-bookworm-slim AS runtime')],
+    ['another CMD', (t) => t.replace(/^CMD .*$/m, 'CMD ["node", "dist/main.js"]')],
+    ['dev dependencies in the image', (t) => t.replace('npm ci --omit=dev --ignore-scripts', 'npm ci')],
+    ['single stage', (t) => `FROM node:22-bookworm-slim\n${t.split(/^FROM .* AS runtime$/m)[1]}`],
+    ['STORAGE_DIR off the volume', (t) => t.replace('VOLUME ["/app/data"]', 'VOLUME ["/data"]')],
+  ];
+
+  it.each(dockerfileCases)('Dockerfile: %s', (_label, mutate) => {
+    const broken = mutate(DOCKERFILE);
+    expect(broken).not.toBe(DOCKERFILE);
+    expect(checkDockerfile(broken).length).toBeGreaterThan(0);
+  });
+
+  it('parses compose helpers as compose does', () => {
+    expect(interpolate('${A:-x}-${B}-$$')).toBe('x--$');
+    expect(durationSeconds('1m30s')).toBe(90);
+    expect(durationSeconds(undefined)).toBe(10);
+    expect(dockerIgnored(['docker/*', '!docker/healthcheck.cjs'], 'docker/healthcheck.cjs')).toBe(false);
+    expect(dockerIgnored(['docker/*', '!docker/healthcheck.cjs'], 'docker/Dockerfile')).toBe(true);
+    expect(dockerIgnored(['**/node_modules'], 'a/b/node_modules/c')).toBe(true);
+    expect(isObject(compose.services.api)).toBe(true);
+  });
+});

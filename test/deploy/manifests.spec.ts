@@ -1,0 +1,399 @@
+/**
+ * Renders k8s/overlays/{dev,production} with the in-repo kustomize renderer
+ * (no kubectl/kustomize binary) and asserts the deployment invariants.
+ * The last block breaks copies of the rendering on purpose to prove that
+ * each check can fail.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isObject, JsonObject, K8sObject, podSpecOf, renderKustomization } from './kustomize';
+import * as checks from './manifest-checks';
+import { appWorkload, containersOf, effectiveEnv, find, ofKind } from './manifest-checks';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const K8S = path.join(ROOT, 'k8s');
+
+const overlays = {
+  dev: {
+    namespace: 'vllm-batch-dev',
+    storage: 'local' as const,
+    externalSecret: false,
+    serviceMonitor: false,
+  },
+  production: { namespace: 'vllm-batch', storage: 's3' as const, externalSecret: true, serviceMonitor: true },
+};
+
+function render(name: keyof typeof overlays): K8sObject[] {
+  return renderKustomization(path.join(K8S, 'overlays', name));
+}
+
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+describe('k8s base', () => {
+  it('renders on its own', () => {
+    const objs = renderKustomization(path.join(K8S, 'base'));
+    expect(objs.length).toBeGreaterThan(10);
+    // The base leaves the namespace to the overlays.
+    expect(objs.filter((o) => o.metadata.namespace !== undefined)).toEqual([]);
+  });
+});
+
+describe.each(Object.keys(overlays) as Array<keyof typeof overlays>)('k8s overlay %s', (name) => {
+  const cfg = overlays[name];
+  let objs: K8sObject[];
+
+  beforeAll(() => {
+    objs = render(name);
+  });
+
+  it('puts every namespaced object in its namespace', () => {
+    expect(checks.checkNamespace(objs, cfg.namespace)).toEqual([]);
+  });
+
+  it('gives every Deployment/Job container cpu and memory requests and limits', () => {
+    expect(checks.checkResources(objs)).toEqual([]);
+  });
+
+  it('probes liveness on /health and readiness on /ready, on declared ports', () => {
+    expect(checks.checkProbes(objs)).toEqual([]);
+    const worker = appWorkload(objs, 'Deployment', 'worker');
+    const probe = containersOf(worker!, false)[0].readinessProbe as JsonObject;
+    expect(probe).toMatchObject({ httpGet: { path: '/ready', port: 'metrics' } });
+  });
+
+  it('runs APP_ROLE=api on the api Deployment and APP_ROLE=worker on the worker one', () => {
+    expect(checks.checkRoles(objs)).toEqual([]);
+  });
+
+  it('takes secret-ish variables from Secrets only', () => {
+    expect(checks.checkSecretEnv(objs)).toEqual([]);
+  });
+
+  it('uses only environment variables of the run contract', () => {
+    expect(checks.checkEnvNames(objs)).toEqual([]);
+  });
+
+  it(cfg.externalSecret ? 'expects the Secret from outside' : 'renders the Secret keys it refers to', () => {
+    expect(checks.checkSecretRefs(objs, cfg.externalSecret)).toEqual([]);
+  });
+
+  it('has PodDisruptionBudgets that select existing pods', () => {
+    expect(checks.checkPdbs(objs)).toEqual([]);
+  });
+
+  it('has Services that select existing pods and target declared ports', () => {
+    expect(checks.checkServices(objs)).toEqual([]);
+    expect(checks.checkSelectors(objs)).toEqual([]);
+  });
+
+  it('autoscales the api Deployment on cpu', () => {
+    expect(checks.checkHpa(objs)).toEqual([]);
+  });
+
+  it(
+    cfg.serviceMonitor
+      ? 'scrapes api and worker with a ServiceMonitor'
+      : 'has no ServiceMonitor (no operator CRDs)',
+    () => {
+      expect(checks.checkServiceMonitors(objs, cfg.serviceMonitor)).toEqual([]);
+      expect(ofKind(objs, 'ServiceMonitor')).toHaveLength(cfg.serviceMonitor ? 1 : 0);
+    },
+  );
+
+  it('migrates in a Job, ordered before the Deployments, which set MIGRATIONS_RUN=false', () => {
+    expect(checks.checkMigrations(objs)).toEqual([]);
+  });
+
+  it('gives pods more termination grace than SHUTDOWN_GRACE_SECONDS', () => {
+    expect(checks.checkGracePeriods(objs)).toEqual([]);
+  });
+
+  it(`stores files with STORAGE_DRIVER=${cfg.storage}`, () => {
+    expect(checks.checkStorage(objs, cfg.storage)).toEqual([]);
+  });
+
+  it('declares every volume it mounts', () => {
+    expect(checks.checkVolumes(objs)).toEqual([]);
+  });
+
+  it('runs app containers non-root with a read-only root filesystem', () => {
+    expect(checks.checkSecurity(objs)).toEqual([]);
+  });
+
+  it('runs one pinned app image everywhere', () => {
+    expect(checks.checkImages(objs)).toEqual([]);
+  });
+
+  it('routes only public paths through the Ingress', () => {
+    expect(checks.checkIngress(objs)).toEqual([]);
+    expect(ofKind(objs, 'Ingress')).toHaveLength(1);
+  });
+});
+
+describe('k8s overlay specifics', () => {
+  it('production: external Secret, s3, no shared volume, Prometheus Operator release label', () => {
+    const objs = render('production');
+    expect(find(objs, 'Secret', 'vllm-batch-secrets')).toBeUndefined();
+    expect(ofKind(objs, 'PersistentVolumeClaim')).toEqual([]);
+    const api = appWorkload(objs, 'Deployment', 'api')!;
+    expect(effectiveEnv(objs, containersOf(api, false)[0]).get('STORAGE_DRIVER')).toMatchObject({
+      value: 's3',
+    });
+    expect(find(objs, 'ServiceMonitor', 'vllm-batch')!.metadata.labels).toMatchObject({
+      release: 'kube-prometheus-stack',
+    });
+    expect(containersOf(api, false)[0].image).toBe('registry.example.com/vllm-batch:0.1.0');
+  });
+
+  it('production: the README lists every Secret key the pods read', () => {
+    const readme = fs.readFileSync(path.join(K8S, 'README.md'), 'utf8');
+    for (const key of checks.referencedSecretKeys(render('production'))) expect(readme).toContain(key);
+  });
+
+  it('dev: in-cluster PostgreSQL, Redis and the simulator as upstream', () => {
+    const objs = render('dev');
+    const worker = appWorkload(objs, 'Deployment', 'worker')!;
+    const env = effectiveEnv(objs, containersOf(worker, false)[0]);
+    const upstream = new URL(env.get('VLLM_BASE_URL')!.value!);
+    const sim = find(objs, 'Service', upstream.hostname);
+    expect(sim).toBeDefined();
+    expect((sim!.spec as JsonObject).ports).toEqual(
+      expect.arrayContaining([expect.objectContaining({ port: Number(upstream.port) })]),
+    );
+    const secret = find(objs, 'Secret', 'vllm-batch-secrets')!;
+    const data = secret.stringData as Record<string, string>;
+    for (const [key, svcPort] of [
+      ['DATABASE_URL', 5432],
+      ['REDIS_URL', 6379],
+    ] as const) {
+      const u = new URL(data[key]);
+      const svc = find(objs, 'Service', u.hostname);
+      expect(svc).toBeDefined();
+      expect(Number(u.port)).toBe(svcPort);
+    }
+    // Optional keys removed by the dev patch (null deletes a key).
+    expect(data.VLLM_API_KEY).toBeUndefined();
+    expect(Object.values(data).join(' ')).not.toContain('CHANGE-ME');
+  });
+});
+
+describe('the manifest checks catch breakage', () => {
+  let base: K8sObject[];
+  beforeAll(() => {
+    base = render('production');
+  });
+
+  function broken(mutate: (objs: K8sObject[]) => void): K8sObject[] {
+    const objs = clone(base);
+    mutate(objs);
+    return objs;
+  }
+  const api = (objs: K8sObject[]) => containersOf(appWorkload(objs, 'Deployment', 'api')!, false)[0];
+  const worker = (objs: K8sObject[]) => containersOf(appWorkload(objs, 'Deployment', 'worker')!, false)[0];
+  const envList = (c: JsonObject) => c.env as JsonObject[];
+
+  const cases: Array<[string, (objs: K8sObject[]) => string[], (objs: K8sObject[]) => void]> = [
+    [
+      'missing memory limit',
+      checks.checkResources,
+      (o) => {
+        delete ((api(o).resources as JsonObject).limits as JsonObject).memory;
+      },
+    ],
+    [
+      'liveness on /ready',
+      checks.checkProbes,
+      (o) => {
+        ((api(o).livenessProbe as JsonObject).httpGet as JsonObject).path = '/ready';
+      },
+    ],
+    [
+      'probe on an undeclared port',
+      checks.checkProbes,
+      (o) => {
+        ((worker(o).readinessProbe as JsonObject).httpGet as JsonObject).port = 'http';
+      },
+    ],
+    [
+      'worker with APP_ROLE=api',
+      checks.checkRoles,
+      (o) => {
+        envList(worker(o)).find((e) => e.name === 'APP_ROLE')!.value = 'api';
+      },
+    ],
+    [
+      'literal DATABASE_URL',
+      checks.checkSecretEnv,
+      (o) => {
+        const e = envList(api(o)).find((x) => x.name === 'DATABASE_URL')!;
+        delete e.valueFrom;
+        e.value = 'postgres://u:p@db/x';
+      },
+    ],
+    [
+      'secret in the ConfigMap',
+      checks.checkSecretEnv,
+      (o) => {
+        (find(o, 'ConfigMap', 'vllm-batch-config')!.data as JsonObject).API_KEYS = 't:k';
+      },
+    ],
+    [
+      'unknown env var',
+      checks.checkEnvNames,
+      (o) => {
+        envList(worker(o)).push({ name: 'WORKER_INFLIGHT', value: '8' });
+      },
+    ],
+    [
+      'rendered Secret in production',
+      (o) => checks.checkSecretRefs(o, true),
+      (o) => {
+        o.push({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'vllm-batch-secrets', namespace: 'vllm-batch' },
+          stringData: {},
+        });
+      },
+    ],
+    [
+      'PDB selecting nothing',
+      checks.checkPdbs,
+      (o) => {
+        (
+          (find(o, 'PodDisruptionBudget', 'vllm-batch-worker')!.spec as JsonObject).selector as JsonObject
+        ).matchLabels = {
+          'app.kubernetes.io/component': 'gpu-worker',
+        };
+      },
+    ],
+    [
+      'Service on an undeclared port',
+      checks.checkServices,
+      (o) => {
+        ((find(o, 'Service', 'vllm-batch-api')!.spec as JsonObject).ports as JsonObject[])[0].targetPort =
+          8080;
+      },
+    ],
+    [
+      'HPA on the worker',
+      checks.checkHpa,
+      (o) => {
+        (
+          (find(o, 'HorizontalPodAutoscaler', 'vllm-batch-api')!.spec as JsonObject)
+            .scaleTargetRef as JsonObject
+        ).name = 'vllm-batch-worker';
+      },
+    ],
+    [
+      'api Deployment with fixed replicas',
+      checks.checkHpa,
+      (o) => {
+        (appWorkload(o, 'Deployment', 'api')!.spec as JsonObject).replicas = 2;
+      },
+    ],
+    [
+      'ServiceMonitor on a port no Service has',
+      (o) => checks.checkServiceMonitors(o, true),
+      (o) => {
+        ((find(o, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject).endpoints as JsonObject[])[1].port =
+          'prom';
+      },
+    ],
+    [
+      'no migration Job',
+      checks.checkMigrations,
+      (o) => {
+        o.splice(
+          o.findIndex((x) => x.kind === 'Job'),
+          1,
+        );
+      },
+    ],
+    [
+      'worker migrating',
+      checks.checkMigrations,
+      (o) => {
+        envList(worker(o)).find((e) => e.name === 'MIGRATIONS_RUN')!.value = 'true';
+      },
+    ],
+    [
+      'Deployment synced with the Job',
+      checks.checkMigrations,
+      (o) => {
+        appWorkload(o, 'Deployment', 'api')!.metadata.annotations!['argocd.argoproj.io/sync-wave'] = '0';
+      },
+    ],
+    [
+      'grace period too short',
+      checks.checkGracePeriods,
+      (o) => {
+        podSpecOf(appWorkload(o, 'Deployment', 'worker')!)!.terminationGracePeriodSeconds = 30;
+      },
+    ],
+    [
+      'local storage in production',
+      (o) => checks.checkStorage(o, 's3'),
+      (o) => {
+        (find(o, 'ConfigMap', 'vllm-batch-config')!.data as JsonObject).STORAGE_DRIVER = 'local';
+      },
+    ],
+    [
+      'mount without volume',
+      checks.checkVolumes,
+      (o) => {
+        (api(o).volumeMounts as JsonObject[]).push({ name: 'files', mountPath: '/app/data' });
+      },
+    ],
+    [
+      'writable root filesystem',
+      checks.checkSecurity,
+      (o) => {
+        (worker(o).securityContext as JsonObject).readOnlyRootFilesystem = false;
+      },
+    ],
+    [
+      'unpinned image',
+      checks.checkImages,
+      (o) => {
+        api(o).image = 'registry.example.com/vllm-batch:latest';
+      },
+    ],
+    [
+      'Ingress exposing /metrics',
+      checks.checkIngress,
+      (o) => {
+        const ing = find(o, 'Ingress', 'vllm-batch')!;
+        (
+          (((ing.spec as JsonObject).rules as JsonObject[])[0].http as JsonObject).paths as JsonObject[]
+        )[0].path = '/metrics';
+      },
+    ],
+  ];
+
+  it('the unbroken production rendering passes every check', () => {
+    for (const [, check] of cases) expect(check(base)).toEqual([]);
+  });
+
+  it.each(cases)('%s', (_label, check, mutate) => {
+    expect(check(broken(mutate)).length).toBeGreaterThan(0);
+  });
+
+  it('a dev rendering with unshared local storage fails', () => {
+    const objs = render('dev');
+    const pod = podSpecOf(appWorkload(objs, 'Deployment', 'worker')!)!;
+    const vol = (pod.volumes as JsonObject[]).find((v) => v.name === 'files')!;
+    (vol.persistentVolumeClaim as JsonObject).claimName = 'other';
+    objs.push({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'other', namespace: 'vllm-batch-dev' },
+    });
+    expect(checks.checkStorage(objs, 'local')).toEqual([
+      'api and worker must share one files volume with local storage',
+    ]);
+    expect(isObject(vol)).toBe(true);
+  });
+});

@@ -1,0 +1,66 @@
+import { authHeader } from '../support/test-app';
+
+/** A tenant on the `pro` tier; tests that use it add it to API_KEYS themselves. */
+export const PRO_TENANT = { tenant: 'tenant-pro', key: 'sk-test-tenant-pro-0003', tier: 'pro' };
+
+export const BATCH_LINE =
+  JSON.stringify({
+    custom_id: 'r1',
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }] },
+  }) + '\n';
+
+/** POST /v1/files with a one-line batch file; `key` null sends no Authorization header. */
+export function uploadFile(
+  baseUrl: string,
+  key: string | null,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const form = new FormData();
+  form.append('purpose', 'batch');
+  form.append('file', new Blob([BATCH_LINE]), 'input.jsonl');
+  return fetch(`${baseUrl}/v1/files`, {
+    method: 'POST',
+    body: form,
+    headers: { ...(key ? authHeader(key) : {}), ...headers },
+  });
+}
+
+export function createBatch(baseUrl: string, key: string, inputFileId: string): Promise<Response> {
+  return fetch(`${baseUrl}/v1/batches`, {
+    method: 'POST',
+    headers: { ...authHeader(key), 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      input_file_id: inputFileId,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    }),
+  });
+}
+
+export function listFiles(
+  baseUrl: string,
+  key: string | null,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${baseUrl}/v1/files`, { headers: { ...(key ? authHeader(key) : {}), ...headers } });
+}
+
+/** The value of one sample of a metric in Prometheus text, or undefined when the series is absent. */
+export function sampleValue(
+  metricsText: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
