@@ -34,7 +34,19 @@ async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
   }
 }
 
+/** Children die with us, even when we are stopped by a signal rather than by our own cleanup. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    children.forEach((c) => c.kill('SIGTERM'));
+    if (process.listenerCount(sig) === 1) process.exit(130);
+  });
+}
+
 function stopper(child: ChildProcess): () => Promise<void> {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   return () =>
     new Promise<void>((resolveStop) => {
       if (child.exitCode !== null) return resolveStop();
