@@ -2,7 +2,6 @@ import OpenAI, { toFile } from 'openai';
 import { request as httpRequest } from 'node:http';
 import { Json } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import { listStoredFiles } from '../support/storage-files';
 import {
   authHeader,
   createTestEnv,
@@ -128,7 +127,7 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   });
 
   it('rejects bad uploads with the right status and envelope, and stores nothing', async () => {
-    const before = await listStoredFiles(env.storageDir);
+    const before = await env.listStored();
     const countBefore = (await a.files.list()).data.length;
 
     const noFile = new FormData();
@@ -197,7 +196,7 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     );
 
     expect((await a.files.list()).data.length).toBe(countBefore);
-    expect(await listStoredFiles(env.storageDir)).toEqual(before);
+    expect(await env.listStored()).toEqual(before);
   });
 
   it('keeps the expiry asked for at upload', async () => {
@@ -214,7 +213,7 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   });
 
   it('leaves no file object and no bytes when the client aborts mid-upload', async () => {
-    const before = await listStoredFiles(env.storageDir);
+    const before = await env.listStored();
     const countBefore = (await a.files.list()).data.length;
     const url = new URL(`${app.url}/v1/files`);
     await new Promise<void>((resolve) => {
@@ -240,10 +239,10 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     });
     // The server notices the disconnect asynchronously; give it a moment, then check.
     for (let i = 0; i < 40; i++) {
-      if ((await listStoredFiles(env.storageDir)).length === before.length) break;
+      if ((await env.listStored()).length === before.length) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(await listStoredFiles(env.storageDir)).toEqual(before);
+    expect(await env.listStored()).toEqual(before);
     expect((await a.files.list()).data.length).toBe(countBefore);
   });
 

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createApp, installFallbackErrorHandler } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { startS3Server } from './s3-server';
+import { listStoredFiles } from './storage-files';
 
 export const PG_BASE = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,6 +22,8 @@ export interface TestEnv {
   queuePrefix: string;
   storageDir: string;
   env: Record<string, string>;
+  /** Every stored file of the storage in use (local folder, or the S3 server's data incl. pending uploads). */
+  listStored(): Promise<string[]>;
   dispose(): Promise<void>;
 }
 
@@ -36,6 +40,8 @@ const unique = (): string => `${Date.now().toString(36)}${Math.random().toString
 /** Creates a fresh database name, Redis prefix and storage dir; `dispose` removes all three. */
 export async function createTestEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
   const id = unique();
+  // TEST_STORAGE_DRIVER=s3 runs the same suites against a locally started S3-compatible server.
+  const s3 = process.env.TEST_STORAGE_DRIVER === 's3' ? await startS3Server() : null;
   const dbName = `vllm_batch_test_${id}`;
   const databaseUrl = `${PG_BASE}/${dbName}`;
   const queuePrefix = `vbtest-${id}`;
@@ -49,6 +55,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     LOG_LEVEL: 'warn',
     PORT: '0',
     METRICS_PORT: '0',
+    ...(s3?.env ?? {}),
     ...overrides,
   };
   return {
@@ -56,10 +63,12 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     queuePrefix,
     storageDir,
     env,
+    listStored: () => listStoredFiles(s3 ? s3.directory : storageDir),
     async dispose() {
       await dropDatabase(dbName);
       await deleteRedisPrefix(queuePrefix);
       await rm(storageDir, { recursive: true, force: true });
+      await s3?.stop();
     },
   };
 }
