@@ -1,4 +1,4 @@
-import { INestApplication, Logger, ValidationPipe } from '@nestjs/common';
+import { INestApplication, Logger, ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -47,17 +47,29 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
       whitelist: true,
       transform: true,
       forbidUnknownValues: false,
-      exceptionFactory: (errors) => {
-        const first = errors[0];
-        const constraint = first?.constraints ? Object.values(first.constraints)[0] : 'Invalid request';
-        return ApiError.badRequest(constraint, first?.property ?? null, 'invalid_value');
-      },
+      exceptionFactory: (errors) => validationError(errors),
     }),
   );
   app.enableShutdownHooks();
 
   if (config.role !== 'worker') setupSwagger(app);
   return app;
+}
+
+/** The first DTO violation, worded and coded the way OpenAI words its own parameter errors. */
+function validationError(errors: ValidationError[]): ApiError {
+  let first: ValidationError | undefined = errors[0];
+  let path = first?.property ?? null;
+  while (first && !first.constraints && first.children?.length) {
+    first = first.children[0];
+    path = `${path}.${first.property}`;
+  }
+  if (!first) return ApiError.badRequest('Invalid request body.', null, 'invalid_request');
+  if (first.value === undefined || first.value === null) {
+    return ApiError.badRequest(`Missing required parameter: '${path}'.`, path, 'missing_required_parameter');
+  }
+  const constraint = first.constraints ? Object.values(first.constraints)[0] : 'invalid value';
+  return ApiError.badRequest(`Invalid '${path}': ${constraint}.`, path, 'invalid_value');
 }
 
 function setupSwagger(app: INestApplication): void {

@@ -86,7 +86,10 @@ export class FilesService {
     if (order !== 'asc' && order !== 'desc') {
       throw ApiError.badRequest("Invalid 'order': expected 'asc' or 'desc'.", 'order', 'invalid_value');
     }
-    const qb = this.files.createQueryBuilder('f').where('f.tenant_id = :tenantId', { tenantId });
+    const qb = this.files
+      .createQueryBuilder('f')
+      .where('f.tenant_id = :tenantId', { tenantId })
+      .andWhere('(f.expires_at IS NULL OR f.expires_at > now())');
     if (query.purpose !== undefined) {
       const purpose = String(query.purpose);
       if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
@@ -125,7 +128,9 @@ export class FilesService {
   async find(tenantId: string, id: string): Promise<FileEntity> {
     if (!isWellFormedId(id, 'file-')) throw fileNotFound(id.slice(0, 64));
     const file = await this.files.findOneBy({ id, tenantId });
-    if (!file) throw fileNotFound(id);
+    // An expired file is gone for the client at once, even before the purge removes its bytes.
+    if (!file || (file.expiresAt && file.expiresAt.getTime() <= this.clock.now().getTime()))
+      throw fileNotFound(id);
     return file;
   }
 
@@ -171,6 +176,27 @@ export class FilesService {
       throw err;
     }
     return entity;
+  }
+
+  /**
+   * Removes files whose `expires_after` has passed (rows first, then bytes), except inputs of
+   * batches still running. Returns how many were removed. Called periodically by the worker.
+   */
+  async purgeExpired(limit = 500): Promise<number> {
+    const result: unknown[] = await this.files.query(
+      `DELETE FROM files WHERE id IN (
+         SELECT f.id FROM files f
+          WHERE f.expires_at IS NOT NULL AND f.expires_at <= now()
+            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.input_file_id = f.id
+                              AND b.status IN ('validating','in_progress','finalizing','cancelling'))
+          LIMIT $1)
+       RETURNING id, storage_key`,
+      [limit],
+    );
+    // TypeORM answers a DELETE … RETURNING with [rows, rowCount].
+    const deleted = (Array.isArray(result[0]) ? result[0] : result) as { id: string; storage_key: string }[];
+    for (const row of deleted) await this.storage.delete(row.storage_key).catch(() => undefined);
+    return deleted.length;
   }
 
   async delete(tenantId: string, id: string): Promise<{ id: string; object: 'file'; deleted: true }> {

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { FilesService } from '../files/files.service';
 import { BatchQueueProducer } from '../queue/batch-queue.producer';
 import { BATCH_QUEUE, JOB_RECONCILE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
 
@@ -22,6 +23,7 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
     private readonly producer: BatchQueueProducer,
+    private readonly files: FilesService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -40,6 +42,8 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
 
   async process(): Promise<void> {
     await this.reconcile();
+    const purged = await this.files.purgeExpired();
+    if (purged > 0) this.logger.log(`removed ${purged} expired file(s)`);
   }
 
   async reconcile(): Promise<number> {

@@ -1,5 +1,7 @@
 import OpenAI, { toFile } from 'openai';
 import { request as httpRequest } from 'node:http';
+import { DataSource } from 'typeorm';
+import { FilesService } from '../../src/files/files.service';
 import { Json } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
 import {
@@ -210,6 +212,24 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     const file = (await res.json()) as Json;
     assertConforms('OpenAIFile', file);
     expect(file.expires_at - file.created_at).toBe(3600);
+  });
+
+  it('hides an expired file at once and purges its bytes', async () => {
+    const form = new FormData();
+    form.set('purpose', 'batch');
+    form.set('expires_after[anchor]', 'created_at');
+    form.set('expires_after[seconds]', '3600');
+    form.set('file', new Blob([jsonl(1)]), 'soon.jsonl');
+    const file = (await (await upload(form)).json()) as Json;
+    const storedBefore = (await env.listStored()).length;
+    // Move its expiry into the past instead of waiting an hour.
+    await app.app
+      .get(DataSource)
+      .query(`UPDATE files SET expires_at = now() - interval '1 second' WHERE id = $1`, [file.id]);
+    await expect(a.files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
+    expect((await a.files.list()).data.map((f) => f.id)).not.toContain(file.id);
+    expect(await app.app.get(FilesService).purgeExpired()).toBe(1);
+    expect((await env.listStored()).length).toBe(storedBefore - 1);
   });
 
   it('leaves no file object and no bytes when the client aborts mid-upload', async () => {
