@@ -69,7 +69,25 @@ export async function startSimulator(port: number, env: Record<string, string> =
 export async function startService(port: number, env: Record<string, string>): Promise<Proc> {
   // The same heap cap as `npm start`: without one V8 lets garbage pile up to hundreds of MB.
   const child = spawn(process.execPath, ['--max-old-space-size=192', join(DIST, 'src', 'main.js')], {
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env },
+    // BENCH_LOG_LEVEL=info shows the service's log (e.g. every change of the in-flight limit).
+    stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/health`);
+  return { child, url, stop: stopper(child) };
+}
+
+/** A worker-only process (APP_ROLE=worker); it serves /health and /metrics on `port`. */
+export async function startWorker(port: number, env: Record<string, string>): Promise<Proc> {
+  const child = spawn(process.execPath, ['--max-old-space-size=192', join(DIST, 'src', 'main.js')], {
+    env: {
+      ...process.env,
+      APP_ROLE: 'worker',
+      METRICS_PORT: String(port),
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -129,6 +147,49 @@ export async function writeChatFile(path: string, n: number, padBytes = 0, maxTo
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const line = chatLineText(i, pad, maxTokens);
+    bytes += Buffer.byteLength(line);
+    if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
+  return bytes;
+}
+
+/**
+ * Writes an n-line chat batch whose prompts are `promptTokens` (± `spread`) tokens by the
+ * simulator's count (UTF-8 bytes of the message contents joined by newlines, / 4), all sharing one
+ * system prompt.
+ */
+export async function writeShapedChatFile(
+  path: string,
+  n: number,
+  promptTokens: number,
+  maxTokens: number,
+  spread = 0,
+): Promise<number> {
+  const out = createWriteStream(path);
+  const system = 'You are a helpful assistant. Answer in one short paragraph.';
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const head = `question ${i}: `;
+    // Prompt sizes spread evenly over promptTokens ± spread, in a scrambled order.
+    const tokens = spread > 0 ? promptTokens - spread + ((i * 7919) % (2 * spread + 1)) : promptTokens;
+    const fill = tokens * 4 - Buffer.byteLength(system) - 1 - head.length;
+    const user =
+      head + 'lorem ipsum dolor sit amet '.repeat(Math.ceil(fill / 27)).slice(0, Math.max(0, fill));
+    const line =
+      JSON.stringify({
+        custom_id: `req-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: {
+          model: 'sim-model',
+          messages: [
+            { role: 'system', content: system },
+            { role: 'user', content: user },
+          ],
+          max_tokens: maxTokens,
+        },
+      }) + '\n';
     bytes += Buffer.byteLength(line);
     if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
   }

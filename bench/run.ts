@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { toFile } from 'openai';
+import { CONCURRENCY_SCENARIOS } from './concurrency';
 import {
   directClient,
   fmt,
@@ -135,7 +136,9 @@ async function large(): Promise<void> {
         peakByStatus[b.status] = Math.max(peakByStatus[b.status] ?? 0, m.rssMb);
       });
     });
-    console.log(`service RSS by batch status (max sampled): ${JSON.stringify(Object.fromEntries(Object.entries(peakByStatus).map(([k, v]) => [k, Math.round(v)])))}`);
+    console.log(
+      `service RSS by batch status (max sampled): ${JSON.stringify(Object.fromEntries(Object.entries(peakByStatus).map(([k, v]) => [k, Math.round(v)])))}`,
+    );
     const t2 = performance.now();
     const mem = await memoryOf(svc.child.pid as number);
     // Count custom ids in the output as it streams by.
@@ -171,7 +174,12 @@ async function large(): Promise<void> {
   }
 }
 
-const SCENARIOS: Record<string, () => Promise<void>> = { throughput, upload, large };
+const SCENARIOS: Record<string, () => Promise<void>> = {
+  throughput,
+  upload,
+  large,
+  ...CONCURRENCY_SCENARIOS,
+};
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

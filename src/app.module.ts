@@ -6,6 +6,8 @@ import { AdminModule } from './admin/admin.module';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { AuthModule } from './auth/auth.module';
 import { AuthedRequest } from './auth/auth.types';
+import { HttpDrainService } from './common/http-drain.service';
+import { redactRequestLog } from './common/log-redaction';
 import { OpenAiExceptionFilter } from './common/openai-exception.filter';
 import { assignRequestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
@@ -41,6 +43,8 @@ export class AppModule {
             paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
             censor: '[redacted]',
           },
+          // ...and so is a key put in the query string (`?api_key=`), in the URL and the parsed query.
+          serializers: { req: redactRequestLog },
           customProps: (req) => {
             const tenant = (req as AuthedRequest).tenant;
             return tenant ? { tenant: tenant.tenant, key: tenant.keyFingerprint } : {};
@@ -64,6 +68,7 @@ export class AppModule {
     // too (key guessing) instead of reaching ApiKeyGuard's 401 without limit.
     const providers: Provider[] = [
       { provide: APP_FILTER, useClass: OpenAiExceptionFilter },
+      HttpDrainService,
       ...(serveApi ? [{ provide: APP_GUARD, useExisting: RateLimitGuard }] : []),
       { provide: APP_GUARD, useExisting: ApiKeyGuard },
     ];

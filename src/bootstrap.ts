@@ -4,9 +4,12 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { ApiError } from './common/api-error';
+import { ApiError, envelope } from './common/api-error';
+import { rejectDeepBodies } from './common/json-depth';
 import { sendError } from './common/openai-exception.filter';
 import { AppConfig } from './config/app-config';
 import { runMigrations } from './database/data-source';
@@ -42,6 +45,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // JSON bodies are small (batch requests carry ids and metadata); files go through the multipart stream.
   app.useBodyParser('json', { limit: config.jsonBodyLimit, strict: true });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  app.use(rejectDeepBodies());
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -97,5 +101,24 @@ export function installFallbackErrorHandler(app: NestExpressApplication): void {
   });
   app.use((req: Request, res: Response) => {
     sendError(ApiError.notFound(`Invalid URL (${req.method} ${req.path.slice(0, 200)})`), req, res, logger);
+  });
+  // Requests Node's HTTP parser refuses before Express sees them (headers or URL over 16 KB, broken
+  // framing) got a bare "400 Bad Request" / "431" with no body: answer in the envelope too.
+  app.getHttpServer().on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, message, code] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request headers (including the URL) are too large.', 'request_header_fields_too_large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'The request took too long to arrive.', 'request_timeout']
+          : [400, 'Malformed HTTP request.', 'invalid_request'];
+    const body = JSON.stringify(envelope(new ApiError(status, message, 'invalid_request_error', code, null)));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 }

@@ -15,6 +15,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await createApp(config);
+  // Shutdown hooks drain HTTP and hand batches back within SHUTDOWN_GRACE_SECONDS; should one of them
+  // hang anyway (e.g. closing a connection to a dead database), the process still exits soon after.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        console.error(`Shutdown took longer than the grace period; exiting now.`);
+        process.exit(1);
+      }, config.shutdownGraceMs + 10_000).unref();
+    });
+  }
   await app.init();
   installFallbackErrorHandler(app);
   // A worker-only process serves just /metrics, /health and /ready, on its own port.

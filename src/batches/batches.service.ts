@@ -4,6 +4,7 @@ import { Repository } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';
 import { isWellFormedId, newBatchId } from '../common/ids';
+import { isStorableText } from '../common/pg-text';
 import { ListPage, parseLimit, toListPage } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FilesService } from '../files/files.service';
@@ -174,6 +175,14 @@ function validateMetadata(raw: Record<string, unknown> | null | undefined): Reco
     if (v.length > MAX_METADATA_VALUE) {
       throw ApiError.badRequest(
         `'metadata' values may be at most ${MAX_METADATA_VALUE} characters.`,
+        'metadata',
+        'invalid_value',
+      );
+    }
+    // jsonb refuses NUL and unpaired surrogates: without this check the INSERT failed with a 500.
+    if (!isStorableText(k) || !isStorableText(v)) {
+      throw ApiError.badRequest(
+        `'metadata' keys and values must not contain NUL characters or unpaired surrogates.`,
         'metadata',
         'invalid_value',
       );

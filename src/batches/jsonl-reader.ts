@@ -24,7 +24,8 @@ export async function* readJsonlLines(
   let skippingLongLine = false;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let text = decoder.write(chunk);
-    if (first) {
+    // Only once a character has arrived: a first chunk shorter than the 3-byte BOM decodes to ''.
+    if (first && text.length > 0) {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
     }
@@ -40,7 +41,10 @@ export async function* readJsonlLines(
         const line = pending + piece;
         pending = '';
         const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
-        if (trimmed.trim() !== '') yield { lineNo, text: trimmed };
+        // Checked here too, not only on the carried-over part: otherwise a long line that happens to
+        // sit inside one chunk passed while the same line across two chunks was refused.
+        if (line.length > maxLineBytes) yield { lineNo, tooLong: true };
+        else if (trimmed.trim() !== '') yield { lineNo, text: trimmed };
       }
       start = nl + 1;
       nl = text.indexOf('\n', start);
@@ -58,6 +62,7 @@ export async function* readJsonlLines(
   const rest = pending + decoder.end();
   if (!skippingLongLine && rest.trim() !== '') {
     lineNo++;
-    yield { lineNo, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest };
+    if (rest.length > maxLineBytes) yield { lineNo, tooLong: true };
+    else yield { lineNo, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest };
   }
 }

@@ -1,3 +1,5 @@
+import { MAX_LINE_BODY_DEPTH, nestsDeeperThan } from '../common/json-depth';
+import { isStorableText, storableText } from '../common/pg-text';
 import { BatchEndpoint, BatchErrorItem } from './batch.entity';
 
 /** A request line that passed validation, reduced to what dispatch needs. */
@@ -11,7 +13,8 @@ export type LineCheck = { ok: true; line: ValidLine } | { ok: false; error: Batc
 
 const fail = (lineNo: number, code: string, message: string, param: string | null): LineCheck => ({
   ok: false,
-  error: { code, message, param, line: lineNo },
+  // Messages quote user text: made storable so the batch's `errors` can always be saved.
+  error: { code, message: storableText(message), param, line: lineNo },
 });
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -53,6 +56,16 @@ export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint)
       'custom_id',
     );
   }
+  // A custom_id is stored and given back in the output exactly: PostgreSQL cannot store NUL, and a
+  // lone surrogate would come back as U+FFFD, so the client could not match its result.
+  if (!isStorableText(customId)) {
+    return fail(
+      lineNo,
+      'invalid_request',
+      `Line ${lineNo}: 'custom_id' must not contain NUL characters or unpaired surrogates.`,
+      'custom_id',
+    );
+  }
   if (method !== 'POST') {
     return fail(lineNo, 'invalid_request', `Line ${lineNo}: 'method' must be 'POST'.`, 'method');
   }
@@ -66,6 +79,14 @@ export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint)
   }
   if (!isObject(body)) {
     return fail(lineNo, 'invalid_request', `Line ${lineNo}: 'body' must be a JSON object.`, 'body');
+  }
+  if (nestsDeeperThan(body, MAX_LINE_BODY_DEPTH)) {
+    return fail(
+      lineNo,
+      'invalid_request',
+      `Line ${lineNo}: 'body' nests more than ${MAX_LINE_BODY_DEPTH} levels deep.`,
+      'body',
+    );
   }
   if (body.stream === true) {
     return fail(
@@ -102,7 +123,8 @@ export class FileValidation {
 
   addError(error: BatchErrorItem): void {
     this.errorCount++;
-    if (this.errors.length < this.maxErrors) this.errors.push(error);
+    if (this.errors.length < this.maxErrors)
+      this.errors.push({ ...error, message: storableText(error.message) });
   }
 
   addLine(text: string, lineNo: number): void {

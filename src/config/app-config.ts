@@ -267,7 +267,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxErrorsReported: int(env, 'BATCH_MAX_ERRORS_REPORTED', 100, 1, 10_000),
     },
     worker: {
-      concurrencyMode: oneOf<ConcurrencyMode>(env, 'WORKER_CONCURRENCY_MODE', 'fixed', ['adaptive', 'fixed']),
+      concurrencyMode: oneOf<ConcurrencyMode>(env, 'WORKER_CONCURRENCY_MODE', 'adaptive', [
+        'adaptive',
+        'fixed',
+      ]),
       fixedInflight: int(env, 'WORKER_FIXED_INFLIGHT', 64, 1, 100_000),
       minInflight,
       maxInflight,

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { PassThrough, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../common/api-error';
+import { storableText } from '../common/pg-text';
 import { StorageDriver } from '../storage/storage.types';
 
 export interface UploadLimits {
@@ -134,7 +135,11 @@ export function receiveUpload(
           ApiError.badRequest(`Unexpected file part '${name}': send exactly one part named 'file'.`, name),
         );
       }
-      filename = basename(String(info.filename ?? '').replace(/\\/g, '/')).slice(0, MAX_FILENAME) || 'upload';
+      // storableText: a NUL (filename*=utf-8''a%00b) or half a surrogate pair (cut by the slice) made
+      // the files INSERT fail with a 500.
+      filename =
+        storableText(basename(String(info.filename ?? '').replace(/\\/g, '/')).slice(0, MAX_FILENAME)) ||
+        'upload';
       if (fields.purpose === 'batch' && !filename.toLowerCase().endsWith('.jsonl')) {
         stream.resume();
         return fail(

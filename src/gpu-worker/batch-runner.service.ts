@@ -8,6 +8,7 @@ import { FilesService } from '../files/files.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { BatchDispatch, StopReason } from './batch-dispatch';
 import { BatchFinalizerService } from './batch-finalizer.service';
+import { ConcurrencyController } from './concurrency/concurrency-controller.service';
 import { FairLimiter } from './fair-limiter';
 import { InputValidationService } from './input-validation.service';
 import { LineDispatcher } from './line-dispatcher';
@@ -30,7 +31,10 @@ export class BatchRunnerService {
   readonly limiter: FairLimiter;
   private readonly lines: LineDispatcher;
   private readonly running = new Map<string, BatchDispatch>();
+  /** Batches this process is driving, so a second job for one of them joins instead of racing it. */
+  private readonly processing = new Map<string, Promise<void>>();
   private shuttingDown = false;
+  private shutdownGraceMs = 0;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -41,19 +45,44 @@ export class BatchRunnerService {
     private readonly metrics: MetricsService,
     vllm: VllmClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly concurrency: ConcurrencyController,
   ) {
-    this.limiter = new FairLimiter(config.worker.fixedInflight);
-    this.lines = new LineDispatcher(vllm, metrics, config);
-    this.metrics.setInflight(0, this.limiter.limit);
+    // The limiter's limit is set by the concurrency controller (adaptive, or fixed).
+    this.limiter = concurrency.limiter;
+    this.lines = new LineDispatcher(vllm, metrics, config, undefined, concurrency);
+    concurrency.setDemandSource(() => {
+      let pending = 0;
+      let batches = 0;
+      for (const d of this.running.values()) {
+        pending += d.pending;
+        if (d.pending > 0 || d.active > 0) batches++;
+      }
+      return { pending, batches };
+    });
   }
 
   /** Stops every running dispatch; in-flight requests get `graceMs` to finish before being aborted. */
   handBackAll(graceMs: number): void {
     this.shuttingDown = true;
+    this.shutdownGraceMs = graceMs;
     for (const d of this.running.values()) d.stop('shutdown', graceMs);
   }
 
-  async process(batchId: string): Promise<void> {
+  /**
+   * A job for a batch this process is already driving joins that run. It happens when Redis lost
+   * the first job (restarted without persistence) and the reconciler enqueued the batch again while
+   * this worker was still running it: two dispatches of one batch in one process would send every
+   * remaining line twice upstream (recorded once, but GPU time spent twice).
+   */
+  process(batchId: string): Promise<void> {
+    const current = this.processing.get(batchId);
+    if (current) return current;
+    const run = this.run(batchId).finally(() => this.processing.delete(batchId));
+    this.processing.set(batchId, run);
+    return run;
+  }
+
+  private async run(batchId: string): Promise<void> {
     let batch = await this.state.find(batchId);
     if (!batch || TERMINAL_STATUSES.includes(batch.status)) return;
 
@@ -104,8 +133,12 @@ export class BatchRunnerService {
         openInput: async () => (await this.files.content(batch.tenantId, batch.inputFileId)).stream,
         currentStatus: async () => (await this.state.find(batch.id))?.status ?? null,
         onInflightChange: () => this.metrics.setInflight(this.limiter.active, this.limiter.limit),
+        onLine: (shape) => this.concurrency.noteLine(shape),
+        onReady: () => this.concurrency.kick(),
       });
       this.running.set(batch.id, run);
+      // A shutdown that began while this pass was being set up must stop it too.
+      if (this.shuttingDown) run.stop('shutdown', this.shutdownGraceMs);
       try {
         const stop = await run.run();
         if (stop) return stop;
@@ -142,7 +175,7 @@ export class BatchRunnerService {
       for (const id of [outputFileId, errorFileId])
         if (id) await this.files.delete(batch.tenantId, id).catch(() => undefined);
       const now = await this.state.find(batch.id);
-      if (now && !TERMINAL_STATUSES.includes(now.status)) return this.process(batch.id);
+      if (now && !TERMINAL_STATUSES.includes(now.status)) return this.run(batch.id);
       return;
     }
     this.metrics.observeFinalize((performance.now() - started) / 1000);

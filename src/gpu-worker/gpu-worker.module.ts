@@ -3,6 +3,7 @@ import { BatchesCoreModule } from '../batches/batches.module';
 import { FilesCoreModule } from '../files/files.module';
 import { BatchFinalizerService } from './batch-finalizer.service';
 import { BatchRunnerService } from './batch-runner.service';
+import { ConcurrencyController } from './concurrency/concurrency-controller.service';
 import { InputValidationService } from './input-validation.service';
 import { ReconcilerService } from './reconciler.service';
 import { RunBatchProcessor } from './run-batch.processor';
@@ -15,10 +16,11 @@ import { VllmClient } from './vllm.client';
     VllmClient,
     InputValidationService,
     BatchFinalizerService,
+    ConcurrencyController,
     BatchRunnerService,
     RunBatchProcessor,
     ReconcilerService,
   ],
-  exports: [VllmClient, BatchRunnerService],
+  exports: [VllmClient, BatchRunnerService, ConcurrencyController],
 })
 export class GpuWorkerModule {}

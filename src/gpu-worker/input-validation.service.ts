@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { storableText } from '../common/pg-text';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { BatchEndpoint, BatchErrorItem } from '../batches/batch.entity';
 import { readJsonlLines } from '../batches/jsonl-reader';
@@ -72,7 +73,9 @@ export class InputValidationService {
         errors: [
           {
             code: 'model_not_found',
-            message: `The model '${model.slice(0, 100)}' is not served by this deployment. Available: ${served.map((m) => m.id).join(', ') || 'none'}.`,
+            message: storableText(
+              `The model '${model.slice(0, 100)}' is not served by this deployment. Available: ${served.map((m) => m.id).join(', ') || 'none'}.`,
+            ),
             param: 'body.model',
             line: check.modelFirstLine,
           },

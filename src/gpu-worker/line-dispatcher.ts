@@ -3,10 +3,34 @@ import { newBatchRequestId } from '../common/ids';
 import { MetricsService } from '../metrics/metrics.service';
 import { backoffDelay, sleep } from './backoff';
 import { LineResult } from './result-recorder';
+import { UpstreamGate } from './upstream-gate';
 import { UpstreamFailure, UpstreamResponse, VllmClient } from './vllm.client';
 
 /** Statuses worth another try: vLLM overloaded, restarting or failing transiently. */
 const RETRYABLE_STATUS = (s: number): boolean => s === 408 || s === 429 || s >= 500;
+/** Answers that mean "vLLM is not there right now" (a proxy in front of it, or vLLM's own queue cap). */
+const UNAVAILABLE_STATUS = (s: number): boolean => s === 502 || s === 503 || s === 504;
+/**
+ * How many times one line may wait out an outage (see UpstreamGate). These waits do not use the
+ * retry attempts; the bound only stops a request that itself brings vLLM down from looping forever.
+ */
+const MAX_OUTAGE_WAITS = 20;
+
+/**
+ * What the concurrency controller learns from dispatch: answers with their latency and usage,
+ * overload answers (429/503) and timeouts. Called once per upstream attempt.
+ */
+export interface DispatchFeedback {
+  answered(ms: number, promptTokens: number, completionTokens: number): void;
+  overloaded(): void;
+  timedOut(): void;
+}
+
+const NO_FEEDBACK: DispatchFeedback = {
+  answered: () => undefined,
+  overloaded: () => undefined,
+  timedOut: () => undefined,
+};
 
 interface Usage {
   prompt_tokens?: number;
@@ -19,12 +43,17 @@ interface Usage {
  * Sends one batch line to vLLM with bounded, jittered retries for transient failures, and turns
  * the outcome into the result row to record. Returns null when the request was aborted (cancel,
  * expiry or shutdown): an aborted line is not a result, it stays to be run or reported later.
+ * Upstream 4xx answers (other than 408/429) are final: never retried. When vLLM is unreachable or
+ * answers 502/503/504, the line waits at the shared UpstreamGate until vLLM is back, without using
+ * its retry attempts, so an outage fails no line.
  */
 export class LineDispatcher {
   constructor(
     private readonly vllm: VllmClient,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly gate: UpstreamGate = new UpstreamGate(() => vllm.healthy()),
+    private readonly feedback: DispatchFeedback = NO_FEEDBACK,
   ) {}
 
   async run(
@@ -39,7 +68,13 @@ export class LineDispatcher {
       body.priority = this.config.vllmPriority;
     const payload = JSON.stringify(body);
     const base = { lineNo, requestId: newBatchRequestId(), customId };
+    let outageWaits = 0;
     for (let attempt = 1; ; attempt++) {
+      try {
+        await this.gate.wait(signal);
+      } catch {
+        return null; // aborted while vLLM was down
+      }
       const started = performance.now();
       let res: UpstreamResponse;
       try {
@@ -48,6 +83,17 @@ export class LineDispatcher {
         const failure = err as UpstreamFailure;
         if (failure.kind === 'aborted' || signal.aborted) return null;
         const seconds = (performance.now() - started) / 1000;
+        if (failure.kind === 'timeout') this.feedback.timedOut();
+        if (failure.kind === 'connection_error' && outageWaits < MAX_OUTAGE_WAITS) {
+          // vLLM gone (or restarting) counts as overload for the in-flight limit, as a 503 does: it
+          // backs off, and climbs again from there once the gate reopens.
+          this.feedback.overloaded();
+          outageWaits++;
+          attempt--; // waiting out an outage is not an attempt
+          this.metrics.upstreamResult('retried', seconds);
+          this.gate.reportDown(failure.message);
+          continue;
+        }
         if (attempt < maxAttempts) {
           this.metrics.upstreamResult('retried', seconds);
           if (!(await this.pause(attempt, retryBaseMs, retryMaxMs, signal))) return null;
@@ -66,6 +112,15 @@ export class LineDispatcher {
         };
       }
       const seconds = (performance.now() - started) / 1000;
+      if (res.status === 429 || res.status === 503) this.feedback.overloaded();
+      if (UNAVAILABLE_STATUS(res.status) && outageWaits < MAX_OUTAGE_WAITS) {
+        outageWaits++;
+        attempt--;
+        this.metrics.upstreamResult('retried', seconds);
+        this.gate.reportDown(`HTTP ${res.status}`);
+        continue;
+      }
+      this.gate.reportUp();
       if (res.status >= 200 && res.status < 300) return this.success(base, res, seconds);
       if (RETRYABLE_STATUS(res.status) && attempt < maxAttempts) {
         this.metrics.upstreamResult('retried', seconds);
@@ -121,6 +176,7 @@ export class LineDispatcher {
     const promptTokens = toInt(usage.prompt_tokens);
     const completionTokens = toInt(usage.completion_tokens);
     this.metrics.addTokens(promptTokens, completionTokens);
+    this.feedback.answered(seconds * 1000, promptTokens, completionTokens);
     return {
       ...base,
       outcome: 'succeeded',

@@ -1,5 +1,5 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -13,10 +13,17 @@ import { BATCH_QUEUE, JOB_RECONCILE, MAINTENANCE_QUEUE } from '../queue/queue.co
  * every unfinished batch without a job (Redis lost its data, an enqueue failed, a job ran out of
  * attempts) gets one again, so no batch stays stuck in `validating`, `in_progress`, `finalizing` or
  * `cancelling`.
+ *
+ * The period is a timer in every worker process, not a BullMQ job scheduler: the scheduler lived in
+ * Redis, so a Redis restart (no persistence) erased the very thing meant to rebuild the queue, and
+ * batches whose jobs were lost stayed stuck until some worker restarted. Re-enqueueing is idempotent
+ * (job id = batch id), so several workers reconciling at once is harmless.
  */
 @Processor(MAINTENANCE_QUEUE)
-export class ReconcilerService extends WorkerHost implements OnApplicationBootstrap {
+export class ReconcilerService extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Reconciler');
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -29,15 +36,31 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
     super();
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.maintenance.upsertJobScheduler(
-      JOB_RECONCILE,
-      { every: this.config.worker.reconcileIntervalMs },
-      { name: JOB_RECONCILE },
-    );
-    await this.reconcile().catch((err) =>
-      this.logger.warn(`initial reconcile failed: ${(err as Error).message}`),
-    );
+  onApplicationBootstrap(): void {
+    // The scheduler of earlier versions would run alongside the timer: remove it (best effort).
+    this.maintenance.removeJobScheduler(JOB_RECONCILE).catch(() => undefined);
+    // Not awaited: a worker must come up (and serve /health) even while Redis or PostgreSQL is away.
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.config.worker.reconcileIntervalMs);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One maintenance pass; skipped while the previous one still waits (e.g. on an unreachable Redis). */
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.process();
+    } catch (err) {
+      this.logger.warn(`maintenance pass failed, will retry: ${(err as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
   }
 
   async process(): Promise<void> {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { storableText } from '../common/pg-text';
 
 export interface LineResult {
   lineNo: number;
@@ -95,6 +96,10 @@ export class ResultRecorder {
 
   private async write(rows: LineResult[]): Promise<void> {
     const col = <K extends keyof LineResult>(k: K) => rows.map((r) => r[k]);
+    // Upstream bodies and messages are not ours: one NUL in them would fail this whole statement on
+    // every retry and stall the batch for good (custom_ids are refused at validation instead).
+    const text = (k: 'customId' | 'upstreamRequestId' | 'body' | 'errorMessage') =>
+      rows.map((r) => storableText(r[k]));
     await this.db.query(
       `WITH ins AS (
          INSERT INTO batch_requests (batch_id, line_no, request_id, custom_id, outcome, status_code, upstream_request_id,
@@ -121,13 +126,13 @@ export class ResultRecorder {
         this.batchId,
         col('lineNo'),
         col('requestId'),
-        col('customId'),
+        text('customId'),
         col('outcome'),
         col('statusCode'),
-        col('upstreamRequestId'),
-        col('body'),
+        text('upstreamRequestId'),
+        text('body'),
         col('errorCode'),
-        col('errorMessage'),
+        text('errorMessage'),
         col('promptTokens'),
         col('completionTokens'),
         col('cachedTokens'),

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
@@ -32,7 +32,7 @@ export interface ServedModel {
  * in-flight limit the worker will use, so dispatch never waits for a socket.
  */
 @Injectable()
-export class VllmClient implements OnModuleDestroy {
+export class VllmClient implements OnApplicationShutdown {
   private readonly agent: Agent;
   private readonly baseUrl: string;
   private readonly headers: Record<string, string>;
@@ -40,15 +40,23 @@ export class VllmClient implements OnModuleDestroy {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.baseUrl = config.vllmBaseUrl;
     this.agent = new Agent({
-      connections: Math.max(config.worker.maxInflight, 16) * 2,
+      connections: Math.max(config.worker.maxInflight, config.worker.fixedInflight, 16) * 2,
       keepAliveTimeout: 30_000,
     });
     this.headers = { 'content-type': 'application/json' };
     if (config.vllmApiKey) this.headers.authorization = `Bearer ${config.vllmApiKey}`;
   }
 
-  async onModuleDestroy(): Promise<void> {
-    await this.agent.close().catch(() => undefined);
+  /**
+   * Closed last, in onApplicationShutdown: Nest runs every onModuleDestroy before the worker's
+   * beforeApplicationShutdown hand-back, and a pool closed then made every dispatch during the
+   * shutdown grace fail with "client closed", be retried, and could record lines as failed
+   * (upstream_unreachable) that vLLM never saw. By now dispatch has stopped and in-flight requests
+   * have finished or been aborted, so the pool is destroyed rather than drained: a health probe or
+   * a model list still waiting on a hung vLLM must not hold the exit past the grace period.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await this.agent.destroy().catch(() => undefined);
   }
 
   /** The endpoint path of a batch (`/v1/chat/completions`) resolved against VLLM_BASE_URL (`…/v1`). */
@@ -73,6 +81,27 @@ export class VllmClient implements OnModuleDestroy {
       return { status: res.statusCode, body: text, requestId: typeof rid === 'string' ? rid : null };
     } catch (err) {
       throw classify(err, signal);
+    }
+  }
+
+  /**
+   * vLLM's liveness (`GET /health` beside `/v1`): true for any answer below 500. A 404 from a
+   * gateway that does not route /health still proves the upstream is reachable; refused connections,
+   * timeouts and 5xx (vLLM loading, a proxy with no backend) do not.
+   */
+  async healthy(): Promise<boolean> {
+    try {
+      const res = await request(`${this.baseUrl.replace(/\/v1$/, '')}/health`, {
+        method: 'GET',
+        headers: this.headers,
+        dispatcher: this.agent,
+        headersTimeout: 5_000,
+        bodyTimeout: 5_000,
+      });
+      await res.body.dump();
+      return res.statusCode < 500;
+    } catch {
+      return false;
     }
   }
 

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import type { LimitReason } from '../gpu-worker/concurrency/control-law';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
 import { createMetricsRegistry, Metrics, QUEUE_JOB_STATES, QueueJobState, UpstreamOutcome } from './metrics';
 
@@ -63,6 +64,29 @@ export class MetricsService {
   setInflight(current: number, limit: number): void {
     this.metrics.upstreamInflight.set(current);
     this.metrics.upstreamInflightLimit.set(limit);
+  }
+
+  /** The concurrency controller's view: global limit, upstream gauges (null = unknown), leadership. */
+  concurrencyState(state: {
+    globalLimit: number;
+    leader: boolean;
+    workers: number;
+    kvUsage: number | null;
+    waiting: number | null;
+    running: number | null;
+  }): void {
+    const m = this.metrics;
+    m.concurrencyGlobalLimit.set(state.globalLimit);
+    m.concurrencyLeader.set(state.leader ? 1 : 0);
+    m.concurrencyWorkers.set(state.workers);
+    if (state.kvUsage !== null) m.upstreamKvCacheUsage.set(state.kvUsage);
+    if (state.waiting !== null) m.upstreamWaiting.set(state.waiting);
+    if (state.running !== null) m.upstreamRunning.set(state.running);
+  }
+
+  /** The control law changed the global in-flight limit for this reason. */
+  concurrencyLimitChanged(reason: LimitReason): void {
+    this.metrics.concurrencyLimitChanges.inc({ reason });
   }
 
   addTokens(prompt: number, completion: number): void {

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ALL_STATUSES } from '../batches/batch.entity';
+import { LIMIT_REASONS } from '../gpu-worker/concurrency/control-law';
 
 /**
  * Every metric the service exports is defined in this file, so names, labels and buckets can be
@@ -96,6 +97,42 @@ export function createMetrics(registry: Registry, sources: ScrapeSources) {
       help: "The worker's current in-flight limit (adaptive or fixed).",
       registers,
     }),
+    concurrencyGlobalLimit: new Gauge({
+      name: `${METRIC_PREFIX}concurrency_global_limit`,
+      help: "In-flight limit for the whole vLLM endpoint, shared by every worker (adaptive mode; fixed mode: this worker's limit).",
+      registers,
+    }),
+    concurrencyLimitChanges: new Counter({
+      name: `${METRIC_PREFIX}concurrency_limit_changes_total`,
+      help: 'Changes of the global in-flight limit by the reason of the change (counted by the worker that ran the control law).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    concurrencyLeader: new Gauge({
+      name: `${METRIC_PREFIX}concurrency_leader`,
+      help: '1 when this worker runs the concurrency control law for its vLLM endpoint, else 0.',
+      registers,
+    }),
+    concurrencyWorkers: new Gauge({
+      name: `${METRIC_PREFIX}concurrency_workers`,
+      help: 'Live worker processes sharing the in-flight limit of the vLLM endpoint.',
+      registers,
+    }),
+    upstreamKvCacheUsage: new Gauge({
+      name: `${METRIC_PREFIX}upstream_kv_cache_usage_ratio`,
+      help: "vLLM's KV-cache usage (0..1) at the controller's last scrape of its /metrics.",
+      registers,
+    }),
+    upstreamWaiting: new Gauge({
+      name: `${METRIC_PREFIX}upstream_requests_waiting`,
+      help: "Requests in vLLM's waiting queue (all clients) at the controller's last scrape.",
+      registers,
+    }),
+    upstreamRunning: new Gauge({
+      name: `${METRIC_PREFIX}upstream_requests_running`,
+      help: "Requests in vLLM's running batch (all clients) at the controller's last scrape.",
+      registers,
+    }),
     promptTokens: new Counter({
       name: `${METRIC_PREFIX}prompt_tokens_total`,
       help: 'Prompt tokens reported by vLLM in successful responses.',
@@ -161,6 +198,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function createMetricsRegistry(sources: ScrapeSources): { registry: Registry; metrics: Metrics } {
   const registry = new Registry();
   const metrics = createMetrics(registry, sources);
+  // Every reason of a limit change is a series from the start (0 until it happens).
+  for (const reason of LIMIT_REASONS) metrics.concurrencyLimitChanges.inc({ reason }, 0);
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   return { registry, metrics };
 }

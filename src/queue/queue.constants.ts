@@ -7,6 +7,9 @@ export const MAINTENANCE_QUEUE = 'maintenance';
 export const JOB_PROCESS_BATCH = 'process-batch';
 export const JOB_RECONCILE = 'reconcile';
 
+/** The custom backoff of batch jobs; see batchJobBackoff in run-batch.processor.ts. */
+export const BATCH_JOB_BACKOFF = 'batch-capped';
+
 export interface ProcessBatchPayload {
   batchId: string;
 }
@@ -20,7 +23,8 @@ export function processBatchJobOptions(batchId: string): JobsOptions {
   return {
     jobId: batchId,
     attempts: 1000,
-    backoff: { type: 'exponential', delay: 1000 },
+    // Computed by the worker (batchJobBackoff): capped, and none for a hand-back on shutdown.
+    backoff: { type: BATCH_JOB_BACKOFF },
     removeOnComplete: true,
     removeOnFail: true,
   };

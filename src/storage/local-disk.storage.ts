@@ -1,5 +1,6 @@
+import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,8 +13,9 @@ const SAFE_KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
  * Local-disk storage. Writes go to a temporary name in the same directory and are renamed into place
  * only when complete, so a reader never sees half a file and an aborted upload leaves no stray bytes.
  */
-export class LocalDiskStorage implements StorageDriver {
+export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly root: string;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(dir: string) {
     this.root = resolve(dir);
@@ -69,4 +71,55 @@ export class LocalDiskStorage implements StorageDriver {
     await mkdir(this.root, { recursive: true });
     await access(this.root);
   }
+
+  /**
+   * A process killed mid-write (SIGKILL, OOM, power loss) cannot remove its `.partial` file. Those
+   * are swept at start and hourly once idle for PARTIAL_MAX_IDLE_MS: no live write stays idle that
+   * long (Node ends an HTTP request after 5 minutes), so another replica's upload is never touched.
+   */
+  onApplicationBootstrap(): void {
+    const sweep = (): void => {
+      this.sweepPartials().catch((err) =>
+        new Logger('Storage').warn(`sweeping partial files failed: ${(err as Error).message}`),
+      );
+    };
+    sweep();
+    this.sweepTimer = setInterval(sweep, 3_600_000);
+    this.sweepTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  /** Removes `.partial` files not written to for `maxIdleMs`; returns how many. */
+  async sweepPartials(maxIdleMs = PARTIAL_MAX_IDLE_MS, now = Date.now()): Promise<number> {
+    let removed = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await walk(path);
+        else if (e.name.endsWith('.partial')) {
+          const info = await stat(path).catch(() => null);
+          if (info && now - info.mtimeMs > maxIdleMs) {
+            await rm(path, { force: true });
+            removed++;
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    if (removed > 0)
+      new Logger('Storage').log(`removed ${removed} partial file(s) left by an interrupted write`);
+    return removed;
+  }
 }
+
+/** How long a `.partial` file must be idle before the sweep treats it as a crashed write's leftover. */
+export const PARTIAL_MAX_IDLE_MS = 15 * 60_000;

@@ -1,13 +1,16 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   S3Client,
   S3ClientConfig,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { Logger } from '@nestjs/common';
 import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../config/app-config';
@@ -35,6 +38,7 @@ export const QUEUE_SIZE = 2;
 export class S3Storage implements StorageDriver {
   private readonly client: S3Client;
   private readonly bucket: string;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private readonly where: string;
 
   constructor(config: S3StorageConfig, client?: S3Client) {
@@ -133,10 +137,57 @@ export class S3Storage implements StorageDriver {
   }
 
   /**
+   * A process killed mid-upload (SIGKILL, OOM) cannot abort its multipart upload, whose parts would
+   * then be stored (and billed) forever. Uploads started more than STALE_UPLOAD_MS ago are swept at
+   * start and hourly: no upload of ours runs that long, so another replica's live one is never hit.
+   * (A bucket lifecycle rule "abort incomplete multipart uploads" does the same on the server side.)
+   */
+  onApplicationBootstrap(): void {
+    const sweep = (): void => {
+      this.sweepStaleUploads().catch((err) =>
+        new Logger('Storage').warn(`sweeping stale multipart uploads failed: ${(err as Error).message}`),
+      );
+    };
+    sweep();
+    this.sweepTimer = setInterval(sweep, 3_600_000);
+    this.sweepTimer.unref();
+  }
+
+  /** Aborts multipart uploads of this bucket initiated more than `maxAgeMs` ago; returns how many. */
+  async sweepStaleUploads(maxAgeMs = STALE_UPLOAD_MS, now = Date.now()): Promise<number> {
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId || !u.Initiated || now - u.Initiated.getTime() < maxAgeMs) continue;
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }),
+        );
+        aborted++;
+      }
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+    if (aborted > 0)
+      new Logger('Storage').log(`aborted ${aborted} multipart upload(s) left by an interrupted write`);
+    return aborted;
+  }
+
+  /**
    * Nest calls this on app.close(), after every onModuleDestroy / beforeApplicationShutdown hook,
    * so workers flushing output files during shutdown still have a working client.
    */
   onApplicationShutdown(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.destroy();
   }
 }
@@ -180,3 +231,6 @@ class ByteCounter extends Transform {
     cb(null, chunk);
   }
 }
+
+/** Age after which a pending multipart upload is taken for a crashed write's leftover (6 hours). */
+const STALE_UPLOAD_MS = 6 * 3_600_000;

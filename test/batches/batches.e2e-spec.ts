@@ -32,6 +32,9 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     env = await createTestEnv({
       VLLM_BASE_URL: sim.url,
       BATCH_COMPLETION_WINDOWS: '1h,3s',
+      // These tests are about API semantics (cancel and expiry need a batch that is still running),
+      // so the in-flight level is pinned rather than left to the adaptive controller.
+      WORKER_CONCURRENCY_MODE: 'fixed',
       WORKER_FIXED_INFLIGHT: '16',
       WORKER_RETRY_BASE_MS: '20',
       WORKER_RETRY_MAX_MS: '100',

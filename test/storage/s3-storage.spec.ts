@@ -80,6 +80,17 @@ describe('S3Storage against an S3-compatible server', () => {
     expect(await driver.exists(key)).toBe(false);
   });
 
+  it('sweeps multipart uploads a killed process left behind, and only stale ones', async () => {
+    const { CreateMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+    await admin.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 't/left-behind' }));
+    expect(await pendingUploads()).toEqual(['t/left-behind']);
+    // Young uploads may be another replica's live one: untouched.
+    expect(await driver.sweepStaleUploads()).toBe(0);
+    expect(await pendingUploads()).toEqual(['t/left-behind']);
+    expect(await driver.sweepStaleUploads(0, Date.now() + 1000)).toBe(1);
+    expect(await pendingUploads()).toEqual([]);
+  });
+
   it('rejects when the source ends prematurely without an error, leaving nothing', async () => {
     const key = 'tenant-s3/file-premature';
     const source = new PassThrough();

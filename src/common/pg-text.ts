@@ -1,0 +1,22 @@
+/**
+ * PostgreSQL cannot store every JavaScript string: `text` rejects NUL (U+0000), `jsonb` rejects the
+ * `\u0000` escape and unpaired UTF-16 surrogates, and a lone surrogate sent as text silently becomes
+ * U+FFFD (so it would not come back as sent). Both arrive easily from hostile input ("\u0000" in a
+ * JSON string, an emoji cut in half by a `slice`), and one such value in a batched INSERT fails the
+ * whole statement again and again: a batch stuck forever. User values are checked with
+ * `isStorableText` (and refused with a 400 or a validation error); text we compose ourselves or
+ * receive from upstream is made safe with `storableText`.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function isStorableText(s: string): boolean {
+  return !s.includes('\u0000') && s.replace(LONE_SURROGATE, '') === s;
+}
+
+/** NUL and unpaired surrogates replaced by U+FFFD. */
+export function storableText(s: string): string;
+export function storableText(s: string | null): string | null;
+export function storableText(s: string | null): string | null {
+  if (s === null) return null;
+  return s.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+}

@@ -1,0 +1,84 @@
+import OpenAI from 'openai';
+import { createSimulator, RunningSimulator } from '../../simulator/simulator';
+import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
+import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+
+/**
+ * End to end: the whole app with default settings against a KV-bound simulator. The adaptive
+ * controller must keep vLLM's waiting queue small while running near the knee, where a fixed limit
+ * far too high floods the queue for no more throughput. Ratios with margins, not timings.
+ */
+describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
+  // 512 blocks of 16 tokens; each request holds 30 blocks from admission to its end (464-token
+  // prompt, 16 tokens out): the cache runs 17 of them at once.
+  const BLOCKS = 512;
+  const KNEE = Math.floor(BLOCKS / 30);
+  const N = 600;
+  let sim: RunningSimulator;
+  let env: TestEnv;
+
+  const lines = toJsonl(
+    Array.from({ length: N }, (_, i) => {
+      const head = `question ${i}: `;
+      return chatLine(`req-${i}`, head + 'x'.repeat(464 * 4 - head.length), { max_tokens: 16 });
+    }),
+  );
+
+  /** Runs the batch on a fresh app with `overrides`; returns req/s and the simulator's levels. */
+  async function run(overrides: Record<string, string>) {
+    const app: TestApp = await startApp({ ...env.env, ...overrides });
+    try {
+      const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
+      const fileId = await uploadBatchFile(client, lines);
+      sim.resetStats();
+      const t0 = performance.now();
+      const created = await client.batches.create({
+        input_file_id: fileId,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      });
+      const done = await waitForBatch(client, created.id, undefined, 25_000);
+      const seconds = (performance.now() - t0) / 1000;
+      expect(done.request_counts).toEqual({ total: N, completed: N, failed: 0 });
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      const limit = Number(/^vllm_batch_concurrency_global_limit (\S+)$/m.exec(metrics)?.[1]);
+      const result = { rate: N / seconds, stats: sim.stats(), limit };
+      if (process.env.DEBUG_CONCURRENCY) console.log(JSON.stringify({ overrides, ...result }));
+      return result;
+    } finally {
+      await app.close();
+    }
+  }
+
+  beforeAll(async () => {
+    sim = await createSimulator({ port: 0, numGpuBlocks: BLOCKS, stepBaseMs: 4, stepPerSeqMs: 0.05 });
+    env = await createTestEnv({
+      VLLM_BASE_URL: sim.url,
+      THROTTLE_BATCH_CREATE_LIMIT: '1000',
+      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
+      THROTTLE_READ_LIMIT: '100000',
+    });
+  });
+
+  afterAll(async () => {
+    await env?.dispose();
+    await sim?.close();
+  });
+
+  it('keeps the waiting queue small near the knee; a fixed limit of 500 floods it for no more throughput', async () => {
+    const adaptive = await run({});
+    const flooded = await run({ WORKER_CONCURRENCY_MODE: 'fixed', WORKER_FIXED_INFLIGHT: '500' });
+
+    // Adaptive: the running batch near the knee, vLLM's waiting queue a small fraction of it.
+    expect(adaptive.stats.meanRunning).toBeGreaterThan(0.7 * KNEE);
+    expect(adaptive.stats.meanWaiting).toBeLessThan(0.2 * adaptive.stats.meanRunning);
+    expect(adaptive.stats.preemptions).toBeLessThanOrEqual(0.01 * N);
+    expect(adaptive.limit).toBeGreaterThanOrEqual(KNEE - 2);
+    expect(adaptive.limit).toBeLessThanOrEqual(KNEE + 6);
+
+    // Fixed far too high: everything waits inside vLLM.
+    expect(flooded.stats.meanWaiting).toBeGreaterThan(5 * flooded.stats.meanRunning);
+    // ...and it is not faster (the cache is the bound either way).
+    expect(adaptive.rate).toBeGreaterThan(0.85 * flooded.rate);
+  }, 60_000);
+});

@@ -1,0 +1,280 @@
+import IORedis from 'ioredis';
+import OpenAI from 'openai';
+import { Client } from 'pg';
+import { readJsonlFile } from '../support/batch-helpers';
+import {
+  hasPrivatePostgres,
+  killAll,
+  PrivatePostgres,
+  PrivateRedis,
+  SimulatorProcess,
+  sleep,
+  startService,
+  startSimulator,
+  until,
+} from '../support/processes';
+import {
+  customIdOf,
+  expectExactlyOnce,
+  recordedRows,
+  reliabilityEnv,
+  report,
+  sdkFor,
+  submitBatch,
+  TestEnv,
+  waitFinal,
+} from '../support/reliability';
+import { authHeader, TENANT_A } from '../support/test-app';
+
+async function progress(client: OpenAI, id: string): Promise<number> {
+  return (await client.batches.retrieve(id)).request_counts!.completed;
+}
+
+async function sql(databaseUrl: string, text: string, params: unknown[] = []): Promise<void> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query(text, params);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Deletes this test's own queue keys (its QUEUE_PREFIX only), as a Redis restart would. */
+async function wipeQueue(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+/**
+ * Redis and PostgreSQL restarted under a running batch, and batches orphaned by a crash. PostgreSQL
+ * holds everything that matters (batches, per-line results); the queue in Redis is rebuilt from it
+ * by the reconciler, at worker start and every RECONCILE_INTERVAL_MS. The restarts use private
+ * server instances started by the test, never the machine's own.
+ */
+describe('Reliability: infrastructure restarts and orphaned batches', () => {
+  let sim: SimulatorProcess;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ SIM_STEP_BASE_MS: '10', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '8' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await killAll();
+  }, 60_000);
+
+  describe('Redis restarted (empty) mid-batch', () => {
+    let redis: PrivateRedis;
+    let env: TestEnv;
+
+    beforeAll(async () => {
+      redis = await PrivateRedis.start();
+    }, 30_000);
+
+    afterAll(async () => {
+      await killAll([sim.proc]);
+      await redis?.kill();
+      await env?.dispose();
+    }, 60_000);
+
+    it('running, queued and newly created batches all complete, each line exactly once', async () => {
+      // One batch at a time, so the second one is still waiting in Redis when Redis loses everything.
+      env = await reliabilityEnv({
+        VLLM_BASE_URL: sim.url,
+        REDIS_URL: redis.url,
+        WORKER_BATCH_CONCURRENCY: '1',
+      });
+      const api = await startService('api', env.env, 'api-redis');
+      const worker = await startService('worker', env.env, 'worker-redis');
+      const client = sdkFor(api.url);
+      const n1 = 500;
+      const n2 = 200;
+      const b1 = await submitBatch(client, n1);
+      const b2 = await submitBatch(client, n2);
+      await until(async () => (await progress(client, b1)) >= n1 / 4, 60_000, 'a quarter of batch 1');
+      expect((await client.batches.retrieve(b2)).status).toBe('validating');
+      expect(redis.dbsize()).toBeGreaterThan(0);
+
+      // Redis goes away for 3 s and comes back empty; a batch is created meanwhile.
+      await redis.kill();
+      const downAt = Date.now();
+      const createStarted = Date.now();
+      const b3 = await submitBatch(client, 100);
+      const createSeconds = (Date.now() - createStarted) / 1000;
+      await sleep(Math.max(0, 3000 - (Date.now() - downAt)));
+      await redis.restart();
+      const upAt = Date.now();
+
+      // The rate limiter (failing open while Redis was away) counts again, and /ready is green.
+      const throttlingBackAfter = await until(
+        async () => {
+          const res = await fetch(`${api.url}/v1/files`, { headers: authHeader(TENANT_A.key) });
+          return res.headers.get('x-ratelimit-limit') !== null ? (Date.now() - upAt) / 1000 : null;
+        },
+        30_000,
+        'rate limiting to resume',
+      );
+      await until(async () => (await fetch(`${api.url}/ready`)).ok, 30_000, 'the API to be ready');
+      await until(async () => (await fetch(`${worker.url}/ready`)).ok, 30_000, 'the worker to be ready');
+
+      // The reconciler finds all three unfinished batches without jobs and enqueues them again.
+      const requeued = await until(
+        () => /re-enqueued (\d+) unfinished batch/.exec(worker.proc.output())?.[1],
+        30_000,
+        'the reconciler to rebuild the queue',
+      );
+      const results: Record<string, number> = {};
+      for (const [id, n] of [
+        [b1, n1],
+        [b2, n2],
+        [b3, 100],
+      ] as const) {
+        const batch = await waitFinal(client, id, 120_000);
+        expect(batch.status).toBe('completed');
+        await expectExactlyOnce(client, batch, n);
+        expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+        results[id] = (Date.now() - upAt) / 1000;
+      }
+      report('Redis restarted empty mid-batch', {
+        downSeconds: (upAt - downAt) / 1000,
+        createDuringOutageSeconds: createSeconds,
+        requeuedByReconciler: requeued,
+        rateLimitingBackSeconds: throttlingBackAfter,
+        allDoneSecondsAfterRedisBack: Math.max(...Object.values(results)),
+      });
+    }, 180_000);
+  });
+
+  (hasPrivatePostgres() ? describe : describe.skip)('PostgreSQL restarted mid-batch', () => {
+    let pg: PrivatePostgres;
+    let env: TestEnv;
+
+    beforeAll(async () => {
+      pg = await PrivatePostgres.start();
+    }, 60_000);
+
+    afterAll(async () => {
+      await killAll([sim.proc]);
+      await env?.dispose().catch(() => undefined);
+      await pg?.destroy();
+    }, 60_000);
+
+    it('the batch completes after the worker and API reconnect, each line exactly once', async () => {
+      env = await reliabilityEnv({ VLLM_BASE_URL: sim.url });
+      const databaseUrl = `${pg.url}/vllm_batch_pg_restart`;
+      const procEnv = { ...env.env, DATABASE_URL: databaseUrl };
+      const api = await startService('api', procEnv, 'api-pg');
+      const worker = await startService('worker', procEnv, 'worker-pg');
+      const client = sdkFor(api.url);
+      const n = 600;
+      const id = await submitBatch(client, n);
+      await until(async () => (await progress(client, id)) >= n / 4, 60_000, 'a quarter of the batch');
+
+      const downAt = Date.now();
+      await pg.restart(3000, 'immediate');
+      const upAt = Date.now();
+      const before = await until(
+        () => progress(client, id).catch(() => null),
+        30_000,
+        'the API to read again',
+      );
+      const resumedAfter = await until(
+        async () => ((await progress(client, id)) > before ? (Date.now() - upAt) / 1000 : null),
+        60_000,
+        'progress after the restart',
+      );
+      const batch = await waitFinal(client, id, 120_000);
+      expect(batch.status).toBe('completed');
+      await expectExactlyOnce(client, batch, n);
+      expect(await recordedRows(databaseUrl, id)).toEqual({ rows: n, distinct: n });
+      expect(api.proc.running && worker.proc.running).toBe(true);
+      report('PostgreSQL restarted mid-batch', {
+        lines: n,
+        downSeconds: (upAt - downAt) / 1000,
+        progressSecondsAfterPgBack: resumedAfter,
+        totalSecondsAfterPgBack: (Date.now() - upAt) / 1000,
+      });
+    }, 180_000);
+  });
+
+  describe('orphans', () => {
+    let env: TestEnv;
+
+    afterAll(async () => {
+      await killAll([sim.proc]);
+      await env?.dispose();
+    }, 60_000);
+
+    it('batches left in_progress, finalizing and cancelling with no job are found and finished at worker start', async () => {
+      env = await reliabilityEnv({ VLLM_BASE_URL: sim.url });
+      const api = await startService('api', env.env, 'api-orphans');
+      const w1 = await startService('worker', env.env, 'worker-orphans');
+      const client = sdkFor(api.url);
+
+      // B ran to the end; it will be put back in `finalizing` as if its worker died writing the files.
+      const nB = 50;
+      const bB = await submitBatch(client, nB);
+      expect((await waitFinal(client, bB, 60_000)).status).toBe('completed');
+
+      const nA = 300;
+      const nC = 300;
+      const bA = await submitBatch(client, nA);
+      const bC = await submitBatch(client, nC);
+      await until(
+        async () => (await progress(client, bA)) >= 40 && (await progress(client, bC)) >= 40,
+        60_000,
+        'both batches under way',
+      );
+      w1.proc.kill('SIGKILL');
+      await w1.proc.exited;
+      // C is cancelled while no worker runs; then the queue loses every job (Redis restart without
+      // persistence, here: this test's own keys deleted).
+      expect((await client.batches.cancel(bC)).status).toBe('cancelling');
+      await wipeQueue(env.env.REDIS_URL, env.queuePrefix);
+      await sql(
+        env.databaseUrl,
+        `UPDATE batches SET status = 'finalizing', output_file_id = NULL, error_file_id = NULL, completed_at = NULL,
+                finalizing_at = now() WHERE id = $1`,
+        [bB],
+      );
+      const statuses = async (): Promise<string[]> =>
+        Promise.all([bA, bB, bC].map(async (id) => (await client.batches.retrieve(id)).status));
+      expect(await statuses()).toEqual(['in_progress', 'finalizing', 'cancelling']);
+
+      const startedAt = Date.now();
+      await startService('worker', env.env, 'worker-orphans-2');
+      const a = await waitFinal(client, bA, 120_000);
+      const b = await waitFinal(client, bB, 60_000);
+      const c = await waitFinal(client, bC, 60_000);
+      const seconds = (Date.now() - startedAt) / 1000;
+      expect([a.status, b.status, c.status]).toEqual(['completed', 'completed', 'cancelled']);
+      await expectExactlyOnce(client, a, nA);
+      await expectExactlyOnce(client, b, nB);
+      const { errors } = await expectExactlyOnce(client, c, nC, false);
+      expect(errors.length).toBeGreaterThan(0);
+      for (const e of errors) expect(e.error?.code).toBe('batch_cancelled');
+      expect(c.request_counts!.completed + c.request_counts!.failed).toBe(nC);
+      // B's files were written anew; the old ones are not referenced twice.
+      expect((await readJsonlFile(client, b.output_file_id)).map((l) => l.custom_id).sort()).toEqual(
+        Array.from({ length: nB }, (_, i) => customIdOf(i)).sort(),
+      );
+      report('orphans resumed at worker start', {
+        inProgress: `${bA}→${a.status}`,
+        finalizing: `${bB}→${b.status}`,
+        cancelling: `${bC}→${c.status}`,
+        secondsToFinishAll: seconds,
+      });
+    }, 180_000);
+  });
+});

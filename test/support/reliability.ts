@@ -1,0 +1,150 @@
+/**
+ * What every reliability scenario needs: an isolated environment, batch input with a known answer
+ * per line, and the one check that matters, that every accepted request produced exactly one result
+ * line (none missing, none twice, each answering its own input).
+ */
+import OpenAI from 'openai';
+import { Client } from 'pg';
+import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, type OutputLine } from './batch-helpers';
+import { sleep } from './processes';
+import { createTestEnv, TENANT_A, TestEnv } from './test-app';
+
+/** Limits high enough that the rate limiter never shapes a reliability scenario. */
+export const UNTHROTTLED = {
+  THROTTLE_BATCH_CREATE_LIMIT: '100000',
+  THROTTLE_FILE_UPLOAD_LIMIT: '100000',
+  THROTTLE_READ_LIMIT: '1000000',
+  THROTTLE_MUTATION_LIMIT: '100000',
+};
+
+/** Own database, Redis prefix and storage dir (createTestEnv), tuned for fast recovery in tests. */
+export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
+  return createTestEnv({
+    ...UNTHROTTLED,
+    LOG_LEVEL: 'info',
+    RECONCILE_INTERVAL_MS: '2000',
+    // A fixed, small in-flight limit makes a batch last long enough to break something in its middle.
+    WORKER_CONCURRENCY_MODE: 'fixed',
+    WORKER_FIXED_INFLIGHT: '8',
+    WORKER_RETRY_BASE_MS: '200',
+    WORKER_RETRY_MAX_MS: '2000',
+    ...overrides,
+  });
+}
+
+export function sdkFor(apiUrl: string, key = TENANT_A.key): OpenAI {
+  return new OpenAI({ baseURL: `${apiUrl}/v1`, apiKey: key, maxRetries: 3, timeout: 30_000 });
+}
+
+export const customIdOf = (i: number): string => `req-${i}`;
+const questionOf = (i: number): string => `question ${i}`;
+
+/** n chat lines whose answers (the simulator echoes) tell which line they belong to. */
+export function batchInput(n: number): string {
+  return toJsonl(Array.from({ length: n }, (_, i) => chatLine(customIdOf(i), questionOf(i))));
+}
+
+export async function submitBatch(client: OpenAI, n: number): Promise<string> {
+  const fileId = await uploadBatchFile(client, batchInput(n));
+  const batch = await client.batches.create({
+    input_file_id: fileId,
+    endpoint: '/v1/chat/completions',
+    completion_window: '24h',
+  });
+  return batch.id;
+}
+
+const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
+
+/** Polls until the batch is final; tolerates the API being briefly unreachable (restarts). */
+export async function waitFinal(
+  client: OpenAI,
+  id: string,
+  timeoutMs: number,
+): Promise<OpenAI.Batches.Batch> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'unknown';
+  for (;;) {
+    try {
+      const b = await client.batches.retrieve(id);
+      last = b.status;
+      if (TERMINAL.includes(b.status)) return b;
+    } catch (err) {
+      last = `unreachable (${(err as Error).message})`;
+    }
+    if (Date.now() > deadline) throw new Error(`batch ${id} not final after ${timeoutMs} ms (last: ${last})`);
+    await sleep(250);
+  }
+}
+
+export interface ExactlyOnce {
+  outputs: OutputLine[];
+  errors: OutputLine[];
+}
+
+/**
+ * Fails (jest expect) unless the output and error files together hold exactly one line per
+ * custom_id of an n-line batchInput, each output answering its own question; with `allSucceeded`
+ * the error file must be empty too.
+ */
+export async function expectExactlyOnce(
+  client: OpenAI,
+  batch: OpenAI.Batches.Batch,
+  n: number,
+  allSucceeded = true,
+): Promise<ExactlyOnce> {
+  const outputs = await readJsonlFile(client, batch.output_file_id);
+  const errors = await readJsonlFile(client, batch.error_file_id);
+  const seen = new Map<string, number>();
+  for (const line of [...outputs, ...errors]) seen.set(line.custom_id, (seen.get(line.custom_id) ?? 0) + 1);
+  const missing: string[] = [];
+  const duplicated: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = seen.get(customIdOf(i)) ?? 0;
+    if (c === 0) missing.push(customIdOf(i));
+    if (c > 1) duplicated.push(customIdOf(i));
+  }
+  const unexpected = [...seen.keys()].filter((id) => !/^req-\d+$/.test(id) || Number(id.slice(4)) >= n);
+  expect({ missing, duplicated, unexpected }).toEqual({ missing: [], duplicated: [], unexpected: [] });
+  expect(outputs.length + errors.length).toBe(n);
+  for (const line of outputs) {
+    const i = Number(line.custom_id.slice(4));
+    expect(line.response?.status_code).toBe(200);
+    expect(line.response?.body.choices[0].message.content).toBe(`echo: ${questionOf(i)}`);
+  }
+  if (allSucceeded) {
+    expect(errors.map((e) => ({ id: e.custom_id, error: e.error, status: e.response?.status_code }))).toEqual(
+      [],
+    );
+    expect(batch.request_counts).toEqual({ total: n, completed: n, failed: 0 });
+  }
+  return { outputs, errors };
+}
+
+/** Rows recorded for a batch in PostgreSQL: must equal its line count, each line once. */
+export async function recordedRows(
+  databaseUrl: string,
+  batchId: string,
+): Promise<{ rows: number; distinct: number }> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const r = await db.query<{ rows: string; distinct: string }>(
+      'SELECT count(*) AS rows, count(DISTINCT custom_id) AS distinct FROM batch_requests WHERE batch_id = $1',
+      [batchId],
+    );
+    return { rows: Number(r.rows[0].rows), distinct: Number(r.rows[0].distinct) };
+  } finally {
+    await db.end();
+  }
+}
+
+/** Prints a figure for the closing note of the reliability issue, in one greppable format. */
+export function report(scenario: string, figures: Record<string, unknown>): void {
+  const text = Object.entries(figures)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 100) / 100 : String(v)}`)
+    .join(' ');
+  process.stdout.write(`[reliability] ${scenario}: ${text}\n`);
+}
+
+export type { TestEnv };
