@@ -6,7 +6,7 @@ import { BatchEntity } from '../batches/batch.entity';
 import { readJsonlLines } from '../batches/jsonl-reader';
 import { newBatchRequestId } from '../common/ids';
 import { FilesService } from '../files/files.service';
-import { ResultRecorder } from './result-recorder';
+import { failedResult, ResultRecorder } from './result-recorder';
 
 const PAGE = 1000;
 
@@ -58,21 +58,12 @@ export class BatchFinalizerService {
         // validated earlier; keep the placeholder if the file is somehow unreadable now
       }
       await recorder.waitForRoom();
-      recorder.add({
-        lineNo: item.lineNo,
-        requestId: newBatchRequestId(),
-        customId,
-        outcome: 'failed',
-        statusCode: null,
-        upstreamRequestId: null,
-        body: null,
-        errorCode: code,
-        errorMessage: message,
-        promptTokens: 0,
-        completionTokens: 0,
-        cachedTokens: 0,
-        reasoningTokens: 0,
-      });
+      recorder.add(
+        failedResult(
+          { lineNo: item.lineNo, requestId: newBatchRequestId(), customId },
+          { errorCode: code, errorMessage: message },
+        ),
+      );
     }
     await recorder.drain();
   }

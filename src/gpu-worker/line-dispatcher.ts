@@ -2,7 +2,7 @@ import { AppConfig } from '../config/app-config';
 import { newBatchRequestId } from '../common/ids';
 import { MetricsService } from '../metrics/metrics.service';
 import { backoffDelay, sleep } from './backoff';
-import { LineResult } from './result-recorder';
+import { failedResult, LineResult } from './result-recorder';
 import { UpstreamGate } from './upstream-gate';
 import { UpstreamFailure, UpstreamResponse, VllmClient } from './vllm.client';
 
@@ -100,16 +100,10 @@ export class LineDispatcher {
           continue;
         }
         this.metrics.upstreamResult(failure.kind === 'timeout' ? 'timeout' : 'connection_error', seconds);
-        return {
-          ...base,
-          ...NO_TOKENS,
-          outcome: 'failed',
-          statusCode: null,
-          upstreamRequestId: null,
-          body: null,
+        return failedResult(base, {
           errorCode: failure.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable',
           errorMessage: `${failure.message} (after ${attempt} attempts)`,
-        };
+        });
       }
       const seconds = (performance.now() - started) / 1000;
       if (res.status === 429 || res.status === 503) this.feedback.overloaded();
@@ -128,16 +122,7 @@ export class LineDispatcher {
         continue;
       }
       this.metrics.upstreamResult(res.status >= 500 ? 'upstream_5xx' : 'upstream_4xx', seconds);
-      return {
-        ...base,
-        ...NO_TOKENS,
-        outcome: 'failed',
-        statusCode: res.status,
-        upstreamRequestId: res.requestId,
-        body: res.body,
-        errorCode: null,
-        errorMessage: null,
-      };
+      return failedResult(base, { statusCode: res.status, upstreamRequestId: res.requestId, body: res.body });
     }
   }
 
@@ -160,16 +145,12 @@ export class LineDispatcher {
       parsed = JSON.parse(res.body) as { id?: unknown; usage?: Usage };
     } catch {
       this.metrics.upstreamResult('upstream_5xx', seconds);
-      return {
-        ...base,
-        ...NO_TOKENS,
-        outcome: 'failed',
+      return failedResult(base, {
         statusCode: res.status,
         upstreamRequestId: res.requestId,
-        body: null,
         errorCode: 'invalid_upstream_response',
         errorMessage: 'vLLM answered with a body that is not JSON.',
-      };
+      });
     }
     this.metrics.upstreamResult('ok', seconds);
     const usage = parsed.usage ?? {};
@@ -192,8 +173,6 @@ export class LineDispatcher {
     };
   }
 }
-
-const NO_TOKENS = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 };
 
 const toInt = (v: unknown): number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0;

@@ -18,6 +18,29 @@ export interface LineResult {
   reasoningTokens: number;
 }
 
+/** The result of a line that did not succeed: an upstream HTTP error (status and body) or one that never got an answer (code and message). */
+export function failedResult(
+  base: Pick<LineResult, 'lineNo' | 'requestId' | 'customId'>,
+  detail: Partial<
+    Pick<LineResult, 'statusCode' | 'upstreamRequestId' | 'body' | 'errorCode' | 'errorMessage'>
+  >,
+): LineResult {
+  return {
+    ...base,
+    outcome: 'failed',
+    statusCode: null,
+    upstreamRequestId: null,
+    body: null,
+    errorCode: null,
+    errorMessage: null,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    ...detail,
+  };
+}
+
 const FLUSH_ROWS = 500;
 const FLUSH_INTERVAL_MS = 250;
 /** Above this many unwritten results (PostgreSQL down or slow), dispatch waits for the database. */
