@@ -211,7 +211,9 @@ async function kvAt(blocks: number, path: string, bodies: string[], withFlood: b
         const changes = await limitChanges(svc.url);
         if (batch.request_counts?.completed !== KV_LINES)
           throw new Error(`${who}: ${JSON.stringify(batch.request_counts)}`);
-        const range = limits.length ? `${Math.min(...limits)}–${Math.max(...limits)}` : '?';
+        // The first sample is the idle limit, read before the batch started.
+        const during = limits.slice(1);
+        const range = during.length ? `${Math.min(...during)}–${Math.max(...during)}` : '?';
         rows.push({
           who,
           inflight: env.WORKER_FIXED_INFLIGHT ?? `adaptive ${range}`,

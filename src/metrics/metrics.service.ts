@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import type { LimitReason } from '../gpu-worker/concurrency/control-law';
+import { LIMIT_REASONS, LimitReason } from '../gpu-worker/concurrency/control-law';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
 import { createMetricsRegistry, Metrics, QUEUE_JOB_STATES, QueueJobState, UpstreamOutcome } from './metrics';
 
@@ -69,6 +69,7 @@ export class MetricsService {
   /** The concurrency controller's view: global limit, upstream gauges (null = unknown), leadership. */
   concurrencyState(state: {
     globalLimit: number;
+    reason: LimitReason;
     leader: boolean;
     workers: number;
     kvUsage: number | null;
@@ -77,6 +78,8 @@ export class MetricsService {
   }): void {
     const m = this.metrics;
     m.concurrencyGlobalLimit.set(state.globalLimit);
+    for (const reason of LIMIT_REASONS)
+      m.concurrencyLimitReason.set({ reason }, reason === state.reason ? 1 : 0);
     m.concurrencyLeader.set(state.leader ? 1 : 0);
     m.concurrencyWorkers.set(state.workers);
     if (state.kvUsage !== null) m.upstreamKvCacheUsage.set(state.kvUsage);

@@ -108,6 +108,12 @@ export function createMetrics(registry: Registry, sources: ScrapeSources) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    concurrencyLimitReason: new Gauge({
+      name: `${METRIC_PREFIX}concurrency_limit_reason`,
+      help: 'Why the global in-flight limit last changed: 1 for that reason, 0 for the others.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     concurrencyLeader: new Gauge({
       name: `${METRIC_PREFIX}concurrency_leader`,
       help: '1 when this worker runs the concurrency control law for its vLLM endpoint, else 0.',

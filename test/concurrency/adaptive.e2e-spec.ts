@@ -81,4 +81,64 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
     // ...and it is not faster (the cache is the bound either way).
     expect(adaptive.rate).toBeGreaterThan(0.85 * flooded.rate);
   }, 60_000);
+
+  it('yields to interactive requests that queue in vLLM beside the batch', async () => {
+    const app: TestApp = await startApp(env.env);
+    try {
+      const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
+      const big = toJsonl(
+        Array.from({ length: 2000 }, (_, i) =>
+          chatLine(`big-${i}`, 'x'.repeat(464 * 4 - 12), { max_tokens: 16 }),
+        ),
+      );
+      const created = await client.batches.create({
+        input_file_id: await uploadBatchFile(client, big),
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      });
+      const metric = async (name: string): Promise<number> => {
+        const text = await (await fetch(`${app.url}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      };
+      // Let the batch settle at the knee.
+      await new Promise((r) => setTimeout(r, 2500));
+      const settled = await metric('vllm_batch_concurrency_global_limit');
+      // An interactive client keeps 12 requests in flight straight to vLLM for 3 s.
+      const until = Date.now() + 3000;
+      let interactive = 0;
+      const limits: number[] = [];
+      const sampler = setInterval(
+        () => void metric('vllm_batch_concurrency_global_limit').then((v) => limits.push(v)),
+        250,
+      );
+      await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          while (Date.now() < until) {
+            const res = await fetch(`${sim.url}/chat/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({
+                model: 'sim-model',
+                messages: [{ role: 'user', content: 'hi' }],
+                max_tokens: 4,
+              }),
+            });
+            await res.text();
+            interactive++;
+          }
+        }),
+      );
+      clearInterval(sampler);
+      const yielded = await metric(
+        'vllm_batch_concurrency_limit_changes_total{reason="interactive_traffic"}',
+      );
+      expect(interactive).toBeGreaterThan(0);
+      expect(yielded).toBeGreaterThanOrEqual(1);
+      expect(Math.min(...limits)).toBeLessThan(settled);
+      await client.batches.cancel(created.id);
+      await waitForBatch(client, created.id, undefined, 20_000);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });

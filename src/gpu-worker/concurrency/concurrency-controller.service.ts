@@ -256,6 +256,7 @@ export class ConcurrencyController
     const sample = await this.scrape();
     this.metrics.concurrencyState({
       globalLimit: this.limiter.limit,
+      reason: 'fixed',
       leader: false,
       workers: 1,
       kvUsage: sample?.kvUsage ?? null,
@@ -390,6 +391,7 @@ export class ConcurrencyController
     this.setShare(share);
     this.metrics.concurrencyState({
       globalLimit: share,
+      reason: this.law.reason,
       leader: false,
       workers: 1,
       kvUsage: sample?.kvUsage ?? null,
@@ -404,6 +406,7 @@ export class ConcurrencyController
     this.lastShare = this.limiter.limit;
     this.metrics.concurrencyState({
       globalLimit: state.limit,
+      reason: state.reason,
       leader: this.leader,
       workers: state.workers,
       kvUsage: state.kvUsage,

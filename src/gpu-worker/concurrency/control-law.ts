@@ -173,7 +173,8 @@ const OBSERVED_DECAY = 0.7;
  *     outside cooldown and while max(W̄, W) ≤ target = max(1, waitingTarget × R):
  *     - vLLM held none of our requests for HELD_WINDOW ticks (a near-instant backend): slow start,
  *       L ×= 1 + slowStartGrowth;
- *     - the measured footprint says more fit than L (capacity / footprint > L): grow to that;
+ *     - the measured footprint says more fit than L (capacity / footprint > L): grow to that, in
+ *       one step (a worst-case fit of measured requests);
  *     - KV headroom: projected = kv + R × completion / 2 / capacity (decode still ahead) + ours on
  *       the wire; room = (kvTarget − projected) / per-request footprint; room ≥ 1 → L += growthGain × room
  *       (not in the estimateSettleTicks after an estimate), at most maxGrowth × L;
@@ -420,9 +421,11 @@ export class ConcurrencyLaw {
     // What the answers say fits (the estimate, corrected by the measured usage).
     if (capacity && footprint && this.observed.n >= MIN_OBSERVED) {
       const model = Math.floor((c.estimateFill * capacity) / (footprint.prompt + footprint.completion));
-      if (model > L && cap(model) > L)
+      // A worst-case fit of measured requests: safe to take in one step (only a ceiling caps it).
+      const fit = Math.min(model, this.ceiling ? this.ceiling.level - 1 : Infinity);
+      if (fit > L)
         return decide(
-          cap(model),
+          fit,
           'estimate',
           `${state}: answers use ~${Math.round(footprint.prompt + footprint.completion)} tokens each`,
         );
