@@ -454,6 +454,9 @@ describe('Reliability: hostile input', () => {
       ...auth,
       'Content-Type': `multipart/form-data; boundary=${boundary}`,
     });
+    /** POST /v1/files with a hand-built multipart body. */
+    const postParts = (parts: Parameters<typeof multipart>[0]) =>
+      raw('POST', '/v1/files', mp(), multipart(parts));
     const line = JSON.stringify({
       custom_id: 'a',
       method: 'POST',
@@ -535,37 +538,27 @@ describe('Reliability: hostile input', () => {
         ],
         [
           'multipart without a file',
-          () => raw('POST', '/v1/files', mp(), multipart([{ name: 'purpose', value: 'batch' }])),
+          () => postParts([{ name: 'purpose', value: 'batch' }]),
           400,
           'missing_required_parameter',
         ],
         [
           'two file parts',
           () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipart([
-                { name: 'purpose', value: 'batch' },
-                { name: 'file', filename: 'a.jsonl', value: line },
-                { name: 'file', filename: 'b.jsonl', value: line },
-              ]),
-            ),
+            postParts([
+              { name: 'purpose', value: 'batch' },
+              { name: 'file', filename: 'a.jsonl', value: line },
+              { name: 'file', filename: 'b.jsonl', value: line },
+            ]),
           400,
         ],
         [
           'a huge text field',
           () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipart([
-                { name: 'purpose', value: 'b'.repeat(1_000_000) },
-                { name: 'file', filename: 'a.jsonl', value: line },
-              ]),
-            ),
+            postParts([
+              { name: 'purpose', value: 'b'.repeat(1_000_000) },
+              { name: 'file', filename: 'a.jsonl', value: line },
+            ]),
           400,
         ],
         [
@@ -582,59 +575,39 @@ describe('Reliability: hostile input', () => {
         [
           'a file part with an unknown name',
           () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipart([
-                { name: 'purpose', value: 'batch' },
-                { name: 'upload', filename: 'a.jsonl', value: line },
-              ]),
-            ),
+            postParts([
+              { name: 'purpose', value: 'batch' },
+              { name: 'upload', filename: 'a.jsonl', value: line },
+            ]),
           400,
         ],
         [
           'a batch file that is not .jsonl',
           () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipart([
-                { name: 'purpose', value: 'batch' },
-                { name: 'file', filename: 'a.txt', value: line },
-              ]),
-            ),
+            postParts([
+              { name: 'purpose', value: 'batch' },
+              { name: 'file', filename: 'a.txt', value: line },
+            ]),
           400,
           'invalid_file_format',
         ],
         [
           'an unknown purpose',
           () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipart([
-                { name: 'purpose', value: 'evil\u0000' },
-                { name: 'file', filename: 'a.jsonl', value: line },
-              ]),
-            ),
+            postParts([
+              { name: 'purpose', value: 'evil\u0000' },
+              { name: 'file', filename: 'a.jsonl', value: line },
+            ]),
           400,
           'invalid_value',
         ],
         [
           'a 70 MB batch file over a 64 MB limit',
           () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipart([
-                { name: 'purpose', value: 'batch' },
-                { name: 'file', filename: 'big.jsonl', value: Buffer.alloc(70 * 1024 * 1024, 0x20) },
-              ]),
-            ),
+            postParts([
+              { name: 'purpose', value: 'batch' },
+              { name: 'file', filename: 'big.jsonl', value: Buffer.alloc(70 * 1024 * 1024, 0x20) },
+            ]),
           413,
         ],
         ['path-like file id', () => raw('GET', '/v1/files/..%2F..%2Fetc%2Fpasswd/content', auth), 404],
@@ -710,15 +683,10 @@ describe('Reliability: hostile input', () => {
     it('accepts unicode in metadata and filenames and gives it back unchanged', async () => {
       const client = sdkFor(api.url);
       const metadata = { 名前: 'テスト 😀', rtl: 'שלום', combining: 'e\u0301', zwj: '👩‍👩‍👧' };
-      const upload = await raw(
-        'POST',
-        '/v1/files',
-        mp(),
-        multipart([
-          { name: 'purpose', value: 'batch' },
-          { name: 'file', filename: 'données 😀.jsonl', value: `${line}\n` },
-        ]),
-      );
+      const upload = await postParts([
+        { name: 'purpose', value: 'batch' },
+        { name: 'file', filename: 'données 😀.jsonl', value: `${line}\n` },
+      ]);
       expect(upload.status).toBe(200);
       const file = JSON.parse(upload.body) as { id: string; filename: string };
       expect(file.filename).toBe('données 😀.jsonl');
@@ -872,15 +840,10 @@ describe('Reliability: hostile input', () => {
       ];
       const verdicts: string[] = [];
       for (const f of files) {
-        const upload = await raw(
-          'POST',
-          '/v1/files',
-          mp(),
-          multipart([
-            { name: 'purpose', value: 'batch' },
-            { name: 'file', filename: 'hostile.jsonl', value: f.bytes },
-          ]),
-        );
+        const upload = await postParts([
+          { name: 'purpose', value: 'batch' },
+          { name: 'file', filename: 'hostile.jsonl', value: f.bytes },
+        ]);
         expect({ name: f.name, status: upload.status, body: upload.body.slice(0, 200) }).toMatchObject({
           status: 200,
         });
