@@ -49,9 +49,25 @@ export interface AppConfig {
   metricsPort: number;
   metricsAuthToken?: string;
   jsonBodyLimit: string;
+  /** Failed admin Basic-auth attempts allowed per client IP per minute before 429s. */
+  adminAuthFailLimit: number;
+  http: {
+    /** Node's headersTimeout: a client must finish sending its headers within this. */
+    headersTimeoutMs: number;
+    /** Idle keep-alive connections are closed after this; above a proxy's upstream keep-alive. */
+    keepAliveTimeoutMs: number;
+    /** Deadline for receiving a whole request other than a file upload. */
+    requestTimeoutMs: number;
+    /** Deadline for receiving a file upload (POST /v1/files). */
+    uploadTimeoutMs: number;
+    /** Most simultaneous connections the HTTP server holds. */
+    maxConnections: number;
+  };
   files: {
     maxBatchFileBytes: number;
     maxUploadBytes: number;
+    /** Default lifetime of purpose=batch uploads and generated files (days); 0 = never expire. */
+    defaultExpiryDays: number;
   };
   batches: {
     maxLines: number;
@@ -257,9 +273,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
     metricsPort: int(env, 'METRICS_PORT', 9464, 0, 65535),
     metricsAuthToken: optional(env, 'METRICS_AUTH_TOKEN'),
     jsonBodyLimit: str(env, 'JSON_BODY_LIMIT', '1mb'),
+    adminAuthFailLimit: int(env, 'ADMIN_AUTH_FAIL_LIMIT', 10, 1, 100_000),
+    http: {
+      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 20_000, 1000, 600_000),
+      keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
+      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 60, 1, 86_400) * 1000,
+      uploadTimeoutMs: int(env, 'UPLOAD_TIMEOUT_SECONDS', 3600, 1, 86_400) * 1000,
+      maxConnections: int(env, 'MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    },
     files: {
       maxBatchFileBytes: int(env, 'MAX_BATCH_FILE_MB', 200, 1, 100_000) * MB,
       maxUploadBytes: int(env, 'MAX_UPLOAD_MB', 512, 1, 100_000) * MB,
+      defaultExpiryDays: int(env, 'FILE_DEFAULT_EXPIRY_DAYS', 30, 0, 36_500),
     },
     batches: {
       maxLines: int(env, 'BATCH_MAX_LINES', 50_000, 1, 10_000_000),
