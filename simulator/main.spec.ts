@@ -25,6 +25,8 @@ describe('optionsFromEnv', () => {
       SIM_OUTPUT_TOKENS: '8',
       SIM_METRICS: '0',
       SIM_LEGACY_METRIC_NAMES: 'on',
+      SIM_ASCII_ONLY: 'true',
+      SIM_ERROR_FORMAT: 'nested',
       SIM_SEED: '7',
       SIM_FAIL_RATE: '0.1',
       SIM_HANG_RATE: '0.01',
@@ -50,6 +52,8 @@ describe('optionsFromEnv', () => {
       outputTokens: 8,
       metrics: false,
       legacyMetricNames: true,
+      asciiOnly: true,
+      errorFormat: 'nested',
       seed: 7,
       faults: {
         failRate: 0.1,
@@ -67,6 +71,7 @@ describe('optionsFromEnv', () => {
     expect(() => optionsFromEnv({ SIM_FAIL_RATE: '2' })).toThrow(/SIM_FAIL_RATE must be a number >= 0 <= 1/);
     expect(() => optionsFromEnv({ SIM_INSTANT: 'maybe' })).toThrow(/SIM_INSTANT/);
     expect(() => optionsFromEnv({ SIM_OUTAGE_MODE: 'down' })).toThrow(/SIM_OUTAGE_MODE/);
+    expect(() => optionsFromEnv({ SIM_ERROR_FORMAT: 'xml' })).toThrow(/SIM_ERROR_FORMAT/);
     expect(() => optionsFromEnv({ SIM_MODELS: ' , ' })).toThrow(/SIM_MODELS/);
   });
 });

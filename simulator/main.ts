@@ -19,6 +19,8 @@
  *   SIM_OUTPUT_TOKENS         (none)     natural answer length; generated = min(limit, this)
  *   SIM_METRICS               true       serve /metrics
  *   SIM_LEGACY_METRIC_NAMES   false      export only vllm:gpu_cache_usage_perc (old vLLM)
+ *   SIM_ASCII_ONLY            false      answer the plain ASCII echo instead of multi-byte text
+ *   SIM_ERROR_FORMAT          flat       error bodies: flat (older vLLM) | nested ({"error": {...}})
  *   SIM_SEED                  42         PRNG seed for the fault rates
  *   SIM_FAIL_RATE             0          fraction of inference requests answered 500
  *   SIM_HANG_RATE             0          fraction of inference requests never answered
@@ -99,6 +101,12 @@ export function optionsFromEnv(env: Env = process.env): Partial<SimulatorOptions
   set('outputTokens', num(env, 'SIM_OUTPUT_TOKENS', { integer: true, min: 1 }));
   set('metrics', bool(env, 'SIM_METRICS'));
   set('legacyMetricNames', bool(env, 'SIM_LEGACY_METRIC_NAMES'));
+  set('asciiOnly', bool(env, 'SIM_ASCII_ONLY'));
+  const errorFormat = read(env, 'SIM_ERROR_FORMAT');
+  if (errorFormat !== undefined && errorFormat !== 'flat' && errorFormat !== 'nested') {
+    throw new EnvError(`SIM_ERROR_FORMAT must be "flat" or "nested", got "${errorFormat}"`);
+  }
+  set('errorFormat', errorFormat);
   set('seed', num(env, 'SIM_SEED', { integer: true }));
 
   const faults: Partial<Faults> = {};

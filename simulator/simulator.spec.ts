@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { simulatedAnswer } from './answers';
 import { createSimulator, embeddingFor, type RunningSimulator, type SimulatorOptions } from './simulator';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -113,7 +114,7 @@ describe('simulator HTTP surface', () => {
     expect(r.id).toMatch(/^chatcmpl-/);
     expect(r.object).toBe('chat.completion');
     expect(r.model).toBe('sim-model');
-    expect(r.choices[0].message).toEqual({ role: 'assistant', content: 'echo: ' + content });
+    expect(r.choices[0].message).toEqual({ role: 'assistant', content: simulatedAnswer(content) });
     expect(r.choices[0].finish_reason).toBe('stop');
     const promptTokens = Math.ceil(Buffer.byteLength('be brief\n' + content) / 4);
     expect(r.usage).toMatchObject({
@@ -140,7 +141,7 @@ describe('simulator HTTP surface', () => {
       ],
       max_completion_tokens: 3,
     });
-    expect(parts.json.choices[0].message.content).toBe('echo: a\nb');
+    expect(parts.json.choices[0].message.content).toBe(simulatedAnswer('a\nb'));
     expect(parts.json.usage.completion_tokens).toBe(3);
 
     sim.setOptions({ outputTokens: 5 });
@@ -156,10 +157,10 @@ describe('simulator HTTP surface', () => {
     const r = await client.completions.create({ model: 'sim-model', prompt: 'once upon', max_tokens: 4 });
     expect(r.id).toMatch(/^cmpl-/);
     expect(r.object).toBe('text_completion');
-    expect(r.choices[0].text).toBe('echo: once upon');
+    expect(r.choices[0].text).toBe(simulatedAnswer('once upon'));
     expect(r.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
     const list = await post(sim, '/v1/completions', { model: 'sim-model', prompt: ['first', 'second'] });
-    expect(list.json.choices[0].text).toBe('echo: first');
+    expect(list.json.choices[0].text).toBe(simulatedAnswer('first'));
     const ids = await post(sim, '/v1/completions', { model: 'sim-model', prompt: [1, 2, 3], max_tokens: 1 });
     expect(ids.json.usage.prompt_tokens).toBe(3);
   });
@@ -432,6 +433,44 @@ describe('simulator options', () => {
     });
   });
 
+  it('answers in several scripts by default, varied in length, and plain ASCII on request', async () => {
+    await withSim({ instant: true }, async (sim) => {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const r = await post(sim, '/v1/chat/completions', chat(`q${i}`));
+          // The body is UTF-8 with the characters themselves (as vLLM's JSON), not \u escapes.
+          expect(Buffer.byteLength(r.text)).toBeGreaterThan(r.text.length);
+          return r.json.choices[0].message.content as string;
+        }),
+      );
+      answers.forEach((a, i) => expect(a.startsWith(`echo: q${i}\n`)).toBe(true));
+      const bytesPerChar = answers.map((a) => Buffer.byteLength(a) / a.length);
+      expect(Math.min(...bytesPerChar)).toBeGreaterThan(1);
+      expect(new Set(answers.map((a) => a.length)).size).toBeGreaterThan(5);
+      for (const script of [
+        /[\u4e00-\u9fff]/,
+        /[\u0600-\u06ff]/,
+        /\p{Extended_Pictographic}/u,
+        /[\u{10000}-\u{10ffff}]/u,
+      ])
+        expect(answers.some((a) => script.test(a))).toBe(true);
+    });
+    await withSim({ instant: true, asciiOnly: true }, async (sim) => {
+      const r = await post(sim, '/v1/completions', { model: 'sim-model', prompt: 'plain' });
+      expect(r.json.choices[0].text).toBe('echo: plain');
+    });
+  });
+
+  it("errorFormat 'nested' answers errors in the newer {error: {...}} shape", async () => {
+    await withSim({ errorFormat: 'nested' }, async (sim) => {
+      const r = await post(sim, '/v1/chat/completions', { ...chat('x'), model: 'nope' });
+      expect(r.status).toBe(404);
+      expect(r.json).toEqual({
+        error: { message: 'The model `nope` does not exist.', type: 'NotFoundError', param: null, code: 404 },
+      });
+    });
+  });
+
   it('instant mode answers without the engine', async () => {
     await withSim({ instant: true }, async (sim) => {
       const t0 = performance.now();
@@ -477,7 +516,7 @@ describe('simulator engine through HTTP', () => {
       expect(metrics).toMatch(/^vllm:num_requests_running\{[^}]*\} 4\.0$/m);
       expect(metrics).toMatch(/^vllm:num_requests_waiting\{[^}]*\} 8\.0$/m);
       const results = await all;
-      results.forEach((r, i) => expect(r.json.choices[0].text).toBe(`echo: n${i}`));
+      results.forEach((r, i) => expect(r.json.choices[0].text).toBe(simulatedAnswer(`n${i}`)));
       const s = sim.stats();
       expect(s).toMatchObject({ completed: 12, maxRunning: 4, running: 0, waiting: 0 });
       expect(s.maxWaiting).toBeGreaterThanOrEqual(8); // 11 when all arrive before the first step

@@ -13,6 +13,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_ENGINE_CONFIG, Engine, EngineLoop, type EngineConfig, type Sequence } from './engine';
+import { simulatedAnswer } from './answers';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -52,6 +53,10 @@ export interface SimulatorOptions extends EngineConfig {
   metrics: boolean;
   /** Export only vllm:gpu_cache_usage_perc (releases before the kv_cache_usage_perc rename). */
   legacyMetricNames: boolean;
+  /** Answer the plain ASCII echo instead of multi-byte text (see answers.ts). */
+  asciiOnly: boolean;
+  /** Shape of error bodies: vLLM's older flat object or the newer nested one. */
+  errorFormat: ErrorFormat;
   /** Seed of the PRNG behind the fault rates. */
   seed: number;
   /** Faults active from the start. */
@@ -125,6 +130,8 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
   outputTokens: null,
   metrics: true,
   legacyMetricNames: false,
+  asciiOnly: false,
+  errorFormat: 'flat',
   seed: 42,
   faults: {},
 };
@@ -162,6 +169,12 @@ export interface VllmError {
   code: number;
 }
 
+/**
+ * vLLM's error bodies changed shape across releases: older servers answer the flat `VllmError`,
+ * newer ones OpenAI's nested `{"error": {message, type, param, code}}`.
+ */
+export type ErrorFormat = 'flat' | 'nested';
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -171,7 +184,11 @@ class HttpError extends Error {
     super(message);
   }
 
-  body(): string {
+  body(format: ErrorFormat): string {
+    if (format === 'nested')
+      return JSON.stringify({
+        error: { message: this.message, type: this.type, param: null, code: this.status },
+      });
     const err: VllmError = {
       object: 'error',
       message: this.message,
@@ -626,7 +643,9 @@ class Simulator implements RunningSimulator {
       this.send(
         res,
         503,
-        new HttpError(503, 'Service unavailable (simulated outage)', 'ServiceUnavailableError').body(),
+        new HttpError(503, 'Service unavailable (simulated outage)', 'ServiceUnavailableError').body(
+          this.opts.errorFormat,
+        ),
       );
       return;
     }
@@ -722,7 +741,7 @@ class Simulator implements RunningSimulator {
         this.s.injected429++;
         call.settled = true;
         const err = new HttpError(429, 'Too many requests (simulated)', 'RateLimitError');
-        this.send(call.res, 429, err.body(), JSON_TYPE, { 'retry-after': '1' });
+        this.send(call.res, 429, err.body(this.opts.errorFormat), JSON_TYPE, { 'retry-after': '1' });
         return;
       }
       r -= f.status429Rate;
@@ -732,7 +751,9 @@ class Simulator implements RunningSimulator {
         this.send(
           call.res,
           500,
-          new HttpError(500, 'Internal server error (simulated)', 'InternalServerError').body(),
+          new HttpError(500, 'Internal server error (simulated)', 'InternalServerError').body(
+            this.opts.errorFormat,
+          ),
         );
         return;
       }
@@ -796,7 +817,7 @@ class Simulator implements RunningSimulator {
   private reject(call: Call, err: HttpError): void {
     call.settled = true;
     this.s.rejected++;
-    this.send(call.res, err.status, err.body());
+    this.send(call.res, err.status, err.body(this.opts.errorFormat));
   }
 
   private onSeqFinished(seq: Sequence<Call>): void {
@@ -860,7 +881,7 @@ class Simulator implements RunningSimulator {
       total_tokens: promptTokens + job.outputTokens,
       completion_tokens: job.outputTokens,
     };
-    const text = 'echo: ' + job.texts[0];
+    const text = simulatedAnswer(job.texts[0], this.opts.asciiOnly);
     if (job.kind === 'chat') {
       body = JSON.stringify({
         id: this.nextId('chatcmpl-'),

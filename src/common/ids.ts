@@ -22,6 +22,8 @@ export function randomId(length = 24): string {
 export const newFileId = (): string => `file-${randomId()}`;
 export const newBatchId = (): string => `batch_${randomId()}`;
 export const newBatchRequestId = (): string => `batch_req_${randomId()}`;
+/** The id sent upstream with each attempt of a line (`X-Request-Id`), shaped like OpenAI's. */
+export const newUpstreamRequestId = (): string => `req_${randomId()}`;
 
 /** Ids we hand out are short and alphanumeric; anything else (paths, huge strings) is simply unknown. */
 export function isWellFormedId(id: string, prefix: string): boolean {

@@ -61,10 +61,10 @@ export class FilesController {
     @Param('file_id') id: string,
     @Res() res: Response,
   ): Promise<void> {
-    const { file, stream } = await this.files.content(tenant.tenant, id);
+    const { file, stream, bytes } = await this.files.content(tenant.tenant, id);
     res.status(200);
     res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Length', String(file.bytes));
+    res.setHeader('Content-Length', String(bytes));
     res.setHeader('Content-Disposition', `attachment; filename="${file.filename.replace(/[^\w.-]/g, '_')}"`);
     await pipeline(stream, res).catch(() => res.destroy());
   }

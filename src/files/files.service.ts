@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
@@ -21,6 +21,8 @@ export const fileNotFound = (id: string): ApiError =>
 
 @Injectable()
 export class FilesService {
+  private readonly logger = new Logger('Files');
+
   constructor(
     @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
     @Inject(STORAGE) private readonly storage: StorageDriver,
@@ -134,14 +136,31 @@ export class FilesService {
     return file;
   }
 
-  async content(tenantId: string, id: string): Promise<{ file: FileEntity; stream: Readable }> {
+  /**
+   * The file's bytes and their stored size. The size comes from storage, not the row: a
+   * Content-Length smaller than the body cuts the download short and corrupts the kept-alive
+   * connection. A row that disagrees (files written before sizes were counted in bytes) is corrected.
+   */
+  async content(
+    tenantId: string,
+    id: string,
+  ): Promise<{ file: FileEntity; stream: Readable; bytes: number }> {
     const file = await this.find(tenantId, id);
+    let stored;
     try {
-      return { file, stream: await this.storage.get(file.storageKey) };
+      stored = await this.storage.get(file.storageKey);
     } catch (err) {
       if (err instanceof StorageNotFoundError) throw fileNotFound(id);
       throw err;
     }
+    if (stored.bytes !== file.bytes) {
+      this.logger.warn(
+        `file ${id}: recorded ${file.bytes} bytes, stored ${stored.bytes}; correcting the record`,
+      );
+      await this.files.update({ id }, { bytes: stored.bytes }).catch(() => undefined);
+      file.bytes = stored.bytes;
+    }
+    return { file, stream: stored.body, bytes: stored.bytes };
   }
 
   /**

@@ -7,6 +7,7 @@ import { readJsonlLines } from '../batches/jsonl-reader';
 import { newBatchRequestId } from '../common/ids';
 import { FilesService } from '../files/files.service';
 import { failedResult, ResultRecorder } from './result-recorder';
+import { toOpenAiErrorBody } from './upstream-error';
 
 const PAGE = 1000;
 
@@ -92,7 +93,7 @@ export class BatchFinalizerService {
     return { outputFileId: await write('succeeded', 'output'), errorFileId: await write('failed', 'error') };
   }
 
-  private async *lines(batchId: string, outcome: 'succeeded' | 'failed'): AsyncGenerator<string> {
+  private async *lines(batchId: string, outcome: 'succeeded' | 'failed'): AsyncGenerator<Buffer> {
     let after = 0;
     for (;;) {
       const rows: ResultRow[] = await this.db.query(
@@ -103,15 +104,18 @@ export class BatchFinalizerService {
       if (rows.length === 0) return;
       let chunk = '';
       for (const row of rows) chunk += formatLine(row);
-      yield chunk;
+      // Bytes, not a string: what storage counts and stores is then the UTF-8 encoding, once.
+      yield Buffer.from(chunk, 'utf8');
       after = rows[rows.length - 1].line_no;
     }
   }
 }
 
 /**
- * One line of an output or error file (OpenAI's BatchRequestOutput). Upstream bodies are spliced in
- * as received: they were checked to be JSON when recorded, so they are not parsed again here.
+ * One line of an output or error file (OpenAI's BatchRequestOutput). Successful upstream bodies are
+ * spliced in as received: they were checked to be JSON when recorded, so they are not parsed again.
+ * Failed ones are put in OpenAI's error envelope here rather than when recorded, so the raw upstream
+ * answer stays in the database and rows recorded by older versions come out in the same shape.
  */
 export function formatLine(row: ResultRow): string {
   const head = `{"id":${JSON.stringify(row.request_id)},"custom_id":${JSON.stringify(row.custom_id)},`;
@@ -123,17 +127,8 @@ export function formatLine(row: ResultRow): string {
     return `${head}"response":null,"error":${JSON.stringify(error)}}\n`;
   }
   const ok = row.status_code >= 200 && row.status_code < 300;
-  const body = ok || isJson(row.body) ? row.body : JSON.stringify(row.body);
-  return `${head}"response":{"status_code":${row.status_code},"request_id":${JSON.stringify(row.upstream_request_id)},"body":${body}},"error":null}\n`;
-}
-
-function isJson(text: string): boolean {
-  const t = text.trimStart();
-  if (!(t.startsWith('{') || t.startsWith('['))) return false;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+  const body = ok ? row.body : JSON.stringify(toOpenAiErrorBody(row.status_code, row.body));
+  // Rows from before ids were sent upstream may have none: the line's own id stands in.
+  const requestId = row.upstream_request_id ?? row.request_id;
+  return `${head}"response":{"status_code":${row.status_code},"request_id":${JSON.stringify(requestId)},"body":${body}},"error":null}\n`;
 }

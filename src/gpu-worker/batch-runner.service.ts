@@ -161,7 +161,11 @@ export class BatchRunnerService {
         'The batch was cancelled before this request ran.',
       );
     } else if (final === 'expired') {
-      await this.finalizer.recordUnrun(batch, 'batch_expired', 'The batch expired before this request ran.');
+      await this.finalizer.recordUnrun(
+        batch,
+        'batch_expired',
+        'This request could not be executed before the completion window expired.',
+      );
     }
     const { outputFileId, errorFileId } = await this.finalizer.writeFiles(batch);
     const from = {

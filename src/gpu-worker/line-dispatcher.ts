@@ -1,5 +1,5 @@
 import { AppConfig } from '../config/app-config';
-import { newBatchRequestId } from '../common/ids';
+import { newBatchRequestId, newUpstreamRequestId } from '../common/ids';
 import { MetricsService } from '../metrics/metrics.service';
 import { backoffDelay, sleep } from './backoff';
 import { failedResult, LineResult } from './result-recorder';
@@ -76,9 +76,11 @@ export class LineDispatcher {
         return null; // aborted while vLLM was down
       }
       const started = performance.now();
+      // A fresh id per attempt: vLLM refuses an id that is still running, and a timed-out attempt may be.
+      const upstreamRequestId = newUpstreamRequestId();
       let res: UpstreamResponse;
       try {
-        res = await this.vllm.post(endpoint, payload, signal);
+        res = await this.vllm.post(endpoint, payload, signal, upstreamRequestId);
       } catch (err) {
         const failure = err as UpstreamFailure;
         if (failure.kind === 'aborted' || signal.aborted) return null;
@@ -115,14 +117,16 @@ export class LineDispatcher {
         continue;
       }
       this.gate.reportUp();
-      if (res.status >= 200 && res.status < 300) return this.success(base, res, seconds);
+      // vLLM echoes the id only with --enable-request-id-headers; ours is the same id otherwise.
+      const requestId = res.requestId ?? upstreamRequestId;
+      if (res.status >= 200 && res.status < 300) return this.success(base, res, requestId, seconds);
       if (RETRYABLE_STATUS(res.status) && attempt < maxAttempts) {
         this.metrics.upstreamResult('retried', seconds);
         if (!(await this.pause(attempt, retryBaseMs, retryMaxMs, signal))) return null;
         continue;
       }
       this.metrics.upstreamResult(res.status >= 500 ? 'upstream_5xx' : 'upstream_4xx', seconds);
-      return failedResult(base, { statusCode: res.status, upstreamRequestId: res.requestId, body: res.body });
+      return failedResult(base, { statusCode: res.status, upstreamRequestId: requestId, body: res.body });
     }
   }
 
@@ -138,16 +142,17 @@ export class LineDispatcher {
   private success(
     base: Pick<LineResult, 'lineNo' | 'requestId' | 'customId'>,
     res: UpstreamResponse,
+    requestId: string,
     seconds: number,
   ): LineResult {
-    let parsed: { id?: unknown; usage?: Usage };
+    let parsed: { usage?: Usage };
     try {
-      parsed = JSON.parse(res.body) as { id?: unknown; usage?: Usage };
+      parsed = JSON.parse(res.body) as { usage?: Usage };
     } catch {
       this.metrics.upstreamResult('upstream_5xx', seconds);
       return failedResult(base, {
         statusCode: res.status,
-        upstreamRequestId: res.requestId,
+        upstreamRequestId: requestId,
         errorCode: 'invalid_upstream_response',
         errorMessage: 'vLLM answered with a body that is not JSON.',
       });
@@ -162,8 +167,10 @@ export class LineDispatcher {
       ...base,
       outcome: 'succeeded',
       statusCode: res.status,
-      upstreamRequestId: res.requestId ?? (typeof parsed.id === 'string' ? parsed.id : null),
-      body: res.body,
+      upstreamRequestId: requestId,
+      // Each result is one JSONL line: a body with line breaks between its tokens (pretty-printed by
+      // a proxy) is written compactly instead. Breaks inside JSON strings are always escaped.
+      body: /[\r\n]/.test(res.body) ? JSON.stringify(parsed) : res.body,
       errorCode: null,
       errorMessage: null,
       promptTokens,

@@ -64,13 +64,22 @@ export class VllmClient implements OnApplicationShutdown {
     return this.baseUrl + endpoint.replace(/^\/v1/, '');
   }
 
-  async post(endpoint: string, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+  /**
+   * Sends one request. `requestId` goes out as `X-Request-Id`, which vLLM adopts as its own request
+   * id (its logs and response ids carry it), so a line of an error file can be traced in vLLM's logs.
+   */
+  async post(
+    endpoint: string,
+    body: string,
+    signal: AbortSignal,
+    requestId: string,
+  ): Promise<UpstreamResponse> {
     const timeout = this.config.vllmRequestTimeoutMs;
     try {
       const res = await request(this.endpointUrl(endpoint), {
         method: 'POST',
         body,
-        headers: this.headers,
+        headers: { ...this.headers, 'x-request-id': requestId },
         dispatcher: this.agent,
         signal,
         headersTimeout: timeout,

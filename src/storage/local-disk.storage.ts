@@ -1,11 +1,12 @@
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomId } from '../common/ids';
-import { StorageDriver, StorageNotFoundError } from './storage.types';
+import { ByteCounter } from './byte-counter';
+import { StorageDriver, StorageNotFoundError, StoredObject } from './storage.types';
 
 const SAFE_KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
 
@@ -30,28 +31,34 @@ export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, 
     const finalPath = this.pathFor(key);
     await mkdir(join(finalPath, '..'), { recursive: true });
     const tmpPath = `${finalPath}.${randomId(8)}.partial`;
-    let bytes = 0;
-    body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-    });
+    const counter = new ByteCounter();
     try {
-      await pipeline(body, createWriteStream(tmpPath, { flags: 'wx' }));
+      await pipeline(body, counter, createWriteStream(tmpPath, { flags: 'wx' }));
       await rename(tmpPath, finalPath);
     } catch (err) {
       await rm(tmpPath, { force: true });
       throw err;
     }
-    return { bytes };
+    return { bytes: counter.bytes };
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string): Promise<StoredObject> {
     const path = this.pathFor(key);
+    let handle;
     try {
-      await access(path);
+      // One descriptor for both the size and the bytes: a rename between a stat and an open could
+      // otherwise pair one file's size with another's content.
+      handle = await open(path, 'r');
     } catch {
       throw new StorageNotFoundError(key);
     }
-    return createReadStream(path, { highWaterMark: 256 * 1024 });
+    try {
+      const { size } = await handle.stat();
+      return { body: handle.createReadStream({ highWaterMark: 256 * 1024 }), bytes: size };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -11,10 +11,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Logger } from '@nestjs/common';
-import { Readable, Transform, TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../config/app-config';
-import { StorageDriver, StorageNotFoundError } from './storage.types';
+import { ByteCounter } from './byte-counter';
+import { StorageDriver, StorageNotFoundError, StoredObject } from './storage.types';
 
 export type S3StorageConfig = AppConfig['s3'];
 
@@ -84,13 +85,17 @@ export class S3Storage implements StorageDriver {
     return { bytes: counter.bytes };
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string): Promise<StoredObject> {
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       // In Node the SDK's Body is the HTTP response itself (an IncomingMessage): streamed, never
       // buffered. The caller must consume or destroy it to free the socket.
       if (!(res.Body instanceof Readable)) throw new Error(`S3 GetObject for ${key} returned no stream body`);
-      return res.Body;
+      if (typeof res.ContentLength !== 'number') {
+        res.Body.destroy();
+        throw new Error(`S3 GetObject for ${key} returned no Content-Length`);
+      }
+      return { body: res.Body, bytes: res.ContentLength };
     } catch (err) {
       if (isNotFound(err)) throw new StorageNotFoundError(key);
       throw err;
@@ -220,16 +225,6 @@ function isNotFound(err: unknown): boolean {
   // GetObject reports NoSuchKey in its XML body; HEAD requests have no body, hence 'NotFound'.
   if (err.name === 'NoSuchKey' || err.name === 'NotFound') return true;
   return (err as S3ServiceException).$metadata?.httpStatusCode === 404 && err.name !== 'NoSuchBucket';
-}
-
-/** A pass-through that counts the bytes going through it. */
-class ByteCounter extends Transform {
-  bytes = 0;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
 }
 
 /** Age after which a pending multipart upload is taken for a crashed write's leftover (6 hours). */

@@ -5,15 +5,24 @@ import type { Readable } from 'node:stream';
  * stream both ways and make `put` atomic: a failed or aborted write leaves nothing behind under `key`.
  */
 export interface StorageDriver {
-  /** Writes the stream under `key`; resolves with the byte count once the object is complete. */
+  /**
+   * Writes the stream under `key`; resolves with the number of bytes stored once the object is
+   * complete. String chunks are stored as UTF-8 and counted as bytes, never as string length.
+   */
   put(key: string, body: Readable): Promise<{ bytes: number }>;
-  /** A stream of the object's bytes. Rejects with StorageNotFoundError when absent. */
-  get(key: string): Promise<Readable>;
+  /** The object's bytes as a stream, and its stored size. Rejects with StorageNotFoundError when absent. */
+  get(key: string): Promise<StoredObject>;
   /** Removes the object; absent keys are not an error. */
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Readiness probe. */
   check(): Promise<void>;
+}
+
+/** An object read back from storage: `bytes` is its size as stored, whatever any row says. */
+export interface StoredObject {
+  body: Readable;
+  bytes: number;
 }
 
 export class StorageNotFoundError extends Error {}

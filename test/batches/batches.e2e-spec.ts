@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { simulatedAnswer } from '../../simulator/answers';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import {
   chatLine,
@@ -102,7 +103,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       expect(line.id).toMatch(/^batch_req_/);
       expect(line.error).toBeNull();
       expect(line.response!.status_code).toBe(200);
-      expect(line.response!.body.choices[0].message.content).toBe(`echo: question number ${i}`);
+      expect(line.response!.body.choices[0].message.content).toBe(simulatedAnswer(`question number ${i}`));
     }
     expect(seen.size).toBe(n);
   });
@@ -139,7 +140,9 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     expect(dc.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
     expect(de.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
     const outC = await readJsonlFile(a, dc.output_file_id);
-    expect(outC.find((l) => l.custom_id === 'c3')!.response!.body.choices[0].text).toBe('echo: p3');
+    expect(outC.find((l) => l.custom_id === 'c3')!.response!.body.choices[0].text).toBe(
+      simulatedAnswer('p3'),
+    );
     const outE = await readJsonlFile(a, de.output_file_id);
     expect(outE.find((l) => l.custom_id === 'e2')!.response!.body.data[0].embedding).toHaveLength(8);
   });
@@ -323,7 +326,13 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     expect(out.length + errs.length).toBe(n);
     expect(new Set([...out, ...errs].map((l) => l.custom_id)).size).toBe(n);
     expect(errs.length).toBeGreaterThan(0);
-    expect(errs.every((l) => l.error?.code === 'batch_expired')).toBe(true);
+    for (const l of errs) {
+      expect(l.response).toBeNull();
+      expect(l.error).toEqual({
+        code: 'batch_expired',
+        message: 'This request could not be executed before the completion window expired.',
+      });
+    }
   });
 
   it('rejects bad create requests with the envelope', async () => {

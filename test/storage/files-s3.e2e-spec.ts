@@ -1,6 +1,7 @@
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import OpenAI, { toFile } from 'openai';
 import { randomBytes } from 'node:crypto';
+import { simulatedAnswer } from '../../simulator/answers';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
 import { RunningS3Server, startS3Server } from '../support/s3-server';
@@ -134,7 +135,7 @@ describe('Files and Batches on S3 storage (end to end, official SDK)', () => {
       const i = Number(line.custom_id.replace('req-', ''));
       expect(line.error).toBeNull();
       expect(line.response!.status_code).toBe(200);
-      expect(line.response!.body.choices[0].message.content).toBe(`echo: s3 question ${i}`);
+      expect(line.response!.body.choices[0].message.content).toBe(simulatedAnswer(`s3 question ${i}`));
     }
     expect(seen.size).toBe(n);
     expect(await listStoredFiles(env.storageDir)).toEqual([]);

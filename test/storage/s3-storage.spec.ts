@@ -131,8 +131,9 @@ describe('S3Storage against an S3-compatible server', () => {
     const key = 'tenant-s3/file-stream';
     const body = randomBytes(3 * MB);
     await driver.put(key, Readable.from([body]));
-    const stream = await driver.get(key);
+    const { body: stream, bytes } = await driver.get(key);
     expect(stream).toBeInstanceOf(Readable);
+    expect(bytes).toBe(body.length);
     const chunks: Buffer[] = [];
     for await (const c of stream) chunks.push(c as Buffer);
     expect(chunks.length).toBeGreaterThan(1);

@@ -1,4 +1,5 @@
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import fc from 'fast-check';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,9 +8,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalDiskStorage } from '../../src/storage/local-disk.storage';
 import { PART_SIZE, QUEUE_SIZE, S3Storage } from '../../src/storage/s3.storage';
-import { StorageDriver, StorageNotFoundError } from '../../src/storage/storage.types';
+import { StorageDriver, StorageNotFoundError, StoredObject } from '../../src/storage/storage.types';
 import { startS3Server } from '../support/s3-server';
 import { listStoredFiles } from '../support/storage-files';
+import { utf8Text } from '../support/unicode';
 
 /**
  * One contract, every driver: what FilesService relies on (streaming both ways, atomic put, the
@@ -131,19 +133,23 @@ function generated(total: number, opts: { failAt?: number; onRead?: (sent: numbe
   return { stream, digest: () => hash.digest('hex'), sent: () => sent };
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+/** The object's bytes; also checks that the size `get` reports is the size of what it streams. */
+async function readAll(object: StoredObject): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  for await (const c of object.body) chunks.push(c as Buffer);
+  const all = Buffer.concat(chunks);
+  expect(object.bytes).toBe(all.length);
+  return all;
 }
 
-async function sha256Of(stream: Readable): Promise<{ hex: string; bytes: number }> {
+async function sha256Of(object: StoredObject): Promise<{ hex: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for await (const c of stream) {
+  for await (const c of object.body) {
     hash.update(c as Buffer);
     bytes += (c as Buffer).length;
   }
+  expect(object.bytes).toBe(bytes);
   return { hex: hash.digest('hex'), bytes };
 }
 
@@ -180,6 +186,21 @@ describe.each<[string, () => Promise<Harness>]>([
     await expect(h.driver.put(key, Readable.from(chunks))).resolves.toEqual({ bytes: expected.length });
     const back = await readAll(await h.driver.get(key));
     expect(back.equals(expected)).toBe(true);
+  });
+
+  it('stores text written as strings as UTF-8 and counts bytes, never string length (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(utf8Text(), { maxLength: 8 }), async (parts) => {
+        const key = newKey();
+        const expected = Buffer.from(parts.join(''), 'utf8');
+        await expect(h.driver.put(key, Readable.from(parts))).resolves.toEqual({ bytes: expected.length });
+        const back = await readAll(await h.driver.get(key));
+        expect(back.toString('utf8')).toBe(parts.join(''));
+        expect(back.equals(expected)).toBe(true);
+        await h.driver.delete(key);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('stores an empty object', async () => {

@@ -68,14 +68,31 @@ export interface OutputLine {
   error: { code: string; message: string } | null;
 }
 
+/**
+ * Downloads a file as a user would and checks what a short or corrupted download would break: the
+ * File object's `bytes`, the Content-Length and the bytes received agree.
+ */
+export async function downloadFile(client: OpenAI, fileId: string): Promise<Buffer> {
+  const [file, res] = await Promise.all([client.files.retrieve(fileId), client.files.content(fileId)]);
+  const body = Buffer.from(await res.arrayBuffer());
+  expect({ fileId, bytes: file.bytes, contentLength: Number(res.headers.get('content-length')) }).toEqual({
+    fileId,
+    bytes: body.length,
+    contentLength: body.length,
+  });
+  return body;
+}
+
+/** An output or error file's lines; each must be one complete JSON object, the last ending in \n. */
 export async function readJsonlFile(
   client: OpenAI,
   fileId: string | null | undefined,
 ): Promise<OutputLine[]> {
   if (!fileId) return [];
-  const text = await (await client.files.content(fileId)).text();
+  const text = (await downloadFile(client, fileId)).toString('utf8');
+  expect(text.endsWith('\n')).toBe(true);
   return text
+    .slice(0, -1)
     .split('\n')
-    .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as OutputLine);
 }

@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { Client } from 'pg';
+import { simulatedAnswer } from '../../simulator/answers';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, type OutputLine } from './batch-helpers';
 import { sleep } from './processes';
 import { createTestEnv, TENANT_A, TestEnv } from './test-app';
@@ -110,7 +111,7 @@ export async function expectExactlyOnce(
   for (const line of outputs) {
     const i = Number(line.custom_id.slice(4));
     expect(line.response?.status_code).toBe(200);
-    expect(line.response?.body.choices[0].message.content).toBe(`echo: ${questionOf(i)}`);
+    expect(line.response?.body.choices[0].message.content).toBe(simulatedAnswer(questionOf(i)));
   }
   if (allSucceeded) {
     expect(errors.map((e) => ({ id: e.custom_id, error: e.error, status: e.response?.status_code }))).toEqual(
