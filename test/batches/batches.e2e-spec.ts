@@ -226,7 +226,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     assertConforms('BatchRequestOutput', errors[0]);
     expect(errors[0].custom_id).toBe('bad');
     expect(errors[0].response!.status_code).toBe(400);
-    expect(errors[0].response!.body.message).toMatch(/maximum context length/);
+    expect(errors[0].response!.body.error.message).toMatch(/maximum context length/);
     expect((await readJsonlFile(a, done.output_file_id)).map((l) => l.custom_id)).toEqual(['good']);
 
     const allBad = await a.batches.create({
