@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp, installFallbackErrorHandler } from './bootstrap';
+import { applyHttpServerLimits } from './common/http-server-limits';
 import { ConfigError, loadConfig } from './config/app-config';
 
 async function main(): Promise<void> {
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   }
   await app.init();
   installFallbackErrorHandler(app);
+  applyHttpServerLimits(app.getHttpServer(), config);
   // A worker-only process serves just /metrics, /health and /ready, on its own port.
   const port = config.role === 'worker' ? config.metricsPort : config.port;
   await app.listen(port, '0.0.0.0');

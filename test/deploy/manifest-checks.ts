@@ -30,6 +30,7 @@ export const APP_ENV_NAMES = new Set([
   'LOG_LEVEL',
   'TRUST_PROXY',
   'METRICS_PORT',
+  'METRICS_AUTH_TOKEN',
   'WORKER_CONCURRENCY_MODE',
   'WORKER_MAX_INFLIGHT',
   'WORKER_MIN_INFLIGHT',
@@ -53,6 +54,7 @@ export const SECRET_ENV_NAMES = new Set([
   'S3_ACCESS_KEY_ID',
   'S3_SECRET_ACCESS_KEY',
   'VLLM_API_KEY',
+  'METRICS_AUTH_TOKEN',
 ]);
 
 const APP_NAME = 'vllm-batch';
@@ -578,6 +580,62 @@ export function checkServiceMonitors(objs: K8sObject[], required: boolean): stri
       });
       if (!svc || !scraped.has(svc.metadata.name))
         problems.push(`no ServiceMonitor scrapes the ${comp} Service`);
+    }
+  }
+  return problems;
+}
+
+/** The Secret key a ServiceMonitor endpoint sends as its bearer token, if any. */
+function endpointBearerSecret(ep: JsonObject): { name: string; key: string } | undefined {
+  const auth = isObject(ep.authorization) ? ep.authorization : undefined;
+  if (auth && (auth.type === undefined || auth.type === 'Bearer') && isObject(auth.credentials)) {
+    return { name: String(auth.credentials.name), key: String(auth.credentials.key) };
+  }
+  if (isObject(ep.bearerTokenSecret)) {
+    return { name: String(ep.bearerTokenSecret.name), key: String(ep.bearerTokenSecret.key) };
+  }
+  return undefined;
+}
+
+/**
+ * Pods that require a metrics token (METRICS_AUTH_TOKEN from a Secret) are scraped with exactly
+ * that token: every ServiceMonitor endpoint reaching them sends the same Secret key as its bearer
+ * token (`authorization.credentials` or `bearerTokenSecret`), else Prometheus only collects 401s.
+ */
+export function checkMetricsAuth(objs: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const sm of ofKind(objs, 'ServiceMonitor')) {
+    const spec = isObject(sm.spec) ? sm.spec : {};
+    const sel = matchLabelsOf(spec.selector);
+    const services = sel
+      ? ofKind(objs, 'Service').filter(
+          (s) => s.metadata.namespace === sm.metadata.namespace && matches(sel, labelsOf(s)),
+        )
+      : [];
+    for (const ep of (Array.isArray(spec.endpoints) ? spec.endpoints : []).filter(isObject)) {
+      const sent = endpointBearerSecret(ep);
+      for (const svc of services) {
+        const svcSpec = isObject(svc.spec) ? svc.spec : {};
+        const hasPort = (Array.isArray(svcSpec.ports) ? svcSpec.ports : []).some(
+          (p) => isObject(p) && p.name === ep.port,
+        );
+        const podSel = matchLabelsOf(svcSpec.selector);
+        if (!hasPort || !podSel) continue;
+        for (const owner of podOwnersSelectedBy(objs, podSel)) {
+          const token = effectiveEnv(objs, containersOf(owner, false)[0] ?? {}).get('METRICS_AUTH_TOKEN');
+          if (!token) continue;
+          const where = `ServiceMonitor/${sm.metadata.name} port ${String(ep.port)} (${owner.metadata.name})`;
+          if (token.source !== 'secret' || !token.ref) {
+            problems.push(`${where}: METRICS_AUTH_TOKEN must come from a Secret the ServiceMonitor can read`);
+          } else if (!sent) {
+            problems.push(`${where}: the pods require a metrics token, the endpoint sends none`);
+          } else if (sent.name !== token.ref.name || sent.key !== token.ref.key) {
+            problems.push(
+              `${where}: sends ${sent.name}/${sent.key}, the pods expect ${token.ref.name}/${token.ref.key}`,
+            );
+          }
+        }
+      }
     }
   }
   return problems;

@@ -102,6 +102,10 @@ describe.each(Object.keys(overlays) as Array<keyof typeof overlays>)('k8s overla
     },
   );
 
+  it('scrapes with the metrics token the pods require', () => {
+    expect(checks.checkMetricsAuth(objs)).toEqual([]);
+  });
+
   it('migrates in a Job, ordered before the Deployments, which set MIGRATIONS_RUN=false', () => {
     expect(checks.checkMigrations(objs)).toEqual([]);
   });
@@ -145,6 +149,23 @@ describe('k8s overlay specifics', () => {
       release: 'kube-prometheus-stack',
     });
     expect(containersOf(api, false)[0].image).toBe('registry.example.com/vllm-batch:0.1.0');
+  });
+
+  it('production: /metrics behind METRICS_AUTH_TOKEN on api and worker, sent by the ServiceMonitor', () => {
+    const objs = render('production');
+    for (const comp of ['api', 'worker']) {
+      const c = containersOf(appWorkload(objs, 'Deployment', comp)!, false)[0];
+      expect(effectiveEnv(objs, c).get('METRICS_AUTH_TOKEN')).toEqual({
+        source: 'secret',
+        ref: { name: 'vllm-batch-secrets', key: 'METRICS_AUTH_TOKEN', optional: false },
+      });
+    }
+    const endpoints = (find(objs, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject)
+      .endpoints as JsonObject[];
+    expect(endpoints.map((ep) => ep.port).sort()).toEqual(['http', 'metrics']);
+    // The example Secret documents the key (the overlay deletes the example, the base has it).
+    const example = find(renderKustomization(path.join(K8S, 'base')), 'Secret', 'vllm-batch-secrets')!;
+    expect(Object.keys(example.stringData as JsonObject)).toContain('METRICS_AUTH_TOKEN');
   });
 
   it('production: the README lists every Secret key the pods read', () => {
@@ -300,6 +321,33 @@ describe('the manifest checks catch breakage', () => {
       (o) => {
         ((find(o, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject).endpoints as JsonObject[])[1].port =
           'prom';
+      },
+    ],
+    [
+      'ServiceMonitor endpoint without the metrics token',
+      checks.checkMetricsAuth,
+      (o) => {
+        delete ((find(o, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject).endpoints as JsonObject[])[1]
+          .authorization;
+      },
+    ],
+    [
+      'ServiceMonitor sending another Secret key than the pods read',
+      checks.checkMetricsAuth,
+      (o) => {
+        const ep = (
+          (find(o, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject).endpoints as JsonObject[]
+        )[0];
+        ((ep.authorization as JsonObject).credentials as JsonObject).key = 'API_KEYS';
+      },
+    ],
+    [
+      'literal METRICS_AUTH_TOKEN',
+      checks.checkSecretEnv,
+      (o) => {
+        const e = envList(worker(o)).find((x) => x.name === 'METRICS_AUTH_TOKEN')!;
+        delete e.valueFrom;
+        e.value = 'token';
       },
     ],
     [

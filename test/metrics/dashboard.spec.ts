@@ -29,11 +29,7 @@ const exprs = queryPanels.flatMap((p) =>
 );
 
 // The same registry the service builds: service metrics plus prefixed process metrics.
-const { registry } = createMetricsRegistry({
-  batchCountsByStatus: async () => ({}),
-  queueJobCounts: async () => ({}),
-  onScrapeError: () => undefined,
-});
+const { registry } = createMetricsRegistry();
 const metrics = new Map<string, { type: string; labels: string[] }>();
 for (const m of registry.getMetricsAsArray()) {
   const { name, type, labelNames } = m as unknown as { name: string; type: string; labelNames?: string[] };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createApp, installFallbackErrorHandler } from '../../src/bootstrap';
+import { applyHttpServerLimits } from '../../src/common/http-server-limits';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { startS3Server } from './s3-server';
 import { listStoredFiles } from './storage-files';
@@ -79,6 +80,7 @@ export async function startApp(env: Record<string, string>): Promise<TestApp> {
   const app = await createApp(config);
   await app.init();
   installFallbackErrorHandler(app);
+  applyHttpServerLimits(app.getHttpServer(), config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
