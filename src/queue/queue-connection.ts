@@ -26,9 +26,12 @@ export async function pingQueueRedis(queue: Queue, timeoutMs: number): Promise<v
     throw new Error(lastError(queue) ?? err.message);
   });
   if (client.status !== 'ready') {
-    const recent = lastError(queue);
-    throw new Error(`Redis connection ${client.status}${recent ? ` (${recent})` : ''}`);
+    // A Redis that went away closes the socket without an error; one comes with the next reconnect attempt.
+    const reason = lastError(queue) ?? 'connection lost';
+    const { host, port } = client.options as { host?: string; port?: number };
+    throw new Error(`Redis at ${host}:${port} ${client.status}: ${reason}`);
   }
+  lastErrors.set(queue, '');
   const ping = (client as unknown as { ping(): Promise<string> }).ping();
   await withTimeout(ping, timeoutMs, 'Redis PING');
 }
