@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { LIMIT_REASONS, LimitReason } from '../gpu-worker/concurrency/control-law';
+import { withTimeout } from '../common/with-timeout';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
 import { createMetricsRegistry, Metrics, QUEUE_JOB_STATES, QueueJobState, UpstreamOutcome } from './metrics';
 
@@ -12,18 +13,6 @@ import { createMetricsRegistry, Metrics, QUEUE_JOB_STATES, QueueJobState, Upstre
 const SCRAPE_SOURCE_TIMEOUT_MS = 2000;
 /** At most one warning per source per interval, so a dead dependency does not flood the log at every scrape. */
 const SCRAPE_WARNING_INTERVAL_MS = 60_000;
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} timed out after ${SCRAPE_SOURCE_TIMEOUT_MS} ms`)),
-      SCRAPE_SOURCE_TIMEOUT_MS,
-    );
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The one place code records metrics. Callers speak in domain terms (a transition, an upstream
@@ -127,6 +116,7 @@ export class MetricsService {
       this.db.query<{ status: string; count: string }[]>(
         'SELECT status, count(*) AS count FROM batches GROUP BY status',
       ),
+      SCRAPE_SOURCE_TIMEOUT_MS,
       'batch count query',
     );
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
@@ -136,6 +126,7 @@ export class MetricsService {
     const queues = [this.batchQueue, this.maintenanceQueue];
     const counts = await withTimeout(
       Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
+      SCRAPE_SOURCE_TIMEOUT_MS,
       'queue job counts',
     );
     return Object.fromEntries(queues.map((q, i) => [q.name, counts[i]]));
