@@ -138,8 +138,13 @@ export function sendError(err: unknown, req: Request, res: Response, logger: Log
     res.destroy();
     return;
   }
-  for (const [k, v] of Object.entries(apiError.headers)) res.setHeader(k, v);
-  res.status(apiError.status).json(envelope(apiError));
+  writeError(res, apiError);
+}
+
+/** Answers with `err` as is: its status, its headers (e.g. Retry-After) and the envelope. */
+export function writeError(res: Response, err: ApiError): void {
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  res.status(err.status).json(envelope(err));
 }
 
 @Catch()

@@ -3,6 +3,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { withTimeout } from '../common/with-timeout';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
 import { QUEUE_JOB_STATES } from './metrics';
 import { MetricsService } from './metrics.service';
@@ -18,18 +19,6 @@ const SOURCE_TIMEOUT_MS = 2000;
 const WARNING_INTERVAL_MS = 60_000;
 
 type Source = 'batches' | 'queues';
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} timed out after ${SOURCE_TIMEOUT_MS} ms`)),
-      SOURCE_TIMEOUT_MS,
-    );
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Keeps the batches-by-status and queue-depth gauges current from one timer per process, so a
@@ -80,6 +69,7 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
         this.db.query<{ status: string; count: string }[]>(
           'SELECT status, count(*) AS count FROM batches GROUP BY status',
         ),
+        SOURCE_TIMEOUT_MS,
         'batch count query',
       );
       this.metrics.setBatchCounts(Object.fromEntries(rows.map((r) => [r.status, Number(r.count)])));
@@ -93,6 +83,7 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
       const queues = [this.batchQueue, this.maintenanceQueue];
       const counts = await withTimeout(
         Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
+        SOURCE_TIMEOUT_MS,
         'queue job counts',
       );
       this.metrics.setQueueJobCounts(Object.fromEntries(queues.map((q, i) => [q.name, counts[i]])));

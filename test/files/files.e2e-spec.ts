@@ -396,9 +396,6 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     expect(await (await fetch(`${app.url}/health`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${app.url}/ready`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as Json).details).toMatchObject({
-      postgres: { status: 'up' },
-      redis: { status: 'up' },
-    });
+    expect(await ready.json()).toEqual({ status: 'ok', postgres: 'up', redis: 'up', storage: 'up' });
   });
 });
