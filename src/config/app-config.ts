@@ -44,6 +44,8 @@ export interface AppConfig {
   apiKeys: ApiKeyEntry[];
   adminUser?: string;
   adminPassword?: string;
+  /** Port of the admin surface (queue board), separate from the public API port. */
+  adminPort: number;
   trustProxy: boolean | number | string;
   corsOrigins: string[];
   metricsPort: number;
@@ -265,6 +267,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     apiKeys,
     adminUser,
     adminPassword,
+    adminPort: int(env, 'ADMIN_PORT', 4081, 0, 65535),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: str(env, 'CORS_ORIGINS', '')
       .split(',')

@@ -14,7 +14,7 @@ interface Envelope {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-describe('Bull Board at /admin/queues', () => {
+describe('Bull Board at /admin/queues on ADMIN_PORT', () => {
   let env: TestEnv;
   let app: TestApp;
 
@@ -45,7 +45,9 @@ describe('Bull Board at /admin/queues', () => {
     ];
     for (const headers of cases) {
       for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
-        const res = await fetch(`${app.url}${path}`, { headers: { ...headers, ...from('198.51.100.1') } });
+        const res = await fetch(`${app.adminUrl}${path}`, {
+          headers: { ...headers, ...from('198.51.100.1') },
+        });
         expect({ path, headers, status: res.status }).toEqual({ path, headers, status: 401 });
         expect(res.headers.get('www-authenticate')).toBe('Basic realm="vllm-batch admin", charset="UTF-8"');
       }
@@ -53,12 +55,12 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   it('serves the board and both queues with the right credentials (no API key needed)', async () => {
-    const page = await fetch(`${app.url}/admin/queues`, { headers: basic(ADMIN.user, ADMIN.password) });
+    const page = await fetch(`${app.adminUrl}/admin/queues`, { headers: basic(ADMIN.user, ADMIN.password) });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(page.headers.get('x-ratelimit-limit')).toBeNull();
 
-    const api = await fetch(`${app.url}/admin/queues/api/queues`, {
+    const api = await fetch(`${app.adminUrl}/admin/queues/api/queues`, {
       headers: basic(ADMIN.user, ADMIN.password),
     });
     expect(api.status).toBe(200);
@@ -72,7 +74,7 @@ describe('Bull Board at /admin/queues', () => {
     let blocked: Response | undefined;
     await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
-        const res = await fetch(`${app.url}/admin/queues/api/queues`, {
+        const res = await fetch(`${app.adminUrl}/admin/queues/api/queues`, {
           headers: { ...basic(ADMIN.user, `guess-${i}`), ...guesser },
         });
         statuses.push(res.status);
@@ -93,13 +95,13 @@ describe('Bull Board at /admin/queues', () => {
     });
 
     // While blocked, the right password does not help that address...
-    const right = await fetch(`${app.url}/admin/queues/api/queues`, {
+    const right = await fetch(`${app.adminUrl}/admin/queues/api/queues`, {
       headers: { ...basic(ADMIN.user, ADMIN.password), ...guesser },
     });
     expect(right.status).toBe(429);
     expect(right.headers.get('retry-after')).toMatch(/^\d+$/);
     // ...and another address is not affected.
-    const other = await fetch(`${app.url}/admin/queues/api/queues`, {
+    const other = await fetch(`${app.adminUrl}/admin/queues/api/queues`, {
       headers: { ...basic(ADMIN.user, ADMIN.password), ...from('203.0.113.8') },
     });
     expect(other.status).toBe(200);
@@ -109,7 +111,7 @@ describe('Bull Board at /admin/queues', () => {
     // The guesser varies the left-most X-Forwarded-For entry; the proxy appends the real address.
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${app.url}/admin/queues/api/queues`, {
+      const res = await fetch(`${app.adminUrl}/admin/queues/api/queues`, {
         headers: { ...basic(ADMIN.user, 'nope'), 'X-Forwarded-For': `10.0.0.${i}, 203.0.113.9` },
       });
       statuses.push(res.status);
@@ -126,12 +128,12 @@ describe('Bull Board at /admin/queues', () => {
       ...from('192.0.2.4'),
     };
     const post = (headers: Record<string, string>): Promise<Response> =>
-      fetch(`${app.url}${ADD_JOB}`, {
+      fetch(`${app.adminUrl}${ADD_JOB}`, {
         method: 'POST',
         headers: { ...admin, ...headers },
         body: JSON.stringify({ name: 'from-test', data: {} }),
       });
-    const host = new URL(app.url).host;
+    const host = new URL(app.adminUrl!).host;
 
     for (const headers of <Record<string, string>[]>[
       { Origin: 'https://evil.example' },
@@ -148,9 +150,12 @@ describe('Bull Board at /admin/queues', () => {
       });
     }
     const jobs = async (): Promise<number> => {
-      const res = await fetch(`${app.url}/admin/queues/api/queues?activeQueue=maintenance&status=waiting`, {
-        headers: admin,
-      });
+      const res = await fetch(
+        `${app.adminUrl}/admin/queues/api/queues?activeQueue=maintenance&status=waiting`,
+        {
+          headers: admin,
+        },
+      );
       const body = (await res.json()) as { queues: { name: string; counts: { waiting: number } }[] };
       return body.queues.find((q) => q.name === 'maintenance')!.counts.waiting;
     };
@@ -168,16 +173,31 @@ describe('Bull Board at /admin/queues', () => {
     expect(await jobs()).toBe(3);
 
     // Reads stay open to any origin (they change nothing); a cross-site write without credentials is still a 403.
-    const read = await fetch(`${app.url}/admin/queues/api/queues`, {
+    const read = await fetch(`${app.adminUrl}/admin/queues/api/queues`, {
       headers: { ...admin, Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
     });
     expect(read.status).toBe(200);
+  });
+
+  it('is absent from the public port (404 under /admin, even with the right credentials)', async () => {
+    expect(app.adminUrl).not.toBe(app.url);
+    for (const path of ['/admin/queues', '/admin/queues/api/queues', ADD_JOB]) {
+      for (const method of ['GET', 'POST']) {
+        const res = await fetch(`${app.url}${path}`, { method, headers: basic(ADMIN.user, ADMIN.password) });
+        expect({ path, method, status: res.status }).toEqual({ path, method, status: 404 });
+        expect(((await res.json()) as Envelope).error.message).toMatch(/^Invalid URL/);
+      }
+    }
+    // And the admin port serves nothing but the board.
+    const stray = await fetch(`${app.adminUrl}/v1/files`, { headers: authHeader(TENANT_A.key) });
+    expect(stray.status).toBe(404);
   });
 
   it('is not served at all (404) when ADMIN_USER/ADMIN_PASSWORD are unset', async () => {
     const { ADMIN_USER: _user, ADMIN_PASSWORD: _password, ...withoutAdmin } = env.env;
     const plain = await startApp({ ...withoutAdmin, MIGRATIONS_RUN: 'false' });
     try {
+      expect(plain.adminUrl).toBeNull();
       for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
         expect((await fetch(`${plain.url}${path}`)).status).toBe(404);
         expect(
@@ -192,6 +212,7 @@ describe('Bull Board at /admin/queues', () => {
   it('is not served by a worker-only process', async () => {
     const worker = await startApp({ ...env.env, MIGRATIONS_RUN: 'false', APP_ROLE: 'worker' });
     try {
+      expect(worker.adminUrl).toBeNull();
       expect(
         (await fetch(`${worker.url}/admin/queues`, { headers: basic(ADMIN.user, ADMIN.password) })).status,
       ).toBe(404);
@@ -226,7 +247,7 @@ describe('Bull Board while Redis is down', () => {
 
   it('answers 503 in the envelope instead of hanging, and serves again once Redis is back', async () => {
     const board = (): Promise<Response> =>
-      fetch(`${app!.url}/admin/queues/api/queues`, {
+      fetch(`${app!.adminUrl}/admin/queues/api/queues`, {
         headers: basic(ADMIN.user, ADMIN.password),
         // Without the check the request waits for as long as Redis is away: fail rather than wait.
         signal: AbortSignal.timeout(15_000),
