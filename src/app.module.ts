@@ -61,7 +61,10 @@ export class AppModule {
           transport: process.env.NODE_ENV === 'development' ? { target: 'pino-pretty' } : undefined,
         },
       }),
-      TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: false }),
+      TypeOrmModule.forRoot({
+        ...dataSourceOptions(config.databaseUrl, config.databasePoolMax),
+        migrationsRun: false,
+      }),
       StorageModule,
       AuthModule,
       QueueModule,

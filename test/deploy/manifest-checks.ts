@@ -239,10 +239,16 @@ export function parseQuantity(q: Json | undefined): number {
 // ---------------------------------------------------------------------------
 // checks
 
-/** Every Deployment/StatefulSet/DaemonSet/Job container has cpu+memory requests and limits, requests <= limits. */
+/**
+ * Every Deployment/StatefulSet/DaemonSet/Job container has cpu+memory requests and a memory limit,
+ * requests <= limits. Every container but the worker also has a cpu limit; the worker must not: a
+ * throttled worker misses its BullMQ lock renewals and its batches are taken as stalled.
+ */
 export function checkResources(objs: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const o of objs.filter((x) => WORKLOAD_KINDS.has(x.kind))) {
+    const isWorker =
+      o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === 'worker';
     for (const c of containersOf(o)) {
       const where = `${o.kind}/${o.metadata.name}/${String(c.name)}`;
       const r = isObject(c.resources) ? c.resources : {};
@@ -250,12 +256,16 @@ export function checkResources(objs: K8sObject[]): string[] {
         const block = r[kind];
         for (const res of ['cpu', 'memory']) {
           const v = isObject(block) ? block[res] : undefined;
-          if (v === undefined || Number.isNaN(parseQuantity(v)))
+          if (kind === 'limits' && res === 'cpu' && isWorker) {
+            if (v !== undefined) problems.push(`${where}: the worker must have no cpu limit`);
+          } else if (v === undefined || Number.isNaN(parseQuantity(v))) {
             problems.push(`${where}: no valid resources.${kind}.${res}`);
+          }
         }
       }
       if (isObject(r.requests) && isObject(r.limits)) {
         for (const res of ['cpu', 'memory']) {
+          if (r.limits[res] === undefined) continue;
           if (parseQuantity(r.requests[res]) > parseQuantity(r.limits[res])) {
             problems.push(`${where}: ${res} request above its limit`);
           }
@@ -660,11 +670,14 @@ export function checkMigrations(objs: K8sObject[]): string[] {
   const apiImage = api ? containersOf(api, false)[0]?.image : undefined;
   if (cs.length !== 1) problems.push('migration Job must have one container');
   const c = cs[0] ?? {};
-  const cmd = [...(Array.isArray(c.command) ? c.command : []), ...(Array.isArray(c.args) ? c.args : [])].map(
-    String,
-  );
-  if (JSON.stringify(cmd) !== JSON.stringify(['node', 'dist/src/migrate.js'])) {
-    problems.push(`migration Job must run node dist/src/migrate.js, runs ${JSON.stringify(cmd)}`);
+  // As args, so that the image's entrypoint (the heap cap) stays in front.
+  const cmd = (Array.isArray(c.args) ? c.args : []).map(String);
+  if (c.command !== undefined || JSON.stringify(cmd) !== JSON.stringify(['node', 'dist/src/migrate.js'])) {
+    problems.push(
+      `migration Job must run args node dist/src/migrate.js without overriding the entrypoint, runs ${JSON.stringify(
+        { command: c.command, args: c.args },
+      )}`,
+    );
   }
   if (c.image !== apiImage) problems.push('migration Job must use the api image');
   const pod = podSpecOf(job) ?? {};

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isObject, JsonObject, K8sObject, podSpecOf, renderKustomization } from './kustomize';
+import { isObject, Json, JsonObject, K8sObject, podSpecOf, renderKustomization } from './kustomize';
 import * as checks from './manifest-checks';
 import { appWorkload, containersOf, effectiveEnv, find, ofKind } from './manifest-checks';
 
@@ -52,7 +52,7 @@ describe.each(Object.keys(overlays) as Array<keyof typeof overlays>)('k8s overla
     expect(checks.checkNamespace(objs, cfg.namespace)).toEqual([]);
   });
 
-  it('gives every Deployment/Job container cpu and memory requests and limits', () => {
+  it('gives every Deployment/Job container cpu and memory requests and a memory limit, the worker no cpu limit', () => {
     expect(checks.checkResources(objs)).toEqual([]);
   });
 
@@ -224,6 +224,13 @@ describe('the manifest checks catch breakage', () => {
       },
     ],
     [
+      'cpu limit on the worker (throttling misses BullMQ lock renewals)',
+      checks.checkResources,
+      (o) => {
+        ((worker(o).resources as JsonObject).limits as JsonObject).cpu = '2';
+      },
+    ],
+    [
       'liveness on /ready',
       checks.checkProbes,
       (o) => {
@@ -358,6 +365,15 @@ describe('the manifest checks catch breakage', () => {
           o.findIndex((x) => x.kind === 'Job'),
           1,
         );
+      },
+    ],
+    [
+      'migration Job replacing the image entrypoint (no heap cap)',
+      checks.checkMigrations,
+      (o) => {
+        const job = containersOf(appWorkload(o, 'Job', 'migrate')!, false)[0];
+        job.command = job.args as Json;
+        delete job.args;
       },
     ],
     [
