@@ -55,6 +55,12 @@ export interface AppConfig {
   metricsPort: number;
   metricsAuthToken?: string;
   jsonBodyLimit: string;
+  ready: {
+    /** Dependencies whose loss makes this pod unready; the others are only reported. */
+    requires: ReadyDependency[];
+    /** How long a required dependency must stay unreachable before readiness fails. */
+    failAfterMs: number;
+  };
   /** Failed admin Basic-auth attempts allowed per client IP per minute before 429s. */
   adminAuthFailLimit: number;
   http: {
@@ -103,7 +109,28 @@ export interface AppConfig {
   shutdownGraceMs: number;
 }
 
+export const READY_DEPENDENCIES = ['postgres', 'redis', 'storage'] as const;
+export type ReadyDependency = (typeof READY_DEPENDENCIES)[number];
+
 export class ConfigError extends Error {}
+
+function readyDependencies(env: Env): ReadyDependency[] {
+  const raw = str(env, 'READY_REQUIRES', 'postgres');
+  const list =
+    raw === 'none'
+      ? []
+      : raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  for (const dep of list) {
+    if (!(READY_DEPENDENCIES as readonly string[]).includes(dep))
+      throw new ConfigError(
+        `READY_REQUIRES lists ${READY_DEPENDENCIES.join(', ')} (or none), comma-separated; got "${dep}"`,
+      );
+  }
+  return list as ReadyDependency[];
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -318,6 +345,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     metricsPort: int(env, 'METRICS_PORT', 9464, 0, 65535),
     metricsAuthToken: optional(env, 'METRICS_AUTH_TOKEN'),
     jsonBodyLimit: str(env, 'JSON_BODY_LIMIT', '1mb'),
+    ready: {
+      requires: readyDependencies(env),
+      failAfterMs: int(env, 'READY_FAIL_AFTER_SECONDS', 15, 0, 3600) * 1000,
+    },
     adminAuthFailLimit: int(env, 'ADMIN_AUTH_FAIL_LIMIT', 10, 1, 100_000),
     http: {
       headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 20_000, 1000, 600_000),

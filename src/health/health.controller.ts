@@ -21,14 +21,17 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and storage answer' })
+  @ApiOperation({
+    summary:
+      'Readiness: the state of PostgreSQL, Redis and storage; 503 only when one in READY_REQUIRES has been down for READY_FAIL_AFTER_SECONDS',
+  })
   @ApiOkResponse({ schema: { example: READY_EXAMPLE } })
   @ApiServiceUnavailableResponse({
-    schema: { example: { ...READY_EXAMPLE, status: 'error', redis: 'down' } },
+    schema: { example: { ...READY_EXAMPLE, status: 'error', postgres: 'down' } },
   })
   async ready(@Res({ passthrough: true }) res: Response): Promise<Readiness> {
     const readiness = await this.readiness.check();
-    res.status(readiness.status === 'ok' ? 200 : 503);
+    res.status(readiness.status === 'error' ? 503 : 200);
     return readiness;
   }
 }

@@ -57,6 +57,11 @@ export class MetricsService {
   }
 
   /** Batch counts by status from the background read; a status without batches is 0. */
+  /** Whether this process reached `dependency` at its last check. */
+  dependencyState(dependency: string, up: boolean): void {
+    this.metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
+  }
+
   setBatchCounts(counts: Record<string, number>): void {
     for (const status of BATCH_STATUSES) this.metrics.batchesByStatus.set({ status }, counts[status] ?? 0);
   }

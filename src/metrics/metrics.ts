@@ -162,6 +162,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    dependencyUp: new Gauge({
+      name: `${METRIC_PREFIX}dependency_up`,
+      help: '1 while this process reaches the dependency (postgres, redis, storage), 0 while it does not (checked every few seconds). Alerts use it to catch a worker stuck without Redis, which readiness does not.',
+      labelNames: ['dependency'] as const,
+      registers,
+    }),
   };
 }
 

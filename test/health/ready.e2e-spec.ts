@@ -1,5 +1,14 @@
 import { rm, writeFile } from 'node:fs/promises';
-import { killAll, PrivateRedis, ServiceProcess, startService, until } from '../support/processes';
+import {
+  hasPrivatePostgres,
+  killAll,
+  metricValue,
+  PrivatePostgres,
+  PrivateRedis,
+  ServiceProcess,
+  startService,
+  until,
+} from '../support/processes';
 import { createTestEnv, TestEnv } from '../support/test-app';
 
 interface ReadyBody {
@@ -13,7 +22,7 @@ interface ReadyBody {
  * /ready through the built service, so its log can be read: the body names each dependency's state
  * and nothing else; why one is down goes to the log, once, not at every probe.
  */
-describe('GET /ready', () => {
+describe('GET /ready, every dependency required at once (READY_REQUIRES=postgres,redis,storage)', () => {
   let env: TestEnv;
   let redis: PrivateRedis;
   let api: ServiceProcess;
@@ -21,7 +30,12 @@ describe('GET /ready', () => {
   beforeAll(async () => {
     // A private redis-server to take away: the machine's own is never stopped.
     redis = await PrivateRedis.start();
-    env = await createTestEnv({ REDIS_URL: redis.url, LOG_LEVEL: 'info' });
+    env = await createTestEnv({
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'info',
+      READY_REQUIRES: 'postgres,redis,storage',
+      READY_FAIL_AFTER_SECONDS: '0',
+    });
     api = await startService('api', env.env);
   }, 90_000);
 
@@ -92,3 +106,74 @@ describe('GET /ready', () => {
     expect((await ready()).status).toBe(200);
   });
 });
+
+/**
+ * The defaults: readiness fails only for what this pod cannot serve without (PostgreSQL), and only
+ * once it has been gone for READY_FAIL_AFTER_SECONDS, since a blip of a shared dependency must not
+ * take every pod out of the Service at once. Losses are still named in the body and in
+ * `vllm_batch_dependency_up`, which alerts read.
+ */
+(hasPrivatePostgres() ? describe : describe.skip)(
+  'GET /ready with the defaults (per pod, not per fleet)',
+  () => {
+    let env: TestEnv;
+    let redis: PrivateRedis;
+    let pg: PrivatePostgres;
+    let api: ServiceProcess;
+
+    beforeAll(async () => {
+      redis = await PrivateRedis.start();
+      pg = await PrivatePostgres.start();
+      env = await createTestEnv({ REDIS_URL: redis.url, READY_FAIL_AFTER_SECONDS: '3' });
+      api = await startService('api', { ...env.env, DATABASE_URL: `${pg.url}/vllm_batch_ready` });
+    }, 90_000);
+
+    afterAll(async () => {
+      await killAll();
+      await env?.dispose();
+      await pg?.destroy();
+    }, 60_000);
+
+    const ready = async (): Promise<{ status: number; body: ReadyBody }> => {
+      const res = await fetch(`${api.url}/ready`, { signal: AbortSignal.timeout(10_000) });
+      return { status: res.status, body: (await res.json()) as ReadyBody };
+    };
+
+    it('stays ready without Redis (reported "degraded", and 0 in vllm_batch_dependency_up)', async () => {
+      await redis.kill();
+      const res = await ready();
+      expect(res).toEqual({
+        status: 200,
+        body: { status: 'degraded', postgres: 'up', redis: 'down', storage: 'up' },
+      });
+      await until(
+        async () =>
+          metricValue(await api.metrics(), 'vllm_batch_dependency_up', { dependency: 'redis' }) === 0 || null,
+        15_000,
+        'the gauge to show Redis down',
+      );
+      await redis.restart();
+      await until(async () => (await ready()).body.status === 'ok', 15_000, 'all up again');
+    });
+
+    it('rides out a short PostgreSQL loss, then fails once it lasts past READY_FAIL_AFTER_SECONDS', async () => {
+      pg.stopServer();
+      const first = await ready();
+      expect(first).toEqual({
+        status: 200,
+        body: { status: 'degraded', postgres: 'down', redis: 'up', storage: 'up' },
+      });
+      const failed = await until(
+        async () => {
+          const r = await ready();
+          return r.status === 503 ? r : null;
+        },
+        15_000,
+        'readiness to fail',
+      );
+      expect(failed.body).toEqual({ status: 'error', postgres: 'down', redis: 'up', storage: 'up' });
+      await pg.restart();
+      await until(async () => (await ready()).status === 200, 30_000, 'ready again');
+    }, 60_000);
+  },
+);
