@@ -7,7 +7,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { parse } from 'yaml';
 import { registeredMetrics, metricOf, unknownLabels } from '../metrics/metric-registry';
 import { JsonObject, renderKustomization } from './kustomize';
@@ -144,7 +143,6 @@ describe('alerting rules docker/prometheus/rules/vllm-batch.rules.yml', () => {
     expect(rendered).toHaveLength(1);
     expect((rendered[0].spec as JsonObject).groups).toEqual(ruleGroups());
     expect(rendered[0].metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    expect(() => new PrometheusRule(rendered[0] as never).validate()).not.toThrow();
     expect(
       renderKustomization(path.join(K8S, 'overlays', 'dev')).filter((o) => o.kind === 'PrometheusRule'),
     ).toEqual([]);

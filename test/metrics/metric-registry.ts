@@ -36,17 +36,17 @@ export const seriesIn = (expr: string): string[] =>
 
 /**
  * Label matchers and `by (...)` groupings that name labels the expression's registered metrics do
- * not have (Prometheus adds `job` and `instance`; histogram buckets have `le`). Unknown metric
- * names are left to the caller's name check.
+ * not have (Prometheus adds `targetLabels`; histogram buckets have `le`). Unknown metric names are
+ * left to the caller's name check.
  */
-export function unknownLabels(expr: string, where: string): string[] {
+export function unknownLabels(expr: string, where: string, targetLabels = ['job', 'instance']): string[] {
   const problems: string[] = [];
   const used = seriesIn(expr).flatMap((s) => {
     const metric = registeredMetrics.get(metricOf(s) ?? '');
     return metric ? [{ series: s, metric }] : [];
   });
   const labelsOf = (series: string, metric: RegisteredMetric) =>
-    new Set([...metric.labels, ...(series.endsWith('_bucket') ? ['le'] : []), 'job', 'instance']);
+    new Set([...metric.labels, ...(series.endsWith('_bucket') ? ['le'] : []), ...targetLabels]);
   // Selectors right after a metric name: vllm_batch_x{label="..."}.
   for (const m of expr.matchAll(/\b(vllm_batch_[a-zA-Z0-9_]+)\{([^}]*)\}/g)) {
     const entry = used.find((u) => u.series === m[1]);
