@@ -220,8 +220,8 @@ function chatLineText(i: number, pad: string, maxTokens: number): string {
   );
 }
 
-export function sdk(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused-in-open-mode', maxRetries: 5, timeout: 600_000 });
+export function sdk(url: string, apiKey = 'unused-in-open-mode'): OpenAI {
+  return new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 5, timeout: 600_000 });
 }
 
 export async function waitForBatch(

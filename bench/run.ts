@@ -2,7 +2,8 @@
  * `npm run bench [-- scenario ...]`: benchmarks against the vLLM simulator, each printing numbers
  * measured in the same run. Scenarios: throughput (5,000-line batch vs a direct client at the same
  * concurrency), upload (a 200 MB file: time and the service's peak RSS), large (a 50,000-line
- * ~200 MB batch from upload to completed, the service's peak RSS, exactly one line per custom_id).
+ * ~200 MB batch from upload to completed, the service's peak RSS, exactly one line per custom_id),
+ * metrics (an ordinary API call's latency at idle and during a flood of /metrics scrapes).
  * Results go to bench/RESULTS.md by hand, with the machine they ran on.
  */
 import { createReadStream } from 'node:fs';
@@ -12,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { toFile } from 'openai';
 import { CONCURRENCY_SCENARIOS } from './concurrency';
+import { METRICS_SCENARIOS } from './metrics-load';
 import {
   directClient,
   fmt,
@@ -179,6 +181,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   upload,
   large,
   ...CONCURRENCY_SCENARIOS,
+  ...METRICS_SCENARIOS,
 };
 
 async function main(): Promise<void> {

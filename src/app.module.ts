@@ -7,7 +7,12 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { AuthModule } from './auth/auth.module';
 import { AuthedRequest } from './auth/auth.types';
 import { HttpDrainService } from './common/http-drain.service';
-import { redactRequestLog } from './common/log-redaction';
+import {
+  redactErrorLog,
+  redactLogArguments,
+  redactRequestLog,
+  redactResponseLog,
+} from './common/log-redaction';
 import { OpenAiExceptionFilter } from './common/openai-exception.filter';
 import { assignRequestId } from './common/request-id';
 import { AppConfig } from './config/app-config';
@@ -38,13 +43,14 @@ export class AppModule {
         pinoHttp: {
           level: config.logLevel,
           genReqId: (req, res) => assignRequestId(req, res),
-          // Keys never reach the log: the auth header is redacted, the tenant and key fingerprint are logged.
-          redact: {
-            paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-            censor: '[redacted]',
+          // Keys never reach the log (see log-redaction.ts): secret-named headers and query parameters of
+          // requests and responses, and credentials in any URL a message or error quotes, are redacted.
+          serializers: { req: redactRequestLog, res: redactResponseLog, err: redactErrorLog },
+          hooks: {
+            logMethod(args, method) {
+              method.apply(this, redactLogArguments(args) as Parameters<typeof method>);
+            },
           },
-          // ...and so is a key put in the query string (`?api_key=`), in the URL and the parsed query.
-          serializers: { req: redactRequestLog },
           customProps: (req) => {
             const tenant = (req as AuthedRequest).tenant;
             return tenant ? { tenant: tenant.tenant, key: tenant.keyFingerprint } : {};
@@ -55,7 +61,10 @@ export class AppModule {
           transport: process.env.NODE_ENV === 'development' ? { target: 'pino-pretty' } : undefined,
         },
       }),
-      TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: false }),
+      TypeOrmModule.forRoot({
+        ...dataSourceOptions(config.databaseUrl, config.databasePoolMax),
+        migrationsRun: false,
+      }),
       StorageModule,
       AuthModule,
       QueueModule,

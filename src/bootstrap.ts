@@ -109,16 +109,26 @@ export function installFallbackErrorHandler(app: NestExpressApplication): void {
       socket.destroy();
       return;
     }
-    const [status, message, code] =
+    // ERR_HTTP_REQUEST_TIMEOUT: the headers did not arrive within HTTP_HEADERS_TIMEOUT_MS (or a
+    // request outlived the server-wide backstop; see http-server-limits.ts).
+    const error =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request headers (including the URL) are too large.', 'request_header_fields_too_large']
+        ? new ApiError(
+            431,
+            'Request headers (including the URL) are too large.',
+            'invalid_request_error',
+            'request_header_fields_too_large',
+          )
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'The request took too long to arrive.', 'request_timeout']
-          : [400, 'Malformed HTTP request.', 'invalid_request'];
-    const body = JSON.stringify(envelope(new ApiError(status, message, 'invalid_request_error', code, null)));
+          ? ApiError.requestTimeout('The request took too long to arrive.')
+          : ApiError.badRequest('Malformed HTTP request.', null, 'invalid_request');
+    const body = JSON.stringify(envelope(error));
+    // Closed once the answer is out: the peer is slow or broken, and a half-open socket would
+    // otherwise stay until the peer itself closes (the HTTP server allows half-open sockets).
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
     );
   });
 }

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp, installFallbackErrorHandler } from './bootstrap';
+import { applyHttpServerLimits } from './common/http-server-limits';
+import { redactText } from './common/log-redaction';
 import { ConfigError, loadConfig } from './config/app-config';
 
 async function main(): Promise<void> {
@@ -9,7 +11,7 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`Configuration error: ${err.message}`);
+      console.error(`Configuration error: ${redactText(err.message)}`);
       process.exit(78);
     }
     throw err;
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   }
   await app.init();
   installFallbackErrorHandler(app);
+  applyHttpServerLimits(app.getHttpServer(), config);
   // A worker-only process serves just /metrics, /health and /ready, on its own port.
   const port = config.role === 'worker' ? config.metricsPort : config.port;
   await app.listen(port, '0.0.0.0');
@@ -36,6 +39,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error('Failed to start:', err);
+  // Outside the logger's redaction: driver errors may quote a connection URL with its password.
+  console.error(
+    'Failed to start:',
+    redactText(err instanceof Error ? (err.stack ?? err.message) : String(err)),
+  );
   process.exit(1);
 });

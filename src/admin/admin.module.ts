@@ -1,12 +1,11 @@
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import { BullBoardModule } from '@bull-board/nestjs';
+import { getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+import type { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
-import { adminBasicAuth } from './admin-basic-auth.middleware';
-
-export const ADMIN_QUEUES_ROUTE = '/admin/queues';
+import { ThrottleRedisClient } from '../throttling/throttle-redis.client';
+import { ThrottleRedisModule } from '../throttling/throttling.module';
+import { ADMIN_QUEUES_ROUTE, AdminServer } from './admin-server';
 
 /** Says at start that the board is off, through the app's logger (so LOG_LEVEL applies). */
 @Injectable()
@@ -19,10 +18,9 @@ class AdminBoardDisabledNotice implements OnApplicationBootstrap {
 }
 
 /**
- * Bull Board at /admin/queues, for the API roles. It is Express middleware mounted before Nest's
- * routing, so neither the API key guard nor the rate limiter sees it; HTTP Basic auth is its gate.
- * Without ADMIN_USER/ADMIN_PASSWORD it is not mounted at all (the path is a plain 404): a queue
- * board that can retry and delete jobs never runs unauthenticated.
+ * The queue board, for the API roles, served by AdminServer on ADMIN_PORT (the public port answers
+ * 404 under /admin). Without ADMIN_USER/ADMIN_PASSWORD nothing listens at all: a queue board that
+ * can retry and delete jobs never runs unauthenticated.
  */
 @Module({})
 export class AdminModule {
@@ -31,21 +29,14 @@ export class AdminModule {
     if (!adminUser || !adminPassword) return { module: AdminModule, providers: [AdminBoardDisabledNotice] };
     return {
       module: AdminModule,
-      imports: [
-        // forRootAsync builds the board and its Express adapter per application instance (forRoot
-        // would build them once when this module is defined).
-        BullBoardModule.forRootAsync({
-          useFactory: () => ({
-            route: ADMIN_QUEUES_ROUTE,
-            adapter: ExpressAdapter,
-            middleware: adminBasicAuth(adminUser, adminPassword),
-            boardOptions: { uiConfig: { boardTitle: 'vLLM Batch queues' } },
-          }),
-        }),
-        BullBoardModule.forFeature(
-          { name: BATCH_QUEUE, adapter: BullMQAdapter },
-          { name: MAINTENANCE_QUEUE, adapter: BullMQAdapter },
-        ),
+      imports: [ThrottleRedisModule],
+      providers: [
+        {
+          provide: AdminServer,
+          inject: [ThrottleRedisClient, getQueueToken(BATCH_QUEUE), getQueueToken(MAINTENANCE_QUEUE)],
+          useFactory: (throttleRedis: ThrottleRedisClient, ...queues: Queue[]) =>
+            new AdminServer(config, queues, throttleRedis),
+        },
       ],
     };
   }

@@ -27,6 +27,8 @@ export class ApiKeyService implements OnModuleInit {
   }
 
   onModuleInit(): void {
+    // A worker-only process serves no API: whether keys are set says nothing about it.
+    if (this.config.role === 'worker') return;
     if (this.isOpen()) {
       this.logger.warn(
         '!!! API_KEYS is empty: the API is OPEN to anyone who can reach it, as the single tenant "default". Set API_KEYS=tenant:key,... for any shared deployment !!!',

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { toUnixSeconds } from '../common/clock';
+import { MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS } from '../files/file-expiry';
 import { ALL_STATUSES, BATCH_ENDPOINTS, BatchEntity } from './batch.entity';
 
 export class OutputExpiresAfterDto {
@@ -9,10 +10,10 @@ export class OutputExpiresAfterDto {
   @IsIn(['created_at'])
   anchor!: 'created_at';
 
-  @ApiProperty({ minimum: 3600, maximum: 2592000 })
+  @ApiProperty({ minimum: MIN_EXPIRY_SECONDS, maximum: MAX_EXPIRY_SECONDS })
   @IsInt()
-  @Min(3600)
-  @Max(2592000)
+  @Min(MIN_EXPIRY_SECONDS)
+  @Max(MAX_EXPIRY_SECONDS)
   seconds!: number;
 }
 

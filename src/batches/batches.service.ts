@@ -4,19 +4,15 @@ import { Repository } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';
 import { isWellFormedId, newBatchId } from '../common/ids';
-import { isStorableText } from '../common/pg-text';
 import { ListPage, parseLimit, toListPage } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FilesService } from '../files/files.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { BatchQueueProducer } from '../queue/batch-queue.producer';
+import { validateMetadata } from './batch-metadata';
 import { BatchStateService } from './batch-state.service';
 import { BATCH_ENDPOINTS, BatchEndpoint, BatchEntity } from './batch.entity';
 import { BatchObjectDto, CreateBatchDto } from './batch.dto';
-
-const MAX_METADATA_PAIRS = 16;
-const MAX_METADATA_KEY = 64;
-const MAX_METADATA_VALUE = 512;
 
 export const batchNotFound = (id: string): ApiError =>
   ApiError.notFound(`No such Batch object: ${id}`, 'batch_id');
@@ -149,44 +145,4 @@ export class BatchesService {
     await this.queue.enqueue(id).catch(() => undefined);
     return BatchObjectDto.from(updated);
   }
-}
-
-function validateMetadata(raw: Record<string, unknown> | null | undefined): Record<string, string> | null {
-  if (raw === undefined || raw === null) return null;
-  const entries = Object.entries(raw);
-  if (entries.length > MAX_METADATA_PAIRS) {
-    throw ApiError.badRequest(
-      `'metadata' may hold at most ${MAX_METADATA_PAIRS} pairs.`,
-      'metadata',
-      'invalid_value',
-    );
-  }
-  for (const [k, v] of entries) {
-    if (k.length > MAX_METADATA_KEY) {
-      throw ApiError.badRequest(
-        `'metadata' keys may be at most ${MAX_METADATA_KEY} characters.`,
-        'metadata',
-        'invalid_value',
-      );
-    }
-    if (typeof v !== 'string') {
-      throw ApiError.badRequest(`'metadata' values must be strings.`, 'metadata', 'invalid_value');
-    }
-    if (v.length > MAX_METADATA_VALUE) {
-      throw ApiError.badRequest(
-        `'metadata' values may be at most ${MAX_METADATA_VALUE} characters.`,
-        'metadata',
-        'invalid_value',
-      );
-    }
-    // jsonb refuses NUL and unpaired surrogates: without this check the INSERT failed with a 500.
-    if (!isStorableText(k) || !isStorableText(v)) {
-      throw ApiError.badRequest(
-        `'metadata' keys and values must not contain NUL characters or unpaired surrogates.`,
-        'metadata',
-        'invalid_value',
-      );
-    }
-  }
-  return Object.fromEntries(entries) as Record<string, string>;
 }

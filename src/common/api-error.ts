@@ -34,6 +34,10 @@ export class ApiError extends Error {
     return new ApiError(415, message, 'invalid_request_error', 'unsupported_media_type', null);
   }
 
+  static requestTimeout(message: string): ApiError {
+    return new ApiError(408, message, 'invalid_request_error', 'request_timeout', null);
+  }
+
   static unauthorized(message: string): ApiError {
     return new ApiError(401, message, 'invalid_request_error', 'invalid_api_key', null);
   }

@@ -18,6 +18,18 @@ const STATUS_TYPES: Record<number, string> = {
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (isDependencyUnavailable(err)) {
+    // The request was fine; a dependency was not there. 503 with Retry-After tells clients (the
+    // OpenAI SDKs retry it on their own) to come back, where a 500 reads as a bug of ours.
+    return new ApiError(
+      503,
+      'The service is temporarily unable to reach its database, queue or storage. Please retry shortly.',
+      'server_error',
+      'service_unavailable',
+      null,
+      { 'Retry-After': String(RETRY_AFTER_UNAVAILABLE_SECONDS) },
+    );
+  }
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const body = err.getResponse();
@@ -70,9 +82,54 @@ export function toApiError(err: unknown): ApiError {
   );
 }
 
+const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
+
+/** Socket-level failures: the peer is down, restarting or unreachable. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+/** PostgreSQL SQLSTATEs that mean "not now", not "wrong request": shutdown, starting up, too many connections. */
+const PG_UNAVAILABLE_STATES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+/** What pg, TypeORM and ioredis say when their connection is gone, in messages without a code. */
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Connection is closed|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery)|Stream isn't writeable/i;
+
+/** Whether `err` (or the driver error TypeORM wraps in it) means PostgreSQL or Redis is unreachable. */
+export function isDependencyUnavailable(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown } | undefined,
+      depth = 0;
+    e && depth < 4;
+    depth++
+  ) {
+    if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || PG_UNAVAILABLE_STATES.has(e.code)))
+      return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    e = (e.driverError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
 export function sendError(err: unknown, req: Request, res: Response, logger: Logger): void {
   const apiError = toApiError(err);
   if (apiError.status >= 500) {
+    // A 503 is logged too: an operator needs to see that a dependency is failing requests.
     const reqId = (req as Request & { id?: unknown }).id;
     logger.error({ err, reqId, method: req.method, url: req.originalUrl?.split('?')[0] }, 'unhandled error');
   }
@@ -81,8 +138,13 @@ export function sendError(err: unknown, req: Request, res: Response, logger: Log
     res.destroy();
     return;
   }
-  for (const [k, v] of Object.entries(apiError.headers)) res.setHeader(k, v);
-  res.status(apiError.status).json(envelope(apiError));
+  writeError(res, apiError);
+}
+
+/** Answers with `err` as is: its status, its headers (e.g. Retry-After) and the envelope. */
+export function writeError(res: Response, err: ApiError): void {
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  res.status(err.status).json(envelope(err));
 }
 
 @Catch()

@@ -23,6 +23,8 @@ export interface AppConfig {
   role: AppRole;
   logLevel: string;
   databaseUrl: string;
+  /** Most PostgreSQL connections this process opens (its pool size). */
+  databasePoolMax: number;
   migrationsRun: boolean;
   redisUrl: string;
   queuePrefix: string;
@@ -42,8 +44,12 @@ export interface AppConfig {
     forcePathStyle: boolean;
   };
   apiKeys: ApiKeyEntry[];
+  /** Production may run without API keys only when this says so explicitly. */
+  allowOpenAccess: boolean;
   adminUser?: string;
   adminPassword?: string;
+  /** Port of the admin surface (queue board), separate from the public API port. */
+  adminPort: number;
   trustProxy: boolean | number | string;
   corsOrigins: string[];
   metricsPort: number;
@@ -151,6 +157,9 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
 
 const KEY_PART = /^[A-Za-z0-9._~+/=-]+$/;
 
+/** The marker of the example values in k8s/base/secret.example.yaml and the docs. */
+const PLACEHOLDER = /change-me/i;
+
 /** `tenant:key[:tier]` pairs separated by commas. */
 export function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
   if (!raw || raw.trim() === '') return [];
@@ -165,6 +174,13 @@ export function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
         throw new ConfigError(`API_KEYS entry #${i + 1} must be tenant:key or tenant:key:tier`);
       }
       const [tenant, key, tier = 'default'] = parts;
+      // The example Secret's values are public: accepting them would hand anyone a working key.
+      if (PLACEHOLDER.test(tenant) || PLACEHOLDER.test(key)) {
+        throw new ConfigError(
+          `API_KEYS entry #${i + 1} still holds the example placeholder CHANGE-ME, which is published ` +
+            'and so would let anyone in: replace it with a tenant name and a generated key (e.g. openssl rand -hex 24)',
+        );
+      }
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
         throw new ConfigError(`API_KEYS entry #${i + 1}: tenant must be 1-64 of [A-Za-z0-9_.-]`);
       }
@@ -216,10 +232,40 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string {
 
 const MB = 1024 * 1024;
 
+/** PostgreSQL settings, all a process needs to migrate (the migration CLI reads only these). */
+export function loadDatabaseConfig(
+  env: Env = process.env,
+): Pick<AppConfig, 'databaseUrl' | 'databasePoolMax'> {
+  return {
+    databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/vllm_batch', [
+      'postgres:',
+      'postgresql:',
+    ]),
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+  };
+}
+
+/**
+ * An empty API_KEYS serves every caller as one tenant. Fine on a laptop; in production it must be
+ * asked for, so a Secret that failed to mount cannot silently open the API. A worker-only process
+ * serves no API, so the rule does not concern it.
+ */
+function checkOpenAccess(env: Env, role: AppRole, apiKeys: ApiKeyEntry[], allowOpenAccess: boolean): void {
+  if (role === 'worker' || apiKeys.length > 0 || allowOpenAccess) return;
+  if (str(env, 'NODE_ENV', '') !== 'production') return;
+  throw new ConfigError(
+    'API_KEYS is empty and NODE_ENV=production: the API would be open to anyone who reaches it. ' +
+      'Set API_KEYS=tenant:key,... or, to run open on purpose, ALLOW_OPEN_ACCESS=true',
+  );
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const vllmBaseUrl = url(env, 'VLLM_BASE_URL', 'http://127.0.0.1:8000/v1', ['http:', 'https:']);
   const derivedMetricsUrl = vllmBaseUrl.replace(/\/v1$/, '') + '/metrics';
+  const role = oneOf<AppRole>(env, 'APP_ROLE', 'all', ['all', 'api', 'worker']);
   const apiKeys = parseApiKeys(env.API_KEYS);
+  const allowOpenAccess = bool(env, 'ALLOW_OPEN_ACCESS', false);
+  checkOpenAccess(env, role, apiKeys, allowOpenAccess);
   const adminUser = optional(env, 'ADMIN_USER');
   const adminPassword = optional(env, 'ADMIN_PASSWORD');
   if ((adminUser === undefined) !== (adminPassword === undefined)) {
@@ -238,12 +284,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   return {
     port: int(env, 'PORT', 4080, 0, 65535),
-    role: oneOf<AppRole>(env, 'APP_ROLE', 'all', ['all', 'api', 'worker']),
+    role,
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/vllm_batch', [
-      'postgres:',
-      'postgresql:',
-    ]),
+    ...loadDatabaseConfig(env),
     migrationsRun: bool(env, 'MIGRATIONS_RUN', true),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     queuePrefix: str(env, 'QUEUE_PREFIX', 'vllm-batch'),
@@ -263,8 +306,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', true),
     },
     apiKeys,
+    allowOpenAccess,
     adminUser,
     adminPassword,
+    adminPort: int(env, 'ADMIN_PORT', 4081, 0, 65535),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: str(env, 'CORS_ORIGINS', '')
       .split(',')

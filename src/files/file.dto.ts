@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString } from 'class-validator';
 import { toUnixSeconds } from '../common/clock';
-import { FILE_PURPOSES, FileEntity } from './file.entity';
+import { MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS } from './file-expiry';
+import { FILE_PURPOSES, FileEntity, OPENAI_FILE_PURPOSES, UPLOADABLE_PURPOSES } from './file.entity';
 
 /** OpenAI's `OpenAIFile` object. */
 export class FileObjectDto {
@@ -47,16 +48,20 @@ export class DeletedFileDto {
 /** The multipart form, described for Swagger UI (parsing is done by a streaming parser, not a DTO). */
 export class UploadFileFormDto {
   @ApiProperty({ type: 'string', format: 'binary' }) file!: unknown;
-  @ApiProperty({ enum: ['batch', 'fine-tune', 'assistants', 'vision', 'user_data', 'evals'] })
+  @ApiProperty({ enum: UPLOADABLE_PURPOSES })
   purpose!: string;
   @ApiPropertyOptional({ name: 'expires_after[anchor]', enum: ['created_at'] }) expires_after_anchor?: string;
-  @ApiPropertyOptional({ name: 'expires_after[seconds]', minimum: 3600, maximum: 2592000 })
+  @ApiPropertyOptional({
+    name: 'expires_after[seconds]',
+    minimum: MIN_EXPIRY_SECONDS,
+    maximum: MAX_EXPIRY_SECONDS,
+  })
   expires_after_seconds?: number;
 }
 
 /** Values are checked by the service, which words its errors the way OpenAI does. */
 export class ListFilesQueryDto {
-  @ApiPropertyOptional({ enum: FILE_PURPOSES }) @IsOptional() @IsString() purpose?: string;
+  @ApiPropertyOptional({ enum: OPENAI_FILE_PURPOSES }) @IsOptional() @IsString() purpose?: string;
   @ApiPropertyOptional({ minimum: 1, maximum: 10000, default: 10000 })
   @IsOptional()
   @IsString()

@@ -10,6 +10,16 @@ export const FILE_PURPOSES = [
   'evals',
 ] as const;
 export type FilePurpose = (typeof FILE_PURPOSES)[number];
+/**
+ * Every purpose an OpenAI File object may carry, including those only OpenAI's own products write.
+ * Listing by any of them is a valid request (code written for OpenAI does it) that finds nothing
+ * here when we never store that purpose; only a purpose that is not OpenAI's is refused.
+ */
+export const OPENAI_FILE_PURPOSES: readonly string[] = [
+  ...FILE_PURPOSES,
+  'assistants_output',
+  'fine-tune-results',
+];
 /** Purposes a client may upload; `batch_output` files are only ever written by the service. */
 export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = [
   'batch',

@@ -9,12 +9,10 @@ import { isWellFormedId, newFileId } from '../common/ids';
 import { ListPage, parseLimit, toListPage } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { STORAGE, StorageDriver, StorageNotFoundError } from '../storage/storage.types';
-import { FILE_PURPOSES, FileEntity, FilePurpose, UPLOADABLE_PURPOSES } from './file.entity';
+import { FileEntity, FilePurpose, OPENAI_FILE_PURPOSES, UPLOADABLE_PURPOSES } from './file.entity';
+import { expiryAt, parseExpiresAfter } from './file-expiry';
 import { FileObjectDto } from './file.dto';
 import { receiveUpload } from './multipart-upload';
-
-const MIN_EXPIRY_SECONDS = 3600;
-const MAX_EXPIRY_SECONDS = 30 * 24 * 3600;
 
 export const fileNotFound = (id: string): ApiError =>
   ApiError.notFound(`No such File object: ${id}`, 'file_id');
@@ -54,7 +52,11 @@ export class FilesService {
         storageKey,
         status: 'processed',
         createdAt: now,
-        expiresAt: expiresAfter === null ? null : new Date(now.getTime() + expiresAfter * 1000),
+        // OpenAI expires batch input files by default; files of other purposes stay until deleted.
+        expiresAt:
+          expiresAfter !== null || purpose === 'batch'
+            ? expiryAt(now, expiresAfter, this.config.files.defaultExpiryDays)
+            : null,
       });
       await this.files.insert(entity);
       return FileObjectDto.from(entity);
@@ -94,7 +96,7 @@ export class FilesService {
       .andWhere('(f.expires_at IS NULL OR f.expires_at > now())');
     if (query.purpose !== undefined) {
       const purpose = String(query.purpose);
-      if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
+      if (!OPENAI_FILE_PURPOSES.includes(purpose)) {
         throw ApiError.badRequest(
           `Invalid 'purpose': '${purpose.slice(0, 64)}'.`,
           'purpose',
@@ -165,18 +167,20 @@ export class FilesService {
 
   /**
    * Stores a file the service itself produced (batch output and error files), streamed from
-   * `body`. The row is written only after the bytes are complete.
+   * `body`. The row is written only after the bytes are complete. It expires `expiresAfterSeconds`
+   * after it is created, or after the default expiry when that is not given.
    */
   async storeGenerated(
     tenantId: string,
     filename: string,
     purpose: FilePurpose,
     body: Readable,
-    expiresAt: Date | null,
+    expiresAfterSeconds: number | undefined,
   ): Promise<FileEntity> {
     const id = newFileId();
     const storageKey = `${tenantId}/${id}`;
     const { bytes } = await this.storage.put(storageKey, body);
+    const createdAt = this.clock.now();
     const entity = this.files.create({
       id,
       tenantId,
@@ -185,8 +189,8 @@ export class FilesService {
       bytes,
       storageKey,
       status: 'processed',
-      createdAt: this.clock.now(),
-      expiresAt,
+      createdAt,
+      expiresAt: expiryAt(createdAt, expiresAfterSeconds, this.config.files.defaultExpiryDays),
     });
     try {
       await this.files.insert(entity);
@@ -235,24 +239,4 @@ export class FilesService {
     await this.storage.delete(file.storageKey).catch(() => undefined);
     return { id, object: 'file', deleted: true };
   }
-}
-
-function parseExpiresAfter(anchor: string | undefined, seconds: string | undefined): number | null {
-  if (anchor === undefined && seconds === undefined) return null;
-  if (anchor !== 'created_at') {
-    throw ApiError.badRequest(
-      "Invalid 'expires_after[anchor]': expected 'created_at'.",
-      'expires_after[anchor]',
-      'invalid_value',
-    );
-  }
-  const n = Number(seconds);
-  if (seconds === undefined || !Number.isInteger(n) || n < MIN_EXPIRY_SECONDS || n > MAX_EXPIRY_SECONDS) {
-    throw ApiError.badRequest(
-      `Invalid 'expires_after[seconds]': expected an integer between ${MIN_EXPIRY_SECONDS} and ${MAX_EXPIRY_SECONDS}.`,
-      'expires_after[seconds]',
-      'invalid_value',
-    );
-  }
-  return n;
 }

@@ -129,6 +129,10 @@ export function receiveUpload(
     });
 
     bb.on('file', (name, stream, info) => {
+      // Once the upload is refused, a part busboy still parses from data it already holds must not
+      // reach storage: nothing would ever delete it (or, cut short, close its partial file).
+      // Every file stream not piped to storage is drained, so busboy is never left waiting on it.
+      if (settled) return void stream.resume();
       if (name !== 'file' || storing) {
         stream.resume();
         return fail(

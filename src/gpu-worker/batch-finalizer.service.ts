@@ -76,9 +76,8 @@ export class BatchFinalizerService {
       [batch.id],
     );
     const count = (o: string): number => Number(counts.find((c) => c.outcome === o)?.n ?? 0);
-    const expiresAt = batch.outputExpiresAfter
-      ? new Date(Date.now() + batch.outputExpiresAfter.seconds * 1000)
-      : null;
+    // Without output_expires_after, the files get the default expiry (FILE_DEFAULT_EXPIRY_DAYS).
+    const expiresAfter = batch.outputExpiresAfter?.seconds;
     const write = async (outcome: 'succeeded' | 'failed', suffix: string): Promise<string | null> => {
       if (count(outcome) === 0) return null;
       const file = await this.files.storeGenerated(
@@ -86,7 +85,7 @@ export class BatchFinalizerService {
         `${batch.id}_${suffix}.jsonl`,
         'batch_output',
         Readable.from(this.lines(batch.id, outcome)),
-        expiresAt,
+        expiresAfter,
       );
       return file.id;
     };

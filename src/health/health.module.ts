@@ -1,9 +1,6 @@
 import { Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
+import { ReadinessService } from './readiness.service';
 
-@Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty', logger: false })],
-  controllers: [HealthController],
-})
+@Module({ controllers: [HealthController], providers: [ReadinessService] })
 export class HealthModule {}

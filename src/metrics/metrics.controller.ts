@@ -10,7 +10,9 @@ export const METRICS_PATH = 'metrics';
 
 /**
  * Serves this application's own registry instead of prom-client's global one (see metrics.ts).
- * Public (no API key) and never rate limited: it carries no @RateLimit.
+ * Public (no API key) and never rate limited (it carries no @RateLimit): a Prometheus scraping many
+ * pods must never see a 429. That is affordable because a scrape only renders memory, at most once
+ * a second (MetricsService.render).
  */
 @ApiExcludeController()
 @Public()
@@ -24,6 +26,6 @@ export class MetricsController extends PrometheusController {
   @Get()
   override async index(@Res({ passthrough: true }) response: Response): Promise<string> {
     response.header('Content-Type', this.metrics.registry.contentType);
-    return this.metrics.registry.metrics();
+    return this.metrics.render();
   }
 }

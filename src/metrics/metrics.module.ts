@@ -2,6 +2,7 @@ import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { METRICS_PATH, MetricsController } from './metrics.controller';
+import { MetricsRefreshService } from './metrics-refresh.service';
 import { MetricsService } from './metrics.service';
 import { MetricsTokenGuard } from './metrics-token.guard';
 
@@ -21,7 +22,7 @@ import { MetricsTokenGuard } from './metrics-token.guard';
       defaultMetrics: { enabled: false },
     }),
   ],
-  providers: [MetricsService, MetricsTokenGuard, HttpMetricsMiddleware],
+  providers: [MetricsService, MetricsRefreshService, MetricsTokenGuard, HttpMetricsMiddleware],
   exports: [MetricsService],
 })
 export class MetricsModule implements NestModule {

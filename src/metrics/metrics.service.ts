@@ -1,29 +1,22 @@
-import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { Queue } from 'bullmq';
+import { Injectable } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { LIMIT_REASONS, LimitReason } from '../gpu-worker/concurrency/control-law';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
-import { createMetricsRegistry, Metrics, QUEUE_JOB_STATES, QueueJobState, UpstreamOutcome } from './metrics';
+import {
+  BATCH_STATUSES,
+  createMetricsRegistry,
+  Metrics,
+  QUEUE_JOB_STATES,
+  QueueJobState,
+  UpstreamOutcome,
+} from './metrics';
 
-/** A scrape must answer even when PostgreSQL or Redis hangs: their gauges then keep old values. */
-const SCRAPE_SOURCE_TIMEOUT_MS = 2000;
-/** At most one warning per source per interval, so a dead dependency does not flood the log at every scrape. */
-const SCRAPE_WARNING_INTERVAL_MS = 60_000;
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} timed out after ${SCRAPE_SOURCE_TIMEOUT_MS} ms`)),
-      SCRAPE_SOURCE_TIMEOUT_MS,
-    );
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+/**
+ * How long one rendering of /metrics is served to every scrape. Rendering walks every series (the
+ * HTTP histograms grow with the route count); a burst of scrapes (many Prometheis, or a hostile
+ * client on an open /metrics) then costs one rendering a second instead of one per scrape.
+ * Prometheus scrapes every 15 s or so, so a second of staleness is invisible to it.
+ */
+export const RENDER_CACHE_MS = 1000;
 
 /**
  * The one place code records metrics. Callers speak in domain terms (a transition, an upstream
@@ -31,23 +24,48 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
  */
 @Injectable()
 export class MetricsService {
-  private readonly logger = new Logger('Metrics');
   readonly registry: Registry;
   private readonly metrics: Metrics;
-  private readonly lastScrapeWarning = new Map<string, number>();
+  private rendered: { text: string; at: number } | null = null;
+  private rendering: Promise<string> | null = null;
 
-  constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
-    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenanceQueue: Queue,
-  ) {
-    const { registry, metrics } = createMetricsRegistry({
-      batchCountsByStatus: () => this.batchCountsByStatus(),
-      queueJobCounts: () => this.queueJobCounts(),
-      onScrapeError: (source, err) => this.warnScrapeError(source, err),
-    });
+  constructor() {
+    const { registry, metrics } = createMetricsRegistry();
     this.registry = registry;
     this.metrics = metrics;
+  }
+
+  /**
+   * The exposition text for a scrape: the cached rendering while it is younger than
+   * RENDER_CACHE_MS, else one fresh rendering shared by every scrape that arrives meanwhile.
+   * Nothing here touches PostgreSQL or Redis (see MetricsRefreshService).
+   */
+  render(): Promise<string> {
+    if (this.rendered && performance.now() - this.rendered.at < RENDER_CACHE_MS) {
+      return Promise.resolve(this.rendered.text);
+    }
+    this.rendering ??= this.registry
+      .metrics()
+      .then((text) => {
+        this.rendered = { text, at: performance.now() };
+        return text;
+      })
+      .finally(() => {
+        this.rendering = null;
+      });
+    return this.rendering;
+  }
+
+  /** Batch counts by status from the background read; a status without batches is 0. */
+  setBatchCounts(counts: Record<string, number>): void {
+    for (const status of BATCH_STATUSES) this.metrics.batchesByStatus.set({ status }, counts[status] ?? 0);
+  }
+
+  /** Job counts per queue and state from the background read. */
+  setQueueJobCounts(byQueue: Record<string, Partial<Record<QueueJobState, number>>>): void {
+    for (const [queue, counts] of Object.entries(byQueue)) {
+      for (const state of QUEUE_JOB_STATES) this.metrics.queueJobs.set({ queue, state }, counts[state] ?? 0);
+    }
   }
 
   /** A batch moved from one status to another; `from` is null when the batch was just created. */
@@ -120,33 +138,5 @@ export class MetricsService {
     const labels = { method, route, status: String(status) };
     this.metrics.httpRequests.inc(labels);
     this.metrics.httpRequestDuration.observe(labels, seconds);
-  }
-
-  private async batchCountsByStatus(): Promise<Record<string, number>> {
-    const rows = await withTimeout(
-      this.db.query<{ status: string; count: string }[]>(
-        'SELECT status, count(*) AS count FROM batches GROUP BY status',
-      ),
-      'batch count query',
-    );
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
-  }
-
-  private async queueJobCounts(): Promise<Record<string, Partial<Record<QueueJobState, number>>>> {
-    const queues = [this.batchQueue, this.maintenanceQueue];
-    const counts = await withTimeout(
-      Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
-      'queue job counts',
-    );
-    return Object.fromEntries(queues.map((q, i) => [q.name, counts[i]]));
-  }
-
-  private warnScrapeError(source: string, err: unknown): void {
-    const now = Date.now();
-    if (now - (this.lastScrapeWarning.get(source) ?? 0) < SCRAPE_WARNING_INTERVAL_MS) return;
-    this.lastScrapeWarning.set(source, now);
-    this.logger.warn(
-      `Could not read ${source} for /metrics (keeping the last values): ${(err as Error)?.message ?? String(err)}`,
-    );
   }
 }

@@ -21,26 +21,13 @@ export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
 export type UpstreamOutcome =
   'ok' | 'upstream_4xx' | 'upstream_5xx' | 'timeout' | 'connection_error' | 'retried';
 
-/**
- * Where the collected-on-scrape gauges read their values. Either may throw (database or Redis
- * down): the gauge then keeps its last values and the scrape still succeeds.
- */
-export interface ScrapeSources {
-  /** Batch counts keyed by status; statuses without batches may be missing. */
-  batchCountsByStatus(): Promise<Record<string, number>>;
-  /** Job counts per queue name and job state. */
-  queueJobCounts(): Promise<Record<string, Partial<Record<QueueJobState, number>>>>;
-  /** Called when a source fails, so the owner can log it. */
-  onScrapeError(source: 'batches' | 'queues', err: unknown): void;
-}
-
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // An upstream completion takes from milliseconds (embeddings) to minutes (long generations).
 const UPSTREAM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 // Validation and finalization stream whole files: from tiny test files to 50k-line batches.
 const FILE_PASS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
 
-export function createMetrics(registry: Registry, sources: ScrapeSources) {
+export function createMetrics(registry: Registry) {
   const registers = [registry];
   return {
     httpRequests: new Counter({
@@ -161,35 +148,19 @@ export function createMetrics(registry: Registry, sources: ScrapeSources) {
       buckets: FILE_PASS_BUCKETS,
       registers,
     }),
+    // The two backlog gauges are set by MetricsRefreshService from a read in the background, never
+    // read on scrape: a scrape must not wait on (or load) PostgreSQL and Redis.
     batchesByStatus: new Gauge({
       name: `${METRIC_PREFIX}batches`,
-      help: 'Batches in the database by status (read from PostgreSQL on scrape; every replica reports the same totals, aggregate with max).',
+      help: 'Batches in the database by status (read from PostgreSQL every few seconds in the background; every replica reports the same totals, aggregate with max).',
       labelNames: ['status'] as const,
       registers,
-      async collect() {
-        try {
-          const counts = await sources.batchCountsByStatus();
-          for (const status of BATCH_STATUSES) this.set({ status }, counts[status] ?? 0);
-        } catch (err) {
-          sources.onScrapeError('batches', err);
-        }
-      },
     }),
     queueJobs: new Gauge({
       name: `${METRIC_PREFIX}queue_jobs`,
-      help: 'BullMQ jobs by queue and state (read from Redis on scrape; aggregate with max across replicas).',
+      help: 'BullMQ jobs by queue and state (read from Redis every few seconds in the background; aggregate with max across replicas).',
       labelNames: ['queue', 'state'] as const,
       registers,
-      async collect() {
-        try {
-          const byQueue = await sources.queueJobCounts();
-          for (const [queue, counts] of Object.entries(byQueue)) {
-            for (const state of QUEUE_JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
-          }
-        } catch (err) {
-          sources.onScrapeError('queues', err);
-        }
-      },
     }),
   };
 }
@@ -201,9 +172,9 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * One registry per application instance (never prom-client's global one), so several instances in
  * one process (the tests) do not collide with "metric already registered".
  */
-export function createMetricsRegistry(sources: ScrapeSources): { registry: Registry; metrics: Metrics } {
+export function createMetricsRegistry(): { registry: Registry; metrics: Metrics } {
   const registry = new Registry();
-  const metrics = createMetrics(registry, sources);
+  const metrics = createMetrics(registry);
   // Every reason of a limit change is a series from the start (0 until it happens).
   for (const reason of LIMIT_REASONS) metrics.concurrencyLimitChanges.inc({ reason }, 0);
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });

@@ -29,15 +29,24 @@ export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, 
 
   async put(key: string, body: Readable): Promise<{ bytes: number }> {
     const finalPath = this.pathFor(key);
-    await mkdir(join(finalPath, '..'), { recursive: true });
     const tmpPath = `${finalPath}.${randomId(8)}.partial`;
+    // The caller may destroy the source while the directory is being made (an upload refused
+    // early): until pipeline() owns the stream, its error must not go unhandled and crash the
+    // process. pipeline() still sees it, as the stream is then already errored.
+    const early = (): void => undefined;
+    body.on('error', early);
     const counter = new ByteCounter();
     try {
+      await mkdir(join(finalPath, '..'), { recursive: true });
       await pipeline(body, counter, createWriteStream(tmpPath, { flags: 'wx' }));
       await rename(tmpPath, finalPath);
     } catch (err) {
+      // Stop reading a source we will not store (pipeline has already done so unless mkdir failed).
+      body.destroy();
       await rm(tmpPath, { force: true });
       throw err;
+    } finally {
+      body.off('error', early);
     }
     return { bytes: counter.bytes };
   }

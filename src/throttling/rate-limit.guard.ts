@@ -3,7 +3,6 @@ import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
   InjectThrottlerStorage,
-  normalizeIp,
   ThrottlerGuard,
   type ThrottlerModuleOptions,
   type ThrottlerRequest,
@@ -15,6 +14,7 @@ import type { AuthedRequest } from '../auth/auth.types';
 import { ApiError } from '../common/api-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
+import { clientAddress } from './client-address';
 import { RATE_LIMIT } from './rate-limit.decorator';
 import { describeWindow, type ThrottlerName, tierLimit } from './throttlers';
 
@@ -133,17 +133,13 @@ export class RateLimitGuard extends ThrottlerGuard {
   /**
    * A valid key counts against its tenant (whichever of the tenant's keys was used). Anything else,
    * and every caller in open mode (no API_KEYS, everyone is the one default tenant), counts against
-   * the client address: `req.ip`, which honours X-Forwarded-For only when TRUST_PROXY says the
-   * proxy in front may be believed. IPv6 addresses are grouped by /64, as one host usually owns one.
+   * the client address (see clientAddress).
    */
   identify(req: AuthedRequest): RateLimitIdentity {
     const tenant = req.tenant ?? this.keys.resolve(ApiKeyService.bearer(req.headers.authorization));
     if (tenant && tenant.keyFingerprint !== null)
       return { tracker: `tenant:${tenant.tenant}`, tier: tenant.tier };
-    return {
-      tracker: `ip:${normalizeIp(req.ip ?? req.socket?.remoteAddress ?? 'unknown')}`,
-      tier: 'default',
-    };
+    return { tracker: `ip:${clientAddress(req)}`, tier: 'default' };
   }
 
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {

@@ -6,9 +6,12 @@ import { RateLimitGuard } from './rate-limit.guard';
 import { ThrottleRedisClient } from './throttle-redis.client';
 import { namedThrottlers } from './throttlers';
 
-/** Owns the Redis connection for the counters, so ThrottlerModule's factory can be given it. */
+/**
+ * Owns the Redis connection for the counters, so ThrottlerModule's factory can be given it; the
+ * admin board's failed-login counters use the same connection.
+ */
 @Module({ providers: [ThrottleRedisClient], exports: [ThrottleRedisClient] })
-class ThrottleRedisModule {}
+export class ThrottleRedisModule {}
 
 /**
  * Rate limiting for the API roles. RateLimitGuard is exported, not registered here: app.module.ts

@@ -1,4 +1,5 @@
 import { parseBasicAuth } from '../../src/admin/admin-basic-auth.middleware';
+import { isCrossSiteWrite, type SiteHints } from '../../src/admin/cross-site.middleware';
 
 describe('parseBasicAuth', () => {
   const encode = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;
@@ -14,5 +15,32 @@ describe('parseBasicAuth', () => {
     expect(parseBasicAuth('Bearer abc')).toBeNull();
     expect(parseBasicAuth(encode('no-colon'))).toBeNull();
     expect(parseBasicAuth('Basic !!!')).toBeNull();
+  });
+});
+
+describe('isCrossSiteWrite', () => {
+  const host = 'board.example:4080';
+  const req = (method: string, headers: Record<string, string>): SiteHints =>
+    ({ method, headers, host }) as unknown as SiteHints;
+
+  it.each([
+    // method, headers, refused
+    ['POST', {}, false],
+    ['POST', { origin: 'http://board.example:4080' }, false],
+    ['POST', { origin: 'https://board.example:4080' }, false],
+    ['PUT', { 'sec-fetch-site': 'same-origin', origin: 'http://board.example:4080' }, false],
+    ['DELETE', { 'sec-fetch-site': 'none' }, false],
+    ['POST', { origin: 'https://evil.example' }, true],
+    ['POST', { origin: 'http://board.example:4081' }, true],
+    ['POST', { origin: 'http://board.example' }, true],
+    ['POST', { origin: 'null' }, true],
+    ['PATCH', { 'sec-fetch-site': 'cross-site' }, true],
+    ['PUT', { 'sec-fetch-site': 'same-site' }, true],
+    ['POST', { 'sec-fetch-site': 'cross-site', origin: 'http://board.example:4080' }, true],
+    ['GET', { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, false],
+    ['HEAD', { origin: 'https://evil.example' }, false],
+    ['OPTIONS', { origin: 'https://evil.example' }, false],
+  ])('%s with %j → refused: %s', (method, headers, refused) => {
+    expect(isCrossSiteWrite(req(method, headers))).toBe(refused);
   });
 });

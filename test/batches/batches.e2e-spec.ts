@@ -1,5 +1,7 @@
 import OpenAI from 'openai';
+import { DataSource } from 'typeorm';
 import { simulatedAnswer } from '../../simulator/answers';
+import { FilesService } from '../../src/files/files.service';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import {
   chatLine,
@@ -44,6 +46,8 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       THROTTLE_FILE_UPLOAD_LIMIT: '1000',
       THROTTLE_READ_LIMIT: '100000',
       RECONCILE_INTERVAL_MS: '1000',
+      // Not OpenAI's 30: proves the default expiry of batch files follows the configuration.
+      FILE_DEFAULT_EXPIRY_DAYS: '7',
     });
     app = await startApp(env.env);
     a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
@@ -92,6 +96,10 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
 
     const outFile = await a.files.retrieve(done.output_file_id!);
     expect(outFile.purpose).toBe('batch_output');
+    // Input and output get the default expiry when the batch asks for none.
+    const inFile = await a.files.retrieve(inputFileId);
+    expect(inFile.expires_at! - inFile.created_at).toBe(7 * 86_400);
+    expect(outFile.expires_at! - outFile.created_at).toBe(7 * 86_400);
     const out = await readJsonlFile(a, done.output_file_id);
     expect(out).toHaveLength(n);
     const seen = new Set<string>();
@@ -226,7 +234,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     assertConforms('BatchRequestOutput', errors[0]);
     expect(errors[0].custom_id).toBe('bad');
     expect(errors[0].response!.status_code).toBe(400);
-    expect(errors[0].response!.body.message).toMatch(/maximum context length/);
+    expect(errors[0].response!.body.error.message).toMatch(/maximum context length/);
     expect((await readJsonlFile(a, done.output_file_id)).map((l) => l.custom_id)).toEqual(['good']);
 
     const allBad = await a.batches.create({
@@ -333,6 +341,58 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
         message: 'This request could not be executed before the completion window expired.',
       });
     }
+  });
+
+  it('gives output and error files the output_expires_after asked for; expiry never removes the batch', async () => {
+    // A prompt over the context length makes an error line, so both files are written.
+    const tooLong = 'word '.repeat(5000);
+    const batch = await a.batches.create({
+      input_file_id: await uploadBatchFile(a, toJsonl([chatLine('ok', 'fine'), chatLine('bad', tooLong)])),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      output_expires_after: { anchor: 'created_at', seconds: 3600 },
+    });
+    const done = await waitForBatch(a, batch.id);
+    expect(done.status).toBe('completed');
+    expect(done.request_counts).toEqual({ total: 2, completed: 1, failed: 1 });
+    const produced = [done.output_file_id!, done.error_file_id!];
+    for (const id of produced) {
+      const file = await a.files.retrieve(id);
+      assertConforms('OpenAIFile', file);
+      expect(file.expires_at! - file.created_at).toBe(3600);
+    }
+
+    // Every file of the batch expires and is purged: the batch object stays, as at OpenAI.
+    const fileIds = [done.input_file_id, ...produced];
+    const db = app.app.get(DataSource);
+    await db.query(`UPDATE files SET expires_at = now() - interval '1 second' WHERE id = ANY($1)`, [fileIds]);
+    // The worker's own maintenance pass may purge them first; either way the rows are gone after this.
+    await app.app.get(FilesService).purgeExpired();
+    expect(await db.query(`SELECT id FROM files WHERE id = ANY($1)`, [fileIds])).toEqual([]);
+    for (const id of fileIds) await expect(a.files.retrieve(id)).rejects.toMatchObject({ status: 404 });
+    const after = await a.batches.retrieve(batch.id);
+    expect(after).toMatchObject({ id: batch.id, status: 'completed', output_file_id: done.output_file_id });
+    expect((await a.batches.list({ limit: 100 })).data.map((x) => x.id)).toContain(batch.id);
+  });
+
+  it('counts metadata limits in characters (code points), as OpenAI does', async () => {
+    const input_file_id = await uploadBatchFile(a, toJsonl([chatLine('a', 'b')]));
+    const params = { input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' } as const;
+    // 512 emoji are 1024 UTF-16 units and 2048 bytes, but 512 characters.
+    const metadata = { ['🔑'.repeat(64)]: '😀'.repeat(512) };
+    const created = await a.batches.create({ ...params, metadata });
+    expect(created.metadata).toEqual(metadata);
+    expect((await a.batches.retrieve(created.id)).metadata).toEqual(metadata);
+    await expect(a.batches.create({ ...params, metadata: { k: '😀'.repeat(513) } })).rejects.toMatchObject({
+      status: 400,
+      param: 'metadata',
+    });
+    await expect(a.batches.create({ ...params, metadata: { ['🔑'.repeat(65)]: 'v' } })).rejects.toMatchObject(
+      {
+        status: 400,
+        param: 'metadata',
+      },
+    );
   });
 
   it('rejects bad create requests with the envelope', async () => {

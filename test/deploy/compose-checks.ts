@@ -150,6 +150,22 @@ function nodeBase(stages: Stage[], stage: Stage): string {
   return parent && parent !== stage ? nodeBase(stages, parent) : stage.base;
 }
 
+/** What `docker run <image>` runs: the final stage's ENTRYPOINT and CMD (exec form) and its ENV. */
+export function imageCommand(text: string): {
+  entrypoint: string[];
+  cmd: string[];
+  env: Map<string, string>;
+} {
+  const stages = parseDockerfile(text);
+  const final = stages[stages.length - 1];
+  const last = (op: string) => final.instructions.filter((i) => i.op === op).pop();
+  const form = (op: string) => {
+    const i = last(op);
+    return i ? (execForm(i.args) ?? ['/bin/sh', '-c', i.args]) : [];
+  };
+  return { entrypoint: form('ENTRYPOINT'), cmd: form('CMD'), env: stageEnv(final) };
+}
+
 export function checkDockerfile(text: string): string[] {
   const problems: string[] = [];
   const stages = parseDockerfile(text);
@@ -186,6 +202,17 @@ export function checkDockerfile(text: string): string[] {
   if (JSON.stringify(cmd) !== JSON.stringify(['node', 'dist/src/main.js'])) {
     problems.push(`CMD must be ["node","dist/src/main.js"], is ${cmds.map((c) => c.args).join(' ')}`);
   }
+
+  // The heap cap comes from the entrypoint, so every command of the image must go through it.
+  const { entrypoint } = imageCommand(text);
+  const script = entrypoint.length === 1 ? path.posix.basename(entrypoint[0]) : undefined;
+  if (script !== 'entrypoint.sh' || !ops('COPY').some((c) => c.args.includes(`docker/${script}`))) {
+    problems.push(
+      'ENTRYPOINT must be ["/app/docker/entrypoint.sh"] (the heap cap), copied into the final stage',
+    );
+  }
+  if (stageEnv(final).get('NODE_ENV') !== 'production')
+    problems.push('the image must set NODE_ENV=production');
 
   const exposed = ops('EXPOSE').flatMap((e) => e.args.split(/\s+/).map((p) => p.replace(/\/tcp$/, '')));
   for (const p of ['4080', '9464']) if (!exposed.includes(p)) problems.push(`EXPOSE ${p} missing`);

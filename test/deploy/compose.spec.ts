@@ -129,7 +129,12 @@ describe('docker/Dockerfile', () => {
   it('copies only files that exist and that .dockerignore lets through', () => {
     const sources = contextSources(DOCKERFILE);
     expect(sources).toEqual(
-      expect.arrayContaining(['package.json', 'package-lock.json', 'docker/healthcheck.cjs']),
+      expect.arrayContaining([
+        'package.json',
+        'package-lock.json',
+        'docker/healthcheck.cjs',
+        'docker/entrypoint.sh',
+      ]),
     );
     for (const s of sources) {
       expect({
@@ -376,6 +381,8 @@ describe('the compose and Dockerfile checks catch breakage', () => {
     ['dev dependencies in the image', (t) => t.replace('npm ci --omit=dev --ignore-scripts', 'npm ci')],
     ['single stage', (t) => `FROM node:22-bookworm-slim\n${t.split(/^FROM .* AS runtime$/m)[1]}`],
     ['STORAGE_DIR off the volume', (t) => t.replace('VOLUME ["/app/data"]', 'VOLUME ["/data"]')],
+    ['no heap-capping entrypoint', (t) => t.replace(/^ENTRYPOINT .*$/m, '')],
+    ['not in production mode', (t) => t.replace(/^ENV NODE_ENV=production/m, 'ENV NODE_ENV=development')],
   ];
 
   it.each(dockerfileCases)('Dockerfile: %s', (_label, mutate) => {

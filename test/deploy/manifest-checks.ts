@@ -30,6 +30,7 @@ export const APP_ENV_NAMES = new Set([
   'LOG_LEVEL',
   'TRUST_PROXY',
   'METRICS_PORT',
+  'METRICS_AUTH_TOKEN',
   'WORKER_CONCURRENCY_MODE',
   'WORKER_MAX_INFLIGHT',
   'WORKER_MIN_INFLIGHT',
@@ -53,6 +54,7 @@ export const SECRET_ENV_NAMES = new Set([
   'S3_ACCESS_KEY_ID',
   'S3_SECRET_ACCESS_KEY',
   'VLLM_API_KEY',
+  'METRICS_AUTH_TOKEN',
 ]);
 
 const APP_NAME = 'vllm-batch';
@@ -242,10 +244,16 @@ export function parseQuantity(q: Json | undefined): number {
 // ---------------------------------------------------------------------------
 // checks
 
-/** Every Deployment/StatefulSet/DaemonSet/Job container has cpu+memory requests and limits, requests <= limits. */
+/**
+ * Every Deployment/StatefulSet/DaemonSet/Job container has cpu+memory requests and a memory limit,
+ * requests <= limits. Every container but the worker also has a cpu limit; the worker must not: a
+ * throttled worker misses its BullMQ lock renewals and its batches are taken as stalled.
+ */
 export function checkResources(objs: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const o of objs.filter((x) => WORKLOAD_KINDS.has(x.kind))) {
+    const isWorker =
+      o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === 'worker';
     for (const c of containersOf(o)) {
       const where = `${o.kind}/${o.metadata.name}/${String(c.name)}`;
       const r = isObject(c.resources) ? c.resources : {};
@@ -253,12 +261,16 @@ export function checkResources(objs: K8sObject[]): string[] {
         const block = r[kind];
         for (const res of ['cpu', 'memory']) {
           const v = isObject(block) ? block[res] : undefined;
-          if (v === undefined || Number.isNaN(parseQuantity(v)))
+          if (kind === 'limits' && res === 'cpu' && isWorker) {
+            if (v !== undefined) problems.push(`${where}: the worker must have no cpu limit`);
+          } else if (v === undefined || Number.isNaN(parseQuantity(v))) {
             problems.push(`${where}: no valid resources.${kind}.${res}`);
+          }
         }
       }
       if (isObject(r.requests) && isObject(r.limits)) {
         for (const res of ['cpu', 'memory']) {
+          if (r.limits[res] === undefined) continue;
           if (parseQuantity(r.requests[res]) > parseQuantity(r.limits[res])) {
             problems.push(`${where}: ${res} request above its limit`);
           }
@@ -588,6 +600,62 @@ export function checkServiceMonitors(objs: K8sObject[], required: boolean): stri
   return problems;
 }
 
+/** The Secret key a ServiceMonitor endpoint sends as its bearer token, if any. */
+function endpointBearerSecret(ep: JsonObject): { name: string; key: string } | undefined {
+  const auth = isObject(ep.authorization) ? ep.authorization : undefined;
+  if (auth && (auth.type === undefined || auth.type === 'Bearer') && isObject(auth.credentials)) {
+    return { name: String(auth.credentials.name), key: String(auth.credentials.key) };
+  }
+  if (isObject(ep.bearerTokenSecret)) {
+    return { name: String(ep.bearerTokenSecret.name), key: String(ep.bearerTokenSecret.key) };
+  }
+  return undefined;
+}
+
+/**
+ * Pods that require a metrics token (METRICS_AUTH_TOKEN from a Secret) are scraped with exactly
+ * that token: every ServiceMonitor endpoint reaching them sends the same Secret key as its bearer
+ * token (`authorization.credentials` or `bearerTokenSecret`), else Prometheus only collects 401s.
+ */
+export function checkMetricsAuth(objs: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const sm of ofKind(objs, 'ServiceMonitor')) {
+    const spec = isObject(sm.spec) ? sm.spec : {};
+    const sel = matchLabelsOf(spec.selector);
+    const services = sel
+      ? ofKind(objs, 'Service').filter(
+          (s) => s.metadata.namespace === sm.metadata.namespace && matches(sel, labelsOf(s)),
+        )
+      : [];
+    for (const ep of (Array.isArray(spec.endpoints) ? spec.endpoints : []).filter(isObject)) {
+      const sent = endpointBearerSecret(ep);
+      for (const svc of services) {
+        const svcSpec = isObject(svc.spec) ? svc.spec : {};
+        const hasPort = (Array.isArray(svcSpec.ports) ? svcSpec.ports : []).some(
+          (p) => isObject(p) && p.name === ep.port,
+        );
+        const podSel = matchLabelsOf(svcSpec.selector);
+        if (!hasPort || !podSel) continue;
+        for (const owner of podOwnersSelectedBy(objs, podSel)) {
+          const token = effectiveEnv(objs, containersOf(owner, false)[0] ?? {}).get('METRICS_AUTH_TOKEN');
+          if (!token) continue;
+          const where = `ServiceMonitor/${sm.metadata.name} port ${String(ep.port)} (${owner.metadata.name})`;
+          if (token.source !== 'secret' || !token.ref) {
+            problems.push(`${where}: METRICS_AUTH_TOKEN must come from a Secret the ServiceMonitor can read`);
+          } else if (!sent) {
+            problems.push(`${where}: the pods require a metrics token, the endpoint sends none`);
+          } else if (sent.name !== token.ref.name || sent.key !== token.ref.key) {
+            problems.push(
+              `${where}: sends ${sent.name}/${sent.key}, the pods expect ${token.ref.name}/${token.ref.key}`,
+            );
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 function annotation(o: K8sObject | undefined, key: string): string | undefined {
   return o?.metadata.annotations?.[key];
 }
@@ -607,11 +675,14 @@ export function checkMigrations(objs: K8sObject[]): string[] {
   const apiImage = api ? containersOf(api, false)[0]?.image : undefined;
   if (cs.length !== 1) problems.push('migration Job must have one container');
   const c = cs[0] ?? {};
-  const cmd = [...(Array.isArray(c.command) ? c.command : []), ...(Array.isArray(c.args) ? c.args : [])].map(
-    String,
-  );
-  if (JSON.stringify(cmd) !== JSON.stringify(['node', 'dist/src/migrate.js'])) {
-    problems.push(`migration Job must run node dist/src/migrate.js, runs ${JSON.stringify(cmd)}`);
+  // As args, so that the image's entrypoint (the heap cap) stays in front.
+  const cmd = (Array.isArray(c.args) ? c.args : []).map(String);
+  if (c.command !== undefined || JSON.stringify(cmd) !== JSON.stringify(['node', 'dist/src/migrate.js'])) {
+    problems.push(
+      `migration Job must run args node dist/src/migrate.js without overriding the entrypoint, runs ${JSON.stringify(
+        { command: c.command, args: c.args },
+      )}`,
+    );
   }
   if (c.image !== apiImage) problems.push('migration Job must use the api image');
   const pod = podSpecOf(job) ?? {};

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isObject, JsonObject, K8sObject, podSpecOf, renderKustomization } from './kustomize';
+import { isObject, Json, JsonObject, K8sObject, podSpecOf, renderKustomization } from './kustomize';
 import * as checks from './manifest-checks';
 import { appConfigMap, appWorkload, containersOf, effectiveEnv, find, ofKind } from './manifest-checks';
 
@@ -53,7 +53,7 @@ describe.each(Object.keys(overlays) as Array<keyof typeof overlays>)('k8s overla
     expect(checks.checkNamespace(objs, cfg.namespace)).toEqual([]);
   });
 
-  it('gives every Deployment/Job container cpu and memory requests and limits', () => {
+  it('gives every Deployment/Job container cpu and memory requests and a memory limit, the worker no cpu limit', () => {
     expect(checks.checkResources(objs)).toEqual([]);
   });
 
@@ -102,6 +102,10 @@ describe.each(Object.keys(overlays) as Array<keyof typeof overlays>)('k8s overla
       expect(ofKind(objs, 'ServiceMonitor')).toHaveLength(cfg.serviceMonitor ? 1 : 0);
     },
   );
+
+  it('scrapes with the metrics token the pods require', () => {
+    expect(checks.checkMetricsAuth(objs)).toEqual([]);
+  });
 
   it('migrates in a Job, ordered before the Deployments, which set MIGRATIONS_RUN=false', () => {
     expect(checks.checkMigrations(objs)).toEqual([]);
@@ -173,6 +177,23 @@ describe('k8s overlay specifics', () => {
     }
   });
 
+  it('production: /metrics behind METRICS_AUTH_TOKEN on api and worker, sent by the ServiceMonitor', () => {
+    const objs = render('production');
+    for (const comp of ['api', 'worker']) {
+      const c = containersOf(appWorkload(objs, 'Deployment', comp)!, false)[0];
+      expect(effectiveEnv(objs, c).get('METRICS_AUTH_TOKEN')).toEqual({
+        source: 'secret',
+        ref: { name: 'vllm-batch-secrets', key: 'METRICS_AUTH_TOKEN', optional: false },
+      });
+    }
+    const endpoints = (find(objs, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject)
+      .endpoints as JsonObject[];
+    expect(endpoints.map((ep) => ep.port).sort()).toEqual(['http', 'metrics']);
+    // The example Secret documents the key (the overlay deletes the example, the base has it).
+    const example = find(renderKustomization(path.join(K8S, 'base')), 'Secret', 'vllm-batch-secrets')!;
+    expect(Object.keys(example.stringData as JsonObject)).toContain('METRICS_AUTH_TOKEN');
+  });
+
   it('production: the README lists every Secret key the pods read', () => {
     const readme = fs.readFileSync(path.join(K8S, 'README.md'), 'utf8');
     for (const key of checks.referencedSecretKeys(render('production'))) expect(readme).toContain(key);
@@ -226,6 +247,13 @@ describe('the manifest checks catch breakage', () => {
       checks.checkResources,
       (o) => {
         delete ((api(o).resources as JsonObject).limits as JsonObject).memory;
+      },
+    ],
+    [
+      'cpu limit on the worker (throttling misses BullMQ lock renewals)',
+      checks.checkResources,
+      (o) => {
+        ((worker(o).resources as JsonObject).limits as JsonObject).cpu = '2';
       },
     ],
     [
@@ -329,6 +357,33 @@ describe('the manifest checks catch breakage', () => {
       },
     ],
     [
+      'ServiceMonitor endpoint without the metrics token',
+      checks.checkMetricsAuth,
+      (o) => {
+        delete ((find(o, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject).endpoints as JsonObject[])[1]
+          .authorization;
+      },
+    ],
+    [
+      'ServiceMonitor sending another Secret key than the pods read',
+      checks.checkMetricsAuth,
+      (o) => {
+        const ep = (
+          (find(o, 'ServiceMonitor', 'vllm-batch')!.spec as JsonObject).endpoints as JsonObject[]
+        )[0];
+        ((ep.authorization as JsonObject).credentials as JsonObject).key = 'API_KEYS';
+      },
+    ],
+    [
+      'literal METRICS_AUTH_TOKEN',
+      checks.checkSecretEnv,
+      (o) => {
+        const e = envList(worker(o)).find((x) => x.name === 'METRICS_AUTH_TOKEN')!;
+        delete e.valueFrom;
+        e.value = 'token';
+      },
+    ],
+    [
       'no migration Job',
       checks.checkMigrations,
       (o) => {
@@ -336,6 +391,15 @@ describe('the manifest checks catch breakage', () => {
           o.findIndex((x) => x.kind === 'Job'),
           1,
         );
+      },
+    ],
+    [
+      'migration Job replacing the image entrypoint (no heap cap)',
+      checks.checkMigrations,
+      (o) => {
+        const job = containersOf(appWorkload(o, 'Job', 'migrate')!, false)[0];
+        job.command = job.args as Json;
+        delete job.args;
       },
     ],
     [

@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
 import { FilesService } from '../../src/files/files.service';
 import { Json } from '../support/batch-helpers';
+import spec from '../fixtures/openai-files-batches.openapi.json';
 import { assertConforms } from '../support/openai-schema';
 import {
   authHeader,
@@ -31,7 +32,11 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   let b: OpenAI;
 
   beforeAll(async () => {
-    env = await createTestEnv({ MAX_BATCH_FILE_MB: '2', MAX_UPLOAD_MB: '4' });
+    env = await createTestEnv({
+      MAX_BATCH_FILE_MB: '2',
+      MAX_UPLOAD_MB: '4',
+      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
+    });
     app = await startApp(env.env);
     a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
     b = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_B.key, maxRetries: 0 });
@@ -68,6 +73,8 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
       purpose: 'batch',
     });
     expect(created.id).toMatch(/^file-/);
+    // OpenAI's default for batch input files (FILE_DEFAULT_EXPIRY_DAYS, 30 unless configured).
+    expect(created.expires_at! - created.created_at).toBe(30 * 86_400);
 
     const listed = await a.files.list();
     const raw = (await (
@@ -125,6 +132,42 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
       400,
       'invalid_value',
       'order',
+    );
+  });
+
+  it("lists by any of OpenAI's purposes, empty for those never stored; refuses others", async () => {
+    await a.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'listed.jsonl'), purpose: 'batch' });
+    const openaiPurposes: string[] = [
+      ...(spec.components.schemas.OpenAIFile.properties.purpose.enum as string[]),
+      ...(spec.components.schemas.CreateFileRequest.properties.purpose.enum as string[]),
+    ];
+    expect(openaiPurposes).toEqual(
+      expect.arrayContaining(['fine-tune-results', 'assistants_output', 'evals']),
+    );
+    for (const purpose of new Set(openaiPurposes)) {
+      const res = await fetch(`${app.url}/v1/files?purpose=${purpose}`, {
+        headers: authHeader(TENANT_A.key),
+      });
+      expect({ purpose, status: res.status }).toEqual({ purpose, status: 200 });
+      const page = (await res.json()) as Json;
+      if (page.data.length === 0) {
+        // OpenAI answers an empty list with null ids, although its schema types them as strings.
+        expect(page).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+      } else {
+        assertConforms('ListFilesResponse', page);
+        expect(page.data.every((f: { purpose: string }) => f.purpose === purpose)).toBe(true);
+      }
+      if (purpose === 'batch') expect(page.data.length).toBeGreaterThan(0);
+    }
+    for (const purpose of ['fine-tune-results', 'assistants_output', 'vision', 'evals']) {
+      const page = await a.files.list({ purpose });
+      expect({ purpose, data: page.data }).toEqual({ purpose, data: [] });
+    }
+    await expectError(
+      await fetch(`${app.url}/v1/files?purpose=nonsense`, { headers: authHeader(TENANT_A.key) }),
+      400,
+      'invalid_value',
+      'purpose',
     );
   });
 
@@ -199,6 +242,27 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
 
     expect((await a.files.list()).data.length).toBe(countBefore);
     expect(await env.listStored()).toEqual(before);
+  });
+
+  it('expires batch uploads after 30 days by default; other purposes only when asked', async () => {
+    const other = await a.files.create({
+      file: await toFile(Buffer.from('x'), 'keep.txt'),
+      purpose: 'user_data',
+    });
+    expect(other.expires_at).toBeNull();
+    const asked = await a.files.create({
+      file: await toFile(Buffer.from('x'), 'short.txt'),
+      purpose: 'user_data',
+      expires_after: { anchor: 'created_at', seconds: 7200 },
+    });
+    assertConforms('OpenAIFile', asked);
+    expect(asked.expires_at! - asked.created_at).toBe(7200);
+    const batch = await a.files.create({
+      file: await toFile(Buffer.from(jsonl(1)), 'in.jsonl'),
+      purpose: 'batch',
+    });
+    expect(batch.expires_at! - batch.created_at).toBe(30 * 86_400);
+    expect((await a.files.retrieve(batch.id)).expires_at).toBe(batch.expires_at);
   });
 
   it('keeps the expiry asked for at upload', async () => {
@@ -332,9 +396,6 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     expect(await (await fetch(`${app.url}/health`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${app.url}/ready`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as Json).details).toMatchObject({
-      postgres: { status: 'up' },
-      redis: { status: 'up' },
-    });
+    expect(await ready.json()).toEqual({ status: 'ok', postgres: 'up', redis: 'up', storage: 'up' });
   });
 });

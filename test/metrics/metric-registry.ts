@@ -10,11 +10,7 @@ export interface RegisteredMetric {
 }
 
 // The same registry the service builds: service metrics plus prefixed process metrics.
-const { registry } = createMetricsRegistry({
-  batchCountsByStatus: async () => ({}),
-  queueJobCounts: async () => ({}),
-  onScrapeError: () => undefined,
-});
+const { registry } = createMetricsRegistry();
 export const registeredMetrics = new Map<string, RegisteredMetric>();
 for (const m of registry.getMetricsAsArray()) {
   const { name, type, labelNames } = m as unknown as { name: string; type: string; labelNames?: string[] };

@@ -1,4 +1,7 @@
+import { DataSource } from 'typeorm';
+import { BACKLOG_REFRESH_MS } from '../../src/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/metrics/metrics.service';
+import { until } from '../support/processes';
 import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
 
@@ -8,6 +11,22 @@ const scrape = async (app: TestApp, headers: Record<string, string> = {}): Promi
   expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
   return res.text();
 };
+
+/**
+ * Scrapes until `check` passes. What a scrape shows lags by design: the rendering is cached for a
+ * second and the batch and queue gauges are re-read every few seconds in the background.
+ */
+const scrapeUntil = (app: TestApp, check: (text: string) => void): Promise<string> =>
+  until(
+    async () => {
+      const text = await scrape(app);
+      check(text);
+      return text;
+    },
+    4 * BACKLOG_REFRESH_MS,
+    'the scrape to show it',
+    250,
+  );
 
 /** Every label value in the exposition, by label name. */
 function labelValues(text: string): Map<string, Set<string>> {
@@ -52,21 +71,22 @@ describe('/metrics', () => {
     await fetch(`${app.url}/v1/files/file-doesnotexist`, { headers: authHeader(TENANT_A.key) });
     await fetch(`${app.url}/no/such/path/${file.id}`);
 
-    const text = await scrape(app);
-    const count = (labels: Record<string, string>) =>
-      sampleValue(text, 'vllm_batch_http_requests_total', labels);
-    expect(count({ method: 'POST', route: '/v1/files', status: '200' })).toBe(1);
-    expect(count({ method: 'GET', route: '/v1/files/:file_id', status: '200' })).toBe(1);
-    expect(count({ method: 'GET', route: '/v1/files/:file_id', status: '401' })).toBe(1);
-    expect(count({ method: 'GET', route: '/v1/files/:file_id', status: '404' })).toBe(1);
-    expect(count({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
-    expect(
-      sampleValue(text, 'vllm_batch_http_request_duration_seconds_count', {
-        method: 'POST',
-        route: '/v1/files',
-        status: '200',
-      }),
-    ).toBe(1);
+    const text = await scrapeUntil(app, (text) => {
+      const count = (labels: Record<string, string>) =>
+        sampleValue(text, 'vllm_batch_http_requests_total', labels);
+      expect(count({ method: 'POST', route: '/v1/files', status: '200' })).toBe(1);
+      expect(count({ method: 'GET', route: '/v1/files/:file_id', status: '200' })).toBe(1);
+      expect(count({ method: 'GET', route: '/v1/files/:file_id', status: '401' })).toBe(1);
+      expect(count({ method: 'GET', route: '/v1/files/:file_id', status: '404' })).toBe(1);
+      expect(count({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+      expect(
+        sampleValue(text, 'vllm_batch_http_request_duration_seconds_count', {
+          method: 'POST',
+          route: '/v1/files',
+          status: '200',
+        }),
+      ).toBe(1);
+    });
 
     // Bounded labels: no id, URL or tenant ever becomes a label value.
     for (const [name, values] of labelValues(text)) {
@@ -82,26 +102,50 @@ describe('/metrics', () => {
     const file = (await (await uploadFile(app.url, TENANT_A.key)).json()) as { id: string };
     expect((await createBatch(app.url, TENANT_A.key, file.id)).status).toBe(200);
 
-    const text = await scrape(app);
-    for (const status of [
-      'validating',
-      'failed',
-      'in_progress',
-      'finalizing',
-      'completed',
-      'expired',
-      'cancelling',
-      'cancelled',
-    ]) {
-      expect(sampleValue(text, 'vllm_batch_batches', { status })).toBe(status === 'validating' ? 1 : 0);
-    }
-    expect(sampleValue(text, 'vllm_batch_batch_transitions_total', { from: 'none', to: 'validating' })).toBe(
-      1,
-    );
-    // No worker in the api role: the job waits in the queue.
-    expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'batches', state: 'waiting' })).toBe(1);
-    for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused']) {
-      expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'maintenance', state })).toBeDefined();
+    // The gauges follow within a background refresh (a few seconds), not at once.
+    await scrapeUntil(app, (text) => {
+      for (const status of [
+        'validating',
+        'failed',
+        'in_progress',
+        'finalizing',
+        'completed',
+        'expired',
+        'cancelling',
+        'cancelled',
+      ]) {
+        expect(sampleValue(text, 'vllm_batch_batches', { status })).toBe(status === 'validating' ? 1 : 0);
+      }
+      expect(
+        sampleValue(text, 'vllm_batch_batch_transitions_total', { from: 'none', to: 'validating' }),
+      ).toBe(1);
+      // No worker in the api role: the job waits in the queue.
+      expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'batches', state: 'waiting' })).toBe(1);
+      for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused']) {
+        expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'maintenance', state })).toBeDefined();
+      }
+    });
+  });
+
+  it('answers any number of concurrent scrapes with one rendering and without querying the database', async () => {
+    const metrics = app.app.get(MetricsService);
+    const db = app.app.get(DataSource);
+    const renders = jest.spyOn(metrics.registry, 'metrics');
+    const queries = jest.spyOn(db, 'query');
+    try {
+      const started = Date.now();
+      const statuses = await Promise.all(
+        Array.from({ length: 200 }, async () => (await fetch(`${app.url}/metrics`)).status),
+      );
+      const elapsed = Date.now() - started;
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      // One rendering per second of wall time at most (plus the one in progress when it began).
+      expect(renders.mock.calls.length).toBeLessThanOrEqual(2 + Math.floor(elapsed / 1000));
+      // The only database reads are the background refresh's, whatever the number of scrapes.
+      expect(queries.mock.calls.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / BACKLOG_REFRESH_MS));
+    } finally {
+      renders.mockRestore();
+      queries.mockRestore();
     }
   });
 
@@ -117,33 +161,38 @@ describe('/metrics', () => {
     metrics.observeFinalize(1.5);
     metrics.throttled('reads');
 
-    const text = await scrape(app);
-    expect(
-      sampleValue(text, 'vllm_batch_batch_transitions_total', { from: 'validating', to: 'in_progress' }),
-    ).toBe(1);
-    expect(sampleValue(text, 'vllm_batch_upstream_requests_total', { outcome: 'ok' })).toBe(1);
-    expect(sampleValue(text, 'vllm_batch_upstream_requests_total', { outcome: 'upstream_5xx' })).toBe(1);
-    expect(
-      sampleValue(text, 'vllm_batch_upstream_request_duration_seconds_bucket', { outcome: 'ok', le: '0.5' }),
-    ).toBe(1);
-    expect(sampleValue(text, 'vllm_batch_upstream_inflight_requests')).toBe(7);
-    expect(sampleValue(text, 'vllm_batch_upstream_inflight_limit')).toBe(32);
-    expect(sampleValue(text, 'vllm_batch_prompt_tokens_total')).toBe(120);
-    expect(sampleValue(text, 'vllm_batch_completion_tokens_total')).toBe(30);
-    expect(sampleValue(text, 'vllm_batch_validation_duration_seconds_count')).toBe(1);
-    expect(sampleValue(text, 'vllm_batch_finalize_duration_seconds_sum')).toBe(1.5);
-    expect(sampleValue(text, 'vllm_batch_throttled_requests_total', { throttler: 'reads' })).toBe(1);
+    await scrapeUntil(app, (text) => {
+      expect(
+        sampleValue(text, 'vllm_batch_batch_transitions_total', { from: 'validating', to: 'in_progress' }),
+      ).toBe(1);
+      expect(sampleValue(text, 'vllm_batch_upstream_requests_total', { outcome: 'ok' })).toBe(1);
+      expect(sampleValue(text, 'vllm_batch_upstream_requests_total', { outcome: 'upstream_5xx' })).toBe(1);
+      expect(
+        sampleValue(text, 'vllm_batch_upstream_request_duration_seconds_bucket', {
+          outcome: 'ok',
+          le: '0.5',
+        }),
+      ).toBe(1);
+      expect(sampleValue(text, 'vllm_batch_upstream_inflight_requests')).toBe(7);
+      expect(sampleValue(text, 'vllm_batch_upstream_inflight_limit')).toBe(32);
+      expect(sampleValue(text, 'vllm_batch_prompt_tokens_total')).toBe(120);
+      expect(sampleValue(text, 'vllm_batch_completion_tokens_total')).toBe(30);
+      expect(sampleValue(text, 'vllm_batch_validation_duration_seconds_count')).toBe(1);
+      expect(sampleValue(text, 'vllm_batch_finalize_duration_seconds_sum')).toBe(1.5);
+      expect(sampleValue(text, 'vllm_batch_throttled_requests_total', { throttler: 'reads' })).toBe(1);
+    });
   });
 
   it('keeps one registry per app instance: a second instance in the same process starts and counts on its own', async () => {
     const other = await startApp({ ...env.env, MIGRATIONS_RUN: 'false' });
     try {
       await fetch(`${other.url}/health`);
-      const text = await scrape(other);
-      expect(sampleValue(text, 'vllm_batch_http_requests_total', { route: '/health', status: '200' })).toBe(
-        1,
-      );
-      expect(sampleValue(text, 'vllm_batch_prompt_tokens_total')).toBe(0);
+      await scrapeUntil(other, (text) => {
+        expect(sampleValue(text, 'vllm_batch_http_requests_total', { route: '/health', status: '200' })).toBe(
+          1,
+        );
+        expect(sampleValue(text, 'vllm_batch_prompt_tokens_total')).toBe(0);
+      });
     } finally {
       await other.close();
     }

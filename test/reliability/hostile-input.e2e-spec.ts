@@ -12,6 +12,7 @@ import {
   startService,
   startSimulator,
 } from '../support/processes';
+import { multipartBody, Part } from '../support/multipart';
 import { reliabilityEnv, report, sdkFor, TestEnv, waitFinal } from '../support/reliability';
 import { TENANT_A, TENANT_B } from '../support/test-app';
 
@@ -430,33 +431,12 @@ describe('Reliability: hostile input', () => {
       });
     }, 240_000);
 
-    /** A multipart body by hand, so parts can be as odd as we like. */
-    function multipart(
-      parts: Array<{ name: string; filename?: string; value: Buffer | string; headers?: string }>,
-      boundary = 'b0undary',
-    ): Buffer {
-      const chunks: Buffer[] = [];
-      for (const p of parts) {
-        const disposition =
-          p.filename !== undefined
-            ? `form-data; name="${p.name}"; filename="${p.filename}"`
-            : `form-data; name="${p.name}"`;
-        chunks.push(
-          Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.headers ?? ''}\r\n`),
-        );
-        chunks.push(Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value));
-        chunks.push(Buffer.from('\r\n'));
-      }
-      chunks.push(Buffer.from(`--${boundary}--\r\n`));
-      return Buffer.concat(chunks);
-    }
     const mp = (boundary = 'b0undary'): Record<string, string> => ({
       ...auth,
       'Content-Type': `multipart/form-data; boundary=${boundary}`,
     });
     /** POST /v1/files with a hand-built multipart body. */
-    const postParts = (parts: Parameters<typeof multipart>[0]) =>
-      raw('POST', '/v1/files', mp(), multipart(parts));
+    const postParts = (parts: Part[]) => raw('POST', '/v1/files', mp(), multipartBody(parts));
     const line = JSON.stringify({
       custom_id: 'a',
       method: 'POST',
@@ -519,7 +499,7 @@ describe('Reliability: hostile input', () => {
         ],
         [
           'multipart with a wrong boundary',
-          () => raw('POST', '/v1/files', mp('other'), multipart([{ name: 'purpose', value: 'batch' }])),
+          () => raw('POST', '/v1/files', mp('other'), multipartBody([{ name: 'purpose', value: 'batch' }])),
           400,
         ],
         [
@@ -529,7 +509,7 @@ describe('Reliability: hostile input', () => {
               'POST',
               '/v1/files',
               mp(),
-              multipart([
+              multipartBody([
                 { name: 'purpose', value: 'batch' },
                 { name: 'file', filename: 'a.jsonl', value: line },
               ]).subarray(0, 120),
@@ -568,7 +548,7 @@ describe('Reliability: hostile input', () => {
               'POST',
               '/v1/files',
               mp(),
-              multipart(Array.from({ length: 1000 }, (_, i) => ({ name: `f${i}`, value: 'v' }))),
+              multipartBody(Array.from({ length: 1000 }, (_, i) => ({ name: `f${i}`, value: 'v' }))),
             ),
           400,
         ],

@@ -182,7 +182,23 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
       await until(async () => (await progress(client, id)) >= n / 4, 60_000, 'a quarter of the batch');
 
       const downAt = Date.now();
+      // While PostgreSQL is away, the API answers 503 with Retry-After (the SDKs retry it), never 500.
+      const statusesDuringOutage: number[] = [];
+      let restarting = true;
+      const probing = (async () => {
+        while (restarting) {
+          const res = await fetch(`${api.url}/v1/batches/${id}`, { headers: authHeader(TENANT_A.key) });
+          statusesDuringOutage.push(res.status);
+          if (res.status === 503) expect(res.headers.get('retry-after')).toBe('5');
+          await res.arrayBuffer();
+          await sleep(200);
+        }
+      })();
       await pg.restart(3000, 'immediate');
+      restarting = false;
+      await probing;
+      expect(statusesDuringOutage.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      expect(statusesDuringOutage).toContain(503);
       const upAt = Date.now();
       const before = await until(
         () => progress(client, id).catch(() => null),

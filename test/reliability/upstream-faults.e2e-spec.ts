@@ -225,7 +225,7 @@ describe('Reliability: upstream faults', () => {
     expect(errors.map((e) => e.custom_id).sort()).toEqual(bad.map((b) => b.custom_id).sort());
     for (const e of errors) {
       expect(e.response?.status_code).toBe(400);
-      expect(e.response?.body.message).toMatch(/maximum context length/);
+      expect(e.response?.body.error.message).toMatch(/maximum context length/);
       expect(e.error).toBeNull();
     }
     const stats = await sim.stats();

@@ -60,7 +60,7 @@ describe('Files and Batches on S3 storage (end to end, official SDK)', () => {
   it('reports the S3 storage as ready', async () => {
     const res = await fetch(`${app.url}/ready`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ details: { storage: { status: 'up' } } });
+    expect(await res.json()).toMatchObject({ status: 'ok', storage: 'up' });
   });
 
   it('uploads, retrieves, downloads and deletes a file, with the bytes in the bucket', async () => {

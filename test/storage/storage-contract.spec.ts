@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { LocalDiskStorage } from '../../src/storage/local-disk.storage';
 import { PART_SIZE, QUEUE_SIZE, S3Storage } from '../../src/storage/s3.storage';
 import { StorageDriver, StorageNotFoundError, StoredObject } from '../../src/storage/storage.types';
@@ -285,6 +285,17 @@ describe.each<[string, () => Promise<Harness>]>([
     expect(src.sent()).toBe(failAt);
     expect(await h.driver.exists(key)).toBe(false);
     await expect(h.driver.get(key)).rejects.toBeInstanceOf(StorageNotFoundError);
+    expect(await h.leftovers()).toEqual([]);
+  });
+
+  it('leaves nothing behind when the source is destroyed as the write begins', async () => {
+    // What a refused upload does to the stream it had started to store.
+    const key = newKey();
+    const src = new PassThrough();
+    const writing = h.driver.put(key, src);
+    src.destroy(new Error('upload refused'));
+    await expect(writing).rejects.toThrow();
+    expect(await h.driver.exists(key)).toBe(false);
     expect(await h.leftovers()).toEqual([]);
   });
 

@@ -260,6 +260,8 @@ export interface ServiceProcess {
   role: Role;
   /** HTTP base of the API (api/all) or of the worker's metrics/health listener (worker). */
   url: string;
+  /** HTTP base of the admin surface (ADMIN_PORT; served by api/all when ADMIN_USER is set). */
+  adminUrl: string;
   /** Prometheus text of its /metrics (worker: its own listener; api/all: the API port). */
   metrics(): Promise<string>;
 }
@@ -273,6 +275,7 @@ export async function startService(
   ensureBuilt();
   const port = await freePort();
   const metricsPort = await freePort();
+  const adminPort = await freePort();
   const proc = await ManagedProcess.spawn(
     name,
     process.execPath,
@@ -288,6 +291,7 @@ export async function startService(
       APP_ROLE: role,
       PORT: String(port),
       METRICS_PORT: String(metricsPort),
+      ADMIN_PORT: String(adminPort),
     },
   );
   const url = `http://127.0.0.1:${role === 'worker' ? metricsPort : port}`;
@@ -297,6 +301,7 @@ export async function startService(
     proc,
     role,
     url,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     async metrics() {
       const res = await fetch(`${url}/metrics`, {
         headers: token ? { Authorization: `Bearer ${token}` } : {},

@@ -5,7 +5,9 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { AdminServer } from '../../src/admin/admin-server';
 import { createApp, installFallbackErrorHandler } from '../../src/bootstrap';
+import { applyHttpServerLimits } from '../../src/common/http-server-limits';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { startS3Server } from './s3-server';
 import { listStoredFiles } from './storage-files';
@@ -32,6 +34,8 @@ export interface TestApp {
   config: AppConfig;
   /** e.g. http://127.0.0.1:PORT */
   url: string;
+  /** The admin surface (ADMIN_PORT), or null when the board is off. */
+  adminUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -55,6 +59,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     LOG_LEVEL: 'warn',
     PORT: '0',
     METRICS_PORT: '0',
+    ADMIN_PORT: '0',
     ...(s3?.env ?? {}),
     ...overrides,
   };
@@ -79,12 +84,17 @@ export async function startApp(env: Record<string, string>): Promise<TestApp> {
   const app = await createApp(config);
   await app.init();
   installFallbackErrorHandler(app);
+  applyHttpServerLimits(app.getHttpServer(), config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
+  // The board is served by the API roles when admin credentials are set.
+  const adminPort =
+    config.adminUser && config.role !== 'worker' ? app.get(AdminServer, { strict: false }).port : null;
   return {
     app,
     config,
     url: `http://127.0.0.1:${port}`,
+    adminUrl: adminPort === null ? null : `http://127.0.0.1:${adminPort}`,
     close: () => app.close(),
   };
 }
