@@ -91,6 +91,7 @@ describe('alerting rules docker/prometheus/rules/vllm-batch.rules.yml', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual(
       [
         'VllmBatchApi5xxRatioHigh',
+        'VllmBatchBatchesNearExpiry',
         'VllmBatchMigrationJobFailed',
         'VllmBatchNoWorkerAlive',
         'VllmBatchQueueStalled',
