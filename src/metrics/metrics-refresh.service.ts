@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { withTimeout } from '../common/with-timeout';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
-import { QUEUE_JOB_STATES } from './metrics';
+import { EXPIRING_SOON_SECONDS, QUEUE_JOB_STATES } from './metrics';
 import { MetricsService } from './metrics.service';
 
 /**
@@ -21,7 +21,7 @@ const WARNING_INTERVAL_MS = 60_000;
 type Source = 'batches' | 'queues';
 
 /**
- * Keeps the batches-by-status and queue-depth gauges current from one timer per process, so a
+ * Keeps the batches-by-status (and expiring-soon) and queue-depth gauges current from one timer per process, so a
  * scrape only renders what is in memory: no scrape scans the batches table or waits on Redis, and
  * the database load of these gauges does not grow with the scrape rate. When a read fails the
  * gauges keep their last values (better a slightly old number than a gap).
@@ -65,14 +65,21 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
 
   private async readBatches(): Promise<void> {
     try {
+      // One scan for both gauges; terminal statuses' counts of "expiring" are ignored.
       const rows = await withTimeout(
-        this.db.query<{ status: string; count: string }[]>(
-          'SELECT status, count(*) AS count FROM batches GROUP BY status',
+        this.db.query<{ status: string; count: string; expiring: string }[]>(
+          `SELECT status, count(*) AS count,
+                  count(*) FILTER (WHERE expires_at < now() + make_interval(secs => $1)) AS expiring
+             FROM batches GROUP BY status`,
+          [EXPIRING_SOON_SECONDS],
         ),
         SOURCE_TIMEOUT_MS,
         'batch count query',
       );
       this.metrics.setBatchCounts(Object.fromEntries(rows.map((r) => [r.status, Number(r.count)])));
+      this.metrics.setBatchesExpiringSoon(
+        Object.fromEntries(rows.map((r) => [r.status, Number(r.expiring)])),
+      );
     } catch (err) {
       this.warn('batches', err);
     }

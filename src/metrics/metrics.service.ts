@@ -7,6 +7,7 @@ import {
   Metrics,
   QUEUE_JOB_STATES,
   QueueJobState,
+  UNFINISHED_STATUSES,
   UpstreamOutcome,
 } from './metrics';
 
@@ -64,6 +65,12 @@ export class MetricsService {
 
   setBatchCounts(counts: Record<string, number>): void {
     for (const status of BATCH_STATUSES) this.metrics.batchesByStatus.set({ status }, counts[status] ?? 0);
+  }
+
+  /** Unfinished batches near their expiry, by status, from the background read; none is 0. */
+  setBatchesExpiringSoon(counts: Record<string, number>): void {
+    for (const status of UNFINISHED_STATUSES)
+      this.metrics.batchesExpiringSoon.set({ status }, counts[status] ?? 0);
   }
 
   /** Job counts per queue and state from the background read. */

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ALL_STATUSES } from '../batches/batch.entity';
+import { ALL_STATUSES, TERMINAL_STATUSES } from '../batches/batch.entity';
 import { LIMIT_REASONS } from '../gpu-worker/concurrency/control-law';
 
 /**
@@ -13,6 +13,12 @@ import { LIMIT_REASONS } from '../gpu-worker/concurrency/control-law';
 export const METRIC_PREFIX = 'vllm_batch_';
 
 export const BATCH_STATUSES: readonly string[] = ALL_STATUSES;
+/** Statuses a batch can still expire from (the others are final). */
+export const UNFINISHED_STATUSES: readonly string[] = ALL_STATUSES.filter(
+  (s) => !TERMINAL_STATUSES.includes(s),
+);
+/** "Expiring soon": an unfinished batch this close to its expires_at is at risk of expiring. */
+export const EXPIRING_SOON_SECONDS = 3600;
 
 /** Queue job states reported by `Queue.getJobCounts`. */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
@@ -153,6 +159,12 @@ export function createMetrics(registry: Registry) {
     batchesByStatus: new Gauge({
       name: `${METRIC_PREFIX}batches`,
       help: 'Batches in the database by status (read from PostgreSQL every few seconds in the background; every replica reports the same totals, aggregate with max).',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    batchesExpiringSoon: new Gauge({
+      name: `${METRIC_PREFIX}batches_expiring_soon`,
+      help: `Unfinished batches whose expires_at is less than ${EXPIRING_SOON_SECONDS / 3600} h away, by status (background read like vllm_batch_batches; aggregate with max).`,
       labelNames: ['status'] as const,
       registers,
     }),

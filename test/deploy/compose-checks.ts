@@ -578,6 +578,18 @@ export function checkPrometheus(c: Compose, promConfig: Json): string[] {
   const prom = c.services.prometheus;
   if (!prom || !bindSource(prom, '/etc/prometheus/prometheus.yml'))
     problems.push('prometheus must mount its config file');
+  // Alerting rules: each rule_files pattern names mounted files that exist.
+  const ruleFiles = isObject(promConfig) && Array.isArray(promConfig.rule_files) ? promConfig.rule_files : [];
+  if (ruleFiles.length === 0) problems.push('prometheus loads no rule_files');
+  for (const pattern of ruleFiles.map(String)) {
+    const dir = path.posix.dirname(pattern);
+    const src = prom ? bindSource(prom, dir) : undefined;
+    const glob = new RegExp(
+      `^${path.posix.basename(pattern).replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`,
+    );
+    const found = src && fs.existsSync(src) ? fs.readdirSync(src).filter((f) => glob.test(f)) : [];
+    if (found.length === 0) problems.push(`rule_files ${pattern}: no mounted file matches`);
+  }
   return problems;
 }
 

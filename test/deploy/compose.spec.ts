@@ -350,6 +350,17 @@ describe('the compose and Dockerfile checks catch breakage', () => {
     expect(checkPrometheus(compose, unknown)).toEqual(['job x: gateway is not a compose service']);
   });
 
+  it('Prometheus without its alerting rules', () => {
+    const none = clone(PROMETHEUS) as JsonObject;
+    delete none.rule_files;
+    expect(checkPrometheus(compose, none)).toEqual(['prometheus loads no rule_files']);
+    const unmounted = clone(PROMETHEUS) as JsonObject;
+    unmounted.rule_files = ['/etc/prometheus/alerts/*.rules.yml'];
+    expect(checkPrometheus(compose, unmounted)).toEqual([
+      'rule_files /etc/prometheus/alerts/*.rules.yml: no mounted file matches',
+    ]);
+  });
+
   it('a dashboard bound to an unprovisioned datasource', () => {
     const uids = new Set(['prometheus']);
     const ok: Json = {

@@ -5,7 +5,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JsonObject, parseImage, renderKustomization, strategicMerge } from './kustomize';
+import {
+  configMapHash,
+  JsonObject,
+  K8sObject,
+  parseImage,
+  renderKustomization,
+  strategicMerge,
+} from './kustomize';
 
 const deployment = `
 apiVersion: apps/v1
@@ -153,6 +160,105 @@ spec:
     ['a missing resource', 'resources: [../base, nope.yaml]\n', /does not exist/],
   ])('refuses %s', (_label, kustomization, error) => {
     expect(() => overlay(kustomization)).toThrow(error);
+  });
+});
+
+describe('configMapGenerator', () => {
+  const generated = `
+resources: [../base]
+namespace: team
+configMapGenerator:
+  - name: settings
+    envs: [settings.env]
+    literals: [EXTRA=yes]
+    options:
+      labels: {role: config}
+      annotations: {note: kept}
+patches:
+  - patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: web}
+      spec:
+        template:
+          spec:
+            containers:
+              - name: web
+                envFrom: [{configMapRef: {name: settings}}]
+                env: [{name: ONE, valueFrom: {configMapKeyRef: {name: settings, key: LEVEL}}}]
+            volumes:
+              - {name: conf, configMap: {name: settings}}
+              - {name: other, configMap: {name: cfg}}
+`;
+  const settings = '# a comment\n\nLEVEL=info\n  PORT=80\n';
+  const refs = (objs: JsonObject[]) => {
+    const spec = podSpec(byKind(objs, 'Deployment'));
+    const web = (spec.containers as JsonObject[])[0];
+    return [
+      ((web.envFrom as JsonObject[])[0].configMapRef as JsonObject).name,
+      (((web.env as JsonObject[]).at(-1)!.valueFrom as JsonObject).configMapKeyRef as JsonObject).name,
+      ...(spec.volumes as JsonObject[])
+        .filter((v) => v.configMap)
+        .map((v) => (v.configMap as JsonObject).name),
+    ];
+  };
+  const settingsMap = (objs: JsonObject[]) =>
+    objs.find(
+      (o) => o.kind === 'ConfigMap' && String((o.metadata as JsonObject).name).startsWith('settings-'),
+    )!;
+
+  it('hashes the content into the name and follows every reference in pod specs', () => {
+    const objs = overlay(generated, { 'settings.env': settings });
+    const cm = settingsMap(objs);
+    expect(cm.data).toEqual({ LEVEL: 'info', PORT: '80', EXTRA: 'yes' });
+    expect(cm.metadata).toEqual({
+      name: expect.stringMatching(/^settings-[a-z0-9]{10}$/),
+      namespace: 'team',
+      labels: { role: 'config' },
+      annotations: { note: 'kept' },
+    });
+    const name = (cm.metadata as JsonObject).name;
+    // The plain ConfigMap `cfg` of the base is not generated: neither it nor its reference changes.
+    expect(refs(objs)).toEqual([name, name, name, 'cfg']);
+  });
+
+  it('changes the name when a value changes, also through a patch of the plain name', () => {
+    const before = (settingsMap(overlay(generated, { 'settings.env': settings })).metadata as JsonObject)
+      .name;
+    const edited = overlay(generated, { 'settings.env': settings.replace('info', 'debug') });
+    const patched = overlay(
+      generated +
+        '  - patch: |-\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: settings}\n      data: {LEVEL: debug}\n',
+      { 'settings.env': settings },
+    );
+    const after = (settingsMap(edited).metadata as JsonObject).name;
+    expect(after).not.toBe(before);
+    // The same content gives the same name, however it came about.
+    expect((settingsMap(patched).metadata as JsonObject).name).toBe(after);
+    expect(refs(edited).slice(0, 3)).toEqual([after, after, after]);
+  });
+
+  it('computes the hash kubectl and kustomize compute', () => {
+    // Expected values from kubectl's hash tests (k8s.io/kubectl/pkg/util/hash).
+    const cm = (data: Record<string, string>): K8sObject =>
+      ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: '' }, data }) as K8sObject;
+    expect(configMapHash(cm({}))).toBe('42745tchd9');
+    expect(configMapHash(cm({ one: '' }))).toBe('9g67k2htb6');
+    expect(configMapHash(cm({ two: '2', one: '', three: '3' }))).toBe('f5h7t85m9b');
+  });
+
+  it.each([
+    ['a quoted value', 'LEVEL="info"\n', /quoted/],
+    ['a line without =', 'LEVEL\n', /KEY=VALUE/],
+    ['a duplicate key', 'A=1\nA=2\n', /twice/],
+  ])('refuses %s', (_label, env, error) => {
+    expect(() => overlay(generated, { 'settings.env': env })).toThrow(error);
+  });
+
+  it('refuses generator options it does not implement', () => {
+    expect(() =>
+      overlay('resources: [../base]\nconfigMapGenerator:\n  - name: x\n    behavior: merge\n'),
+    ).toThrow(/behavior/);
   });
 });
 

@@ -12,15 +12,21 @@
  * - labels: pairs with includeSelectors: false (metadata.labels) and
  *   includeTemplates (pod template labels); includeSelectors: true refused
  * - images: name -> newName / newTag / digest on every pod container
+ * - configMapGenerator: `envs` files and `literals`, `options.labels` /
+ *   `options.annotations`; the object can be patched by its plain name, and
+ *   only the outermost kustomization appends kustomize's content hash to the
+ *   name and rewrites the references to it in pod specs (envFrom, env
+ *   valueFrom, volumes), as `kustomize build` does
  * - patches: strategic merge patches from `path` or inline `patch`, matched
  *   by kind + name (or an explicit target kind/name), with the Kubernetes
  *   list merge keys (containers/volumes/env/... by name, volumeMounts by
  *   mountPath, ports by containerPort or port), `null` deleting a key and
  *   `$patch: delete` deleting a list item or a whole object.
  *
- * Transformer order follows kustomize: resources, patches, namespace,
- * labels, images.
+ * Transformer order follows kustomize: resources and generators, patches,
+ * namespace, labels, images; name hashes last.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -43,6 +49,7 @@ const SUPPORTED_FIELDS = new Set([
   'apiVersion',
   'kind',
   'resources',
+  'configMapGenerator',
   'namespace',
   'labels',
   'images',
@@ -147,20 +154,183 @@ function loadResources(dir: string, entries: Json): K8sObject[] {
     const p = path.resolve(dir, entry);
     if (!fs.existsSync(p)) throw new Error(`${dir}: resource ${entry} does not exist`);
     if (fs.statSync(p).isDirectory()) {
-      out.push(...renderKustomization(p));
+      out.push(...build(p));
     } else {
       for (const doc of parseYamlDocuments(fs.readFileSync(p, 'utf8'), p)) {
         out.push(asK8sObject(doc, p));
       }
     }
   }
+  return out;
+}
+
+function assertUnique(dir: string, resources: K8sObject[]): void {
   const seen = new Set<string>();
-  for (const o of out) {
+  for (const o of resources) {
     const id = objectId(o);
     if (seen.has(id)) throw new Error(`${dir}: resource ${id} is defined twice`);
     seen.add(id);
   }
+}
+
+// ---------------------------------------------------------------------------
+// configMapGenerator and name hashes
+
+/** Internal marker on generated objects until the outermost build hashes their names. */
+const NEEDS_HASH = 'internal.kustomize.test/needs-hash-suffix';
+
+/** One `KEY=VALUE` of an env file or a literal; refuses what kustomize versions read differently. */
+function keyValue(source: string, text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new Error(`${source}: "${text}" is not KEY=VALUE`);
+  const key = text.slice(0, eq);
+  const value = text.slice(eq + 1);
+  if (!/^[A-Za-z_.-][A-Za-z0-9_.-]*$/.test(key)) throw new Error(`${source}: invalid key "${key}"`);
+  if (/^["']/.test(value) || value !== value.trim()) {
+    throw new Error(
+      `${source}: the value of ${key} is quoted or padded (kustomize versions differ on those)`,
+    );
+  }
+  return [key, value];
+}
+
+function readEnvFile(file: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [n, raw] of fs.readFileSync(file, 'utf8').split('\n').entries()) {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    out.push(keyValue(`${file}:${n + 1}`, line));
+  }
   return out;
+}
+
+function stringMap(where: string, v: Json | undefined): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw new Error(`${where} must be a mapping`);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') throw new Error(`${where}.${k} must be a string`);
+    out[k] = val;
+  }
+  return out;
+}
+
+function generateConfigMaps(dir: string, generators: Json | undefined): K8sObject[] {
+  if (generators === undefined || generators === null) return [];
+  if (!Array.isArray(generators)) throw new Error(`${dir}: configMapGenerator must be a list`);
+  return generators.map((g, n) => {
+    const where = `${dir}: configMapGenerator[${n}]`;
+    if (!isObject(g) || typeof g.name !== 'string') throw new Error(`${where} needs a name`);
+    for (const key of Object.keys(g)) {
+      if (!['name', 'envs', 'literals', 'options'].includes(key)) {
+        throw new Error(`${where}.${key} is not supported by test/deploy/kustomize.ts`);
+      }
+    }
+    const data: Record<string, string> = {};
+    const add = ([k, v]: [string, string]) => {
+      if (k in data) throw new Error(`${where}: key ${k} is defined twice`);
+      data[k] = v;
+    };
+    for (const f of (g.envs ?? []) as Json[]) {
+      if (typeof f !== 'string') throw new Error(`${where}.envs entries must be file names`);
+      readEnvFile(path.resolve(dir, f)).forEach(add);
+    }
+    for (const l of (g.literals ?? []) as Json[]) {
+      if (typeof l !== 'string') throw new Error(`${where}.literals entries must be strings`);
+      add(keyValue(where, l));
+    }
+    const options = isObject(g.options) ? g.options : {};
+    for (const key of Object.keys(options)) {
+      if (key !== 'labels' && key !== 'annotations')
+        throw new Error(`${where}.options.${key} is not supported`);
+    }
+    const labels = stringMap(`${where}.options.labels`, options.labels);
+    const annotations = {
+      ...stringMap(`${where}.options.annotations`, options.annotations),
+      [NEEDS_HASH]: 'true',
+    };
+    const metadata: K8sObject['metadata'] = { name: g.name, annotations };
+    if (labels) metadata.labels = labels;
+    return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
+  });
+}
+
+/** Go's json.Marshal: sorted keys (done by the caller) and HTML-safe escapes. */
+function goJson(v: Json): string {
+  return JSON.stringify(v).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function sortedKeys(m: Json | undefined): Json {
+  if (!isObject(m)) return null;
+  return Object.fromEntries(
+    Object.keys(m)
+      .sort()
+      .map((k) => [k, m[k]]),
+  );
+}
+
+/** kustomize's (and kubectl's) content hash of a ConfigMap: 10 characters, no vowels. */
+export function configMapHash(cm: K8sObject): string {
+  const encoded: JsonObject = { data: sortedKeys(cm.data) };
+  if (isObject(cm.binaryData) && Object.keys(cm.binaryData).length > 0) {
+    encoded.binaryData = sortedKeys(cm.binaryData);
+  }
+  if (typeof cm.immutable === 'boolean') encoded.immutable = cm.immutable;
+  encoded.kind = 'ConfigMap';
+  encoded.name = cm.metadata.name;
+  const hex = createHash('sha256').update(goJson(encoded)).digest('hex');
+  const swap: Record<string, string> = { '0': 'g', '1': 'h', '3': 'k', a: 'm', e: 't' };
+  return hex.slice(0, 10).replace(/[013ae]/g, (c) => swap[c]);
+}
+
+/** Every ConfigMap name a pod spec refers to, as a settable reference. */
+function configMapRefs(pod: JsonObject): JsonObject[] {
+  const refs: JsonObject[] = [];
+  for (const field of ['containers', 'initContainers']) {
+    for (const c of (Array.isArray(pod[field]) ? pod[field] : []) as Json[]) {
+      if (!isObject(c)) continue;
+      for (const from of (Array.isArray(c.envFrom) ? c.envFrom : []) as Json[]) {
+        if (isObject(from) && isObject(from.configMapRef)) refs.push(from.configMapRef);
+      }
+      for (const e of (Array.isArray(c.env) ? c.env : []) as Json[]) {
+        if (isObject(e) && isObject(e.valueFrom) && isObject(e.valueFrom.configMapKeyRef))
+          refs.push(e.valueFrom.configMapKeyRef);
+      }
+    }
+  }
+  for (const v of (Array.isArray(pod.volumes) ? pod.volumes : []) as Json[]) {
+    if (!isObject(v)) continue;
+    if (isObject(v.configMap)) refs.push(v.configMap);
+    const sources = isObject(v.projected) && Array.isArray(v.projected.sources) ? v.projected.sources : [];
+    for (const s of sources) if (isObject(s) && isObject(s.configMap)) refs.push(s.configMap);
+  }
+  return refs;
+}
+
+/** Appends the content hash to generated names and follows the references, like kustomize's last step. */
+function applyNameHashes(resources: K8sObject[]): void {
+  const renamed = new Map<string, string>();
+  for (const r of resources) {
+    const annotations = r.metadata.annotations;
+    if (!annotations || !(NEEDS_HASH in annotations)) continue;
+    delete annotations[NEEDS_HASH];
+    if (Object.keys(annotations).length === 0) delete r.metadata.annotations;
+    const hashed = `${r.metadata.name}-${configMapHash(r)}`;
+    renamed.set(`${r.metadata.namespace ?? ''}/${r.metadata.name}`, hashed);
+    r.metadata.name = hashed;
+  }
+  if (renamed.size === 0) return;
+  for (const r of resources) {
+    const pod = podSpecOf(r);
+    if (!pod) continue;
+    for (const ref of configMapRefs(pod)) {
+      const to = renamed.get(`${r.metadata.namespace ?? ''}/${String(ref.name)}`);
+      if (to) ref.name = to;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -430,13 +600,20 @@ function applyImages(dir: string, resources: K8sObject[], images: Json): void {
   }
 }
 
-/** Render the kustomization in `dir` like `kustomize build dir`. */
-export function renderKustomization(dir: string): K8sObject[] {
+function build(dir: string): K8sObject[] {
   const k = readKustomization(dir);
-  let resources = loadResources(dir, k.resources);
+  let resources = [...loadResources(dir, k.resources), ...generateConfigMaps(dir, k.configMapGenerator)];
+  assertUnique(dir, resources);
   resources = applyPatches(dir, resources, k.patches);
   applyNamespace(resources, k.namespace);
   applyLabels(dir, resources, k.labels);
   applyImages(dir, resources, k.images);
+  return resources;
+}
+
+/** Render the kustomization in `dir` like `kustomize build dir`. */
+export function renderKustomization(dir: string): K8sObject[] {
+  const resources = build(dir);
+  applyNameHashes(resources);
   return resources;
 }

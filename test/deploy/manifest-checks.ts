@@ -79,6 +79,11 @@ function labelsOf(o: K8sObject): Record<string, string> {
   return o.metadata.labels ?? {};
 }
 
+/** The app's generated ConfigMap, vllm-batch-config-<content hash>. */
+export function appConfigMap(objs: K8sObject[]): K8sObject | undefined {
+  return ofKind(objs, 'ConfigMap').find((c) => /^vllm-batch-config-[a-z0-9]{10}$/.test(c.metadata.name));
+}
+
 export function isApp(o: K8sObject): boolean {
   return labelsOf(o)['app.kubernetes.io/name'] === APP_NAME;
 }

@@ -5,10 +5,11 @@
  * each check can fail.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { isObject, Json, JsonObject, K8sObject, podSpecOf, renderKustomization } from './kustomize';
 import * as checks from './manifest-checks';
-import { appWorkload, containersOf, effectiveEnv, find, ofKind } from './manifest-checks';
+import { appConfigMap, appWorkload, containersOf, effectiveEnv, find, ofKind } from './manifest-checks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const K8S = path.join(ROOT, 'k8s');
@@ -151,6 +152,31 @@ describe('k8s overlay specifics', () => {
     expect(containersOf(api, false)[0].image).toBe('registry.example.com/vllm-batch:0.1.0');
   });
 
+  it('production: a configuration change renames the ConfigMap in every app workload', () => {
+    const configRefs = (objs: K8sObject[]) =>
+      ofKind(objs, 'Deployment')
+        .concat(ofKind(objs, 'Job'))
+        .flatMap((w) => containersOf(w).flatMap((c) => (c.envFrom as JsonObject[]) ?? []))
+        .map((f) => (f.configMapRef as JsonObject).name);
+    const before = render('production');
+    const name = appConfigMap(before)!.metadata.name;
+    expect(configRefs(before)).toEqual([name, name, name]);
+    // An overlay on top of production that changes one value, as an operator's edit would.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-config-change-'));
+    try {
+      fs.writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        `resources: [${path.join(K8S, 'overlays', 'production')}]\npatches:\n  - patch: |-\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: vllm-batch-config}\n      data: {LOG_LEVEL: warn}\n`,
+      );
+      const after = renderKustomization(dir);
+      const renamed = appConfigMap(after)!.metadata.name;
+      expect(renamed).not.toBe(name);
+      expect(configRefs(after)).toEqual([renamed, renamed, renamed]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('production: /metrics behind METRICS_AUTH_TOKEN on api and worker, sent by the ServiceMonitor', () => {
     const objs = render('production');
     for (const comp of ['api', 'worker']) {
@@ -264,7 +290,7 @@ describe('the manifest checks catch breakage', () => {
       'secret in the ConfigMap',
       checks.checkSecretEnv,
       (o) => {
-        (find(o, 'ConfigMap', 'vllm-batch-config')!.data as JsonObject).API_KEYS = 't:k';
+        (appConfigMap(o)!.data as JsonObject).API_KEYS = 't:k';
       },
     ],
     [
@@ -401,7 +427,7 @@ describe('the manifest checks catch breakage', () => {
       'local storage in production',
       (o) => checks.checkStorage(o, 's3'),
       (o) => {
-        (find(o, 'ConfigMap', 'vllm-batch-config')!.data as JsonObject).STORAGE_DRIVER = 'local';
+        (appConfigMap(o)!.data as JsonObject).STORAGE_DRIVER = 'local';
       },
     ],
     [

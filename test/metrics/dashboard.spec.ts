@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMetricsRegistry } from '../../src/metrics/metrics';
+import { metricOf, seriesIn, unknownLabels } from './metric-registry';
 
 interface Target {
   expr?: string;
@@ -28,25 +28,6 @@ const exprs = queryPanels.flatMap((p) =>
   (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr ?? '' })),
 );
 
-// The same registry the service builds: service metrics plus prefixed process metrics.
-const { registry } = createMetricsRegistry();
-const metrics = new Map<string, { type: string; labels: string[] }>();
-for (const m of registry.getMetricsAsArray()) {
-  const { name, type, labelNames } = m as unknown as { name: string; type: string; labelNames?: string[] };
-  metrics.set(name, { type, labels: labelNames ?? [] });
-}
-
-const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
-/** The registered metric a series name belongs to (histogram series carry a suffix). */
-function metricOf(series: string): string | undefined {
-  if (metrics.has(series)) return series;
-  const suffix = HISTOGRAM_SUFFIXES.find((s) => series.endsWith(s));
-  const base = suffix ? series.slice(0, -suffix.length) : undefined;
-  return base && metrics.get(base)?.type === 'histogram' ? base : undefined;
-}
-const seriesIn = (expr: string): string[] =>
-  [...expr.matchAll(/\b(vllm_batch_[a-zA-Z0-9_]+)/g)].map((m) => m[1]);
-
 describe('Grafana dashboard docker/grafana/dashboards/vllm-batch.json', () => {
   it('has panels with queries and a stable uid', () => {
     expect(dashboard.uid).toBe('vllm-batch');
@@ -69,36 +50,7 @@ describe('Grafana dashboard docker/grafana/dashboards/vllm-batch.json', () => {
   });
 
   it('filters and groups only by labels those metrics have', () => {
-    const problems: string[] = [];
-    for (const { panel, expr } of exprs) {
-      // Unknown names are the previous test's failure; here only the known ones are checked.
-      const used = seriesIn(expr).flatMap((s) => {
-        const metric = metrics.get(metricOf(s) ?? '');
-        return metric ? [{ series: s, metric }] : [];
-      });
-      const labelsOf = (series: string, metric: { type: string; labels: string[] }) =>
-        new Set([...metric.labels, ...(series.endsWith('_bucket') ? ['le'] : []), 'job', 'instance']);
-      // Selectors right after a metric name: vllm_batch_x{label="..."}.
-      for (const m of expr.matchAll(/\b(vllm_batch_[a-zA-Z0-9_]+)\{([^}]*)\}/g)) {
-        const entry = used.find((u) => u.series === m[1]);
-        if (!entry) continue;
-        for (const l of m[2].matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) {
-          if (!labelsOf(entry.series, entry.metric).has(l[1]))
-            problems.push(`${panel}: ${m[1]} has no label ${l[1]}`);
-        }
-      }
-      // by (...) groupings: each label must exist on some metric of the expression.
-      for (const m of expr.matchAll(/\bby\s*\(([^)]*)\)/g)) {
-        for (const label of m[1]
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)) {
-          if (!used.some((u) => labelsOf(u.series, u.metric).has(label)))
-            problems.push(`${panel}: no metric to group by ${label}`);
-        }
-      }
-    }
-    expect(problems).toEqual([]);
+    expect(exprs.flatMap(({ panel, expr }) => unknownLabels(expr, panel))).toEqual([]);
   });
 
   it('takes its datasource from a Prometheus datasource variable', () => {

@@ -127,6 +127,20 @@ describe('/metrics', () => {
     });
   });
 
+  it('reports unfinished batches close to their expiry by status', async () => {
+    const file = (await (await uploadFile(app.url, TENANT_A.key)).json()) as { id: string };
+    const batch = (await (await createBatch(app.url, TENANT_A.key, file.id)).json()) as { id: string };
+    const expiring = (text: string, status: string) =>
+      sampleValue(text, 'vllm_batch_batches_expiring_soon', { status });
+    // A fresh batch has its whole completion window ahead; only unfinished statuses have series.
+    const before = await scrapeUntil(app, (text) => expect(expiring(text, 'validating')).toBe(0));
+    expect(expiring(before, 'completed')).toBeUndefined();
+    await app.app
+      .get(DataSource)
+      .query(`UPDATE batches SET expires_at = now() + interval '20 minutes' WHERE id = $1`, [batch.id]);
+    await scrapeUntil(app, (text) => expect(expiring(text, 'validating')).toBe(1));
+  });
+
   it('answers any number of concurrent scrapes with one rendering and without querying the database', async () => {
     const metrics = app.app.get(MetricsService);
     const db = app.app.get(DataSource);
