@@ -215,7 +215,7 @@ export function checkDockerfile(text: string): string[] {
     problems.push('the image must set NODE_ENV=production');
 
   const exposed = ops('EXPOSE').flatMap((e) => e.args.split(/\s+/).map((p) => p.replace(/\/tcp$/, '')));
-  for (const p of ['4080', '9464']) if (!exposed.includes(p)) problems.push(`EXPOSE ${p} missing`);
+  for (const p of ['4080', '4081', '9464']) if (!exposed.includes(p)) problems.push(`EXPOSE ${p} missing`);
 
   // Build happens in an earlier stage; only production dependencies reach the final one.
   const runs = (s: Stage) =>
@@ -398,6 +398,22 @@ export function checkAppServices(c: Compose): string[] {
     problems.push(`worker VLLM_BASE_URL ${upstream.href} does not point at a compose service port`);
   }
   return problems;
+}
+
+/**
+ * The api publishes its admin port (the queue board) on the loopback address only, written out
+ * rather than interpolated, so no variable (API_BIND=0.0.0.0) can publish it further.
+ */
+export function checkAdminPort(c: Compose): string[] {
+  const api = c.services.api;
+  if (!api) return ['service api missing'];
+  const adminPort = String(envOf(api).get('ADMIN_PORT') ?? 4081);
+  const mappings = (Array.isArray(api.ports) ? api.ports : []).map(String);
+  const admin = mappings.filter((m) => m.split(':').pop() === adminPort);
+  if (admin.length === 0) return [`api does not publish its admin port ${adminPort}`];
+  return admin
+    .filter((m) => !m.startsWith('127.0.0.1:'))
+    .map((m) => `api publishes the admin port beyond 127.0.0.1: ${m}`);
 }
 
 /** The port a compose service listens on inside the network (for the services of this stack). */

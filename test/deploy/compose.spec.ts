@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import {
+  checkAdminPort,
   checkAppServices,
   checkDashboardDatasources,
   checkDependsOn,
@@ -107,6 +108,10 @@ describe('docker/docker-compose.yml', () => {
     const example = fs.readFileSync(path.join(DOCKER_DIR, '.env.example'), 'utf8');
     const listed = [...example.matchAll(/^#? ?([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]);
     expect([...new Set(listed)].sort()).toEqual([...new Set([...interpolated, ...passedThrough])].sort());
+  });
+
+  it('publishes the queue board on the loopback interface only, whatever API_BIND says', () => {
+    expect(checkAdminPort(compose)).toEqual([]);
   });
 
   it('publishes host ports on the loopback interface by default', () => {
@@ -319,6 +324,20 @@ describe('the compose and Dockerfile checks catch breakage', () => {
       checkReferencedFiles,
       (c) => {
         (svc(c, 'api').volumes as Json[]).push('uploads:/uploads');
+      },
+    ],
+    [
+      'the admin port published on API_BIND',
+      checkAdminPort,
+      (c) => {
+        svc(c, 'api').ports = ['${API_BIND:-127.0.0.1}:4080:4080', '${API_BIND:-127.0.0.1}:4081:4081'];
+      },
+    ],
+    [
+      'the admin port not published',
+      checkAdminPort,
+      (c) => {
+        svc(c, 'api').ports = ['${API_BIND:-127.0.0.1}:4080:4080'];
       },
     ],
     [

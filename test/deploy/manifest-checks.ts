@@ -5,6 +5,7 @@
  * (empty = fine), so the spec can assert both that the real overlays pass and
  * that a deliberately broken copy fails.
  */
+import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { isObject, Json, JsonObject, K8sObject, parseImage, podSpecOf } from './kustomize';
 
 /** Every environment variable name the app reads (its run contract). */
@@ -37,6 +38,10 @@ export const APP_ENV_NAMES = new Set([
   'WORKER_FIXED_INFLIGHT',
   'SHUTDOWN_GRACE_SECONDS',
   'MIGRATIONS_RUN',
+  'ADMIN_PORT',
+  'HTTP_KEEPALIVE_TIMEOUT_MS',
+  'UPLOAD_TIMEOUT_SECONDS',
+  'DATABASE_POOL_MAX',
 ]);
 
 /**
@@ -743,6 +748,23 @@ export function checkMigrations(objs: K8sObject[]): string[] {
   return problems;
 }
 
+/** What the app makes of a container's non-secret environment (defaults and parsing included). */
+export function appConfigOf(objs: K8sObject[], c: JsonObject): AppConfig {
+  const env: Record<string, string> = {};
+  for (const [name, src] of effectiveEnv(objs, c))
+    if (src.source !== 'secret' && src.value !== undefined) env[name] = src.value;
+  return loadConfig(env);
+}
+
+/** A container's preStop sleep, in seconds (exec `sleep N` or the native sleep action). */
+export function preStopSeconds(c: JsonObject): number {
+  const ps = isObject(c.lifecycle) && isObject(c.lifecycle.preStop) ? c.lifecycle.preStop : undefined;
+  if (ps && isObject(ps.exec) && Array.isArray(ps.exec.command) && ps.exec.command[0] === 'sleep')
+    return Number(ps.exec.command[1]);
+  if (ps && isObject(ps.sleep)) return Number(ps.sleep.seconds);
+  return 0;
+}
+
 /** terminationGracePeriodSeconds > SHUTDOWN_GRACE_SECONDS (+ a preStop sleep) on app pods. */
 export function checkGracePeriods(objs: K8sObject[]): string[] {
   const problems: string[] = [];
@@ -750,14 +772,8 @@ export function checkGracePeriods(objs: K8sObject[]): string[] {
     const pod = podSpecOf(o) ?? {};
     const tgps = Number(pod.terminationGracePeriodSeconds ?? 30);
     for (const c of containersOf(o, false)) {
-      const grace = Number(envValue(objs, c, 'SHUTDOWN_GRACE_SECONDS') ?? 30);
-      let preStop = 0;
-      const ps = isObject(c.lifecycle) && isObject(c.lifecycle.preStop) ? c.lifecycle.preStop : undefined;
-      if (ps && isObject(ps.exec) && Array.isArray(ps.exec.command) && ps.exec.command[0] === 'sleep') {
-        preStop = Number(ps.exec.command[1]);
-      } else if (ps && isObject(ps.sleep)) {
-        preStop = Number(ps.sleep.seconds);
-      }
+      const grace = appConfigOf(objs, c).shutdownGraceMs / 1000;
+      const preStop = preStopSeconds(c);
       if (!(tgps > grace + preStop)) {
         problems.push(
           `Deployment/${o.metadata.name}: terminationGracePeriodSeconds ${tgps} <= SHUTDOWN_GRACE_SECONDS ${grace} + preStop ${preStop}`,
@@ -765,6 +781,98 @@ export function checkGracePeriods(objs: K8sObject[]): string[] {
       }
     }
   }
+  return problems;
+}
+
+/**
+ * The platform's timeouts around the app (k8s/README.md, "Timeouts"). ingress-nginx's
+ * upstream-keepalive-timeout is a controller setting (its ConfigMap, default 60 s) that no
+ * manifest here carries.
+ */
+export const NGINX_UPSTREAM_KEEPALIVE_SECONDS = 60;
+/**
+ * The upload that must survive its api pod being stopped (rollout, scale-down, eviction):
+ * 200 MB at 0.7 MB/s. The api's drain and the Ingress's timeouts are sized for it.
+ */
+export const SUPPORTED_UPLOAD_SECONDS = 300;
+
+const INGRESS_TIMEOUTS = ['proxy-read-timeout', 'proxy-send-timeout'];
+
+/**
+ * Timeouts that fit the platform: app processes keep idle connections open longer than
+ * ingress-nginx keeps them pooled; the api drains long enough for the supported upload, the
+ * app's own upload deadline allows it, and the Ingress's proxy timeouts (ingress-nginx default 60 s
+ * when unset) are never shorter.
+ */
+export function checkTimeouts(objs: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const comp of ['api', 'worker']) {
+    const d = appWorkload(objs, 'Deployment', comp);
+    for (const c of d ? containersOf(d, false) : []) {
+      const keepAlive = appConfigOf(objs, c).http.keepAliveTimeoutMs / 1000;
+      if (!(keepAlive > NGINX_UPSTREAM_KEEPALIVE_SECONDS))
+        problems.push(
+          `${comp}: HTTP_KEEPALIVE_TIMEOUT_MS ${keepAlive * 1000} must exceed ingress-nginx's upstream keep-alive (${NGINX_UPSTREAM_KEEPALIVE_SECONDS} s)`,
+        );
+    }
+  }
+  const api = appWorkload(objs, 'Deployment', 'api');
+  const apiContainer = api ? containersOf(api, false)[0] : undefined;
+  if (apiContainer) {
+    const config = appConfigOf(objs, apiContainer);
+    if (config.shutdownGraceMs / 1000 < SUPPORTED_UPLOAD_SECONDS)
+      problems.push(
+        `api: SHUTDOWN_GRACE_SECONDS ${config.shutdownGraceMs / 1000} cuts uploads shorter than ${SUPPORTED_UPLOAD_SECONDS} s on every rollout`,
+      );
+    if (config.http.uploadTimeoutMs / 1000 < SUPPORTED_UPLOAD_SECONDS)
+      problems.push(
+        `api: UPLOAD_TIMEOUT_SECONDS is below the supported upload (${SUPPORTED_UPLOAD_SECONDS} s)`,
+      );
+  }
+  for (const ing of ofKind(objs, 'Ingress')) {
+    const annotations = ing.metadata.annotations ?? {};
+    for (const key of INGRESS_TIMEOUTS) {
+      const value = Number(annotations[`nginx.ingress.kubernetes.io/${key}`] ?? 60);
+      if (!(value >= SUPPORTED_UPLOAD_SECONDS))
+        problems.push(
+          `Ingress/${ing.metadata.name}: ${key} ${value} is below the supported upload (${SUPPORTED_UPLOAD_SECONDS} s)`,
+        );
+    }
+    if (annotations['nginx.ingress.kubernetes.io/proxy-request-buffering'] !== 'off')
+      problems.push(
+        `Ingress/${ing.metadata.name}: uploads must stream through (proxy-request-buffering off)`,
+      );
+  }
+  return problems;
+}
+
+/**
+ * The admin surface (the queue board, which can retry and delete jobs): the api declares its
+ * `admin` port at ADMIN_PORT, and an internal ClusterIP Service exposes exactly that port, unscraped.
+ */
+export function checkAdminSurface(objs: K8sObject[]): string[] {
+  const api = appWorkload(objs, 'Deployment', 'api');
+  const c = api ? containersOf(api, false)[0] : undefined;
+  if (!api || !c) return [];
+  const problems: string[] = [];
+  const adminPort = appConfigOf(objs, c).adminPort;
+  const declared = declaredPorts(c).find((p) => p.name === 'admin');
+  if (declared?.containerPort !== adminPort)
+    problems.push(
+      `api: container port "admin" must be ADMIN_PORT (${adminPort}), is ${declared?.containerPort}`,
+    );
+  const svc = find(objs, 'Service', 'vllm-batch-admin');
+  const spec = svc && isObject(svc.spec) ? svc.spec : undefined;
+  if (!svc || !spec) return [...problems, 'no Service vllm-batch-admin'];
+  const ports = Array.isArray(spec.ports) ? spec.ports.filter(isObject) : [];
+  const sel = matchLabelsOf(spec.selector);
+  if ((spec.type ?? 'ClusterIP') !== 'ClusterIP') problems.push('Service vllm-batch-admin must be ClusterIP');
+  if (!sel || !matches(sel, templateLabels(api)))
+    problems.push('Service vllm-batch-admin must select the api pods');
+  if (ports.length !== 1 || ports[0].targetPort !== 'admin')
+    problems.push('Service vllm-batch-admin must expose only the admin port');
+  if (labelsOf(svc)['vllm-batch.io/metrics'] !== undefined)
+    problems.push('Service vllm-batch-admin must not be scraped (no vllm-batch.io/metrics label)');
   return problems;
 }
 
@@ -895,7 +1003,11 @@ export function checkNamespace(objs: K8sObject[], namespace: string): string[] {
     );
 }
 
-/** Ingress backends exist; internal paths are not routed. */
+/**
+ * Ingress backends exist; internal paths and the admin surface (a path under /admin, or a backend
+ * on the admin port) are not routed. An internal Ingress for the board belongs in an operator's own
+ * overlay, with its own allowlist (k8s/README.md, "Admin access").
+ */
 export function checkIngress(objs: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const ing of ofKind(objs, 'Ingress')) {
@@ -908,6 +1020,8 @@ export function checkIngress(objs: K8sObject[]): string[] {
         const path = String(p.path);
         if (['/', '/metrics', '/health', '/ready'].includes(path))
           problems.push(`Ingress/${ing.metadata.name} routes internal path ${path}`);
+        if (/^\/admin(\/|$)/.test(path))
+          problems.push(`Ingress/${ing.metadata.name} routes the admin surface (${path})`);
         const svcRef = isObject(p.backend) && isObject(p.backend.service) ? p.backend.service : {};
         const svc = find(objs, 'Service', String(svcRef.name));
         if (!svc) {
@@ -919,10 +1033,12 @@ export function checkIngress(objs: K8sObject[]): string[] {
         const port = isObject(svcRef.port) ? svcRef.port : {};
         const ports =
           isObject(svc.spec) && Array.isArray(svc.spec.ports) ? svc.spec.ports.filter(isObject) : [];
-        const ok = ports.some((sp) =>
+        const target = ports.find((sp) =>
           port.name !== undefined ? sp.name === port.name : sp.port === port.number,
         );
-        if (!ok)
+        if (target && (target.targetPort === 'admin' || target.name === 'admin'))
+          problems.push(`Ingress/${ing.metadata.name}: routes the admin port (Service ${svc.metadata.name})`);
+        if (!target)
           problems.push(
             `Ingress/${ing.metadata.name}: backend port ${JSON.stringify(port)} not on Service ${svc.metadata.name}`,
           );
@@ -943,6 +1059,8 @@ export const ALL_CHECKS = {
   checkSelectors,
   checkHpa,
   checkGracePeriods,
+  checkTimeouts,
+  checkAdminSurface,
   checkVolumes,
   checkSecurity,
   checkImages,

@@ -115,6 +115,42 @@ describe.each(Object.keys(overlays) as Array<keyof typeof overlays>)('k8s overla
     expect(checks.checkGracePeriods(objs)).toEqual([]);
   });
 
+  it('keeps timeouts that fit the platform: keep-alive above nginx, a drain and proxy timeouts for uploads', () => {
+    expect(checks.checkTimeouts(objs)).toEqual([]);
+    // The relations, as k8s/README.md ("Timeouts") states them, on the rendered values.
+    const api = containersOf(appWorkload(objs, 'Deployment', 'api')!, false)[0];
+    const worker = containersOf(appWorkload(objs, 'Deployment', 'worker')!, false)[0];
+    const apiConfig = checks.appConfigOf(objs, api);
+    const preStop = checks.preStopSeconds(api);
+    expect(preStop).toBeGreaterThan(0);
+    const apiPod = podSpecOf(appWorkload(objs, 'Deployment', 'api')!)!;
+    expect(apiConfig.shutdownGraceMs / 1000).toBeGreaterThanOrEqual(checks.SUPPORTED_UPLOAD_SECONDS);
+    expect(Number(apiPod.terminationGracePeriodSeconds)).toBeGreaterThan(
+      apiConfig.shutdownGraceMs / 1000 + preStop,
+    );
+    // The worker keeps its short drain (in-flight vLLM requests, then hand-back).
+    expect(checks.appConfigOf(objs, worker).shutdownGraceMs).toBeLessThan(apiConfig.shutdownGraceMs);
+    for (const c of [api, worker])
+      expect(checks.appConfigOf(objs, c).http.keepAliveTimeoutMs / 1000).toBeGreaterThan(
+        checks.NGINX_UPSTREAM_KEEPALIVE_SECONDS,
+      );
+  });
+
+  it('serves the queue board on the admin port through an internal Service only', () => {
+    expect(checks.checkAdminSurface(objs)).toEqual([]);
+    const svc = find(objs, 'Service', 'vllm-batch-admin')!;
+    expect((svc.spec as JsonObject).ports).toEqual([
+      { name: 'admin', port: 4081, targetPort: 'admin', protocol: 'TCP' },
+    ]);
+    const paths = ofKind(objs, 'Ingress').flatMap((ing) =>
+      ((ing.spec as JsonObject).rules as JsonObject[]).flatMap((r) =>
+        ((r.http as JsonObject).paths as JsonObject[]).map((p) => String(p.path)),
+      ),
+    );
+    expect(paths.filter((p) => p.startsWith('/admin'))).toEqual([]);
+    expect(paths).toEqual(expect.arrayContaining(['/v1', '/docs']));
+  });
+
   it(`stores files with STORAGE_DRIVER=${cfg.storage}`, () => {
     expect(checks.checkStorage(objs, cfg.storage)).toEqual([]);
   });
@@ -240,6 +276,9 @@ describe('the manifest checks catch breakage', () => {
   const api = (objs: K8sObject[]) => containersOf(appWorkload(objs, 'Deployment', 'api')!, false)[0];
   const worker = (objs: K8sObject[]) => containersOf(appWorkload(objs, 'Deployment', 'worker')!, false)[0];
   const envList = (c: JsonObject) => c.env as JsonObject[];
+  const ingressPaths = (objs: K8sObject[]) =>
+    (((find(objs, 'Ingress', 'vllm-batch')!.spec as JsonObject).rules as JsonObject[])[0].http as JsonObject)
+      .paths as JsonObject[];
 
   const cases: Array<[string, (objs: K8sObject[]) => string[], (objs: K8sObject[]) => void]> = [
     [
@@ -424,6 +463,63 @@ describe('the manifest checks catch breakage', () => {
       },
     ],
     [
+      "the api's drain shorter than an upload",
+      checks.checkTimeouts,
+      (o) => {
+        envList(api(o)).find((e) => e.name === 'SHUTDOWN_GRACE_SECONDS')!.value = '30';
+      },
+    ],
+    [
+      'termination grace below the api drain',
+      checks.checkGracePeriods,
+      (o) => {
+        podSpecOf(appWorkload(o, 'Deployment', 'api')!)!.terminationGracePeriodSeconds = 45;
+      },
+    ],
+    [
+      "keep-alive below ingress-nginx's",
+      checks.checkTimeouts,
+      (o) => {
+        (appConfigMap(o)!.data as JsonObject).HTTP_KEEPALIVE_TIMEOUT_MS = '5000';
+      },
+    ],
+    [
+      "the Ingress's read timeout back at nginx's 60 s",
+      checks.checkTimeouts,
+      (o) => {
+        delete find(o, 'Ingress', 'vllm-batch')!.metadata.annotations![
+          'nginx.ingress.kubernetes.io/proxy-read-timeout'
+        ];
+      },
+    ],
+    [
+      'uploads buffered by the Ingress',
+      checks.checkTimeouts,
+      (o) => {
+        find(o, 'Ingress', 'vllm-batch')!.metadata.annotations![
+          'nginx.ingress.kubernetes.io/proxy-request-buffering'
+        ] = 'on';
+      },
+    ],
+    [
+      'admin port not at ADMIN_PORT',
+      checks.checkAdminSurface,
+      (o) => {
+        (appConfigMap(o)!.data as JsonObject).ADMIN_PORT = '9000';
+      },
+    ],
+    [
+      'admin Service exposing the public port too',
+      checks.checkAdminSurface,
+      (o) => {
+        ((find(o, 'Service', 'vllm-batch-admin')!.spec as JsonObject).ports as JsonObject[]).push({
+          name: 'http',
+          port: 4080,
+          targetPort: 'http',
+        });
+      },
+    ],
+    [
       'local storage in production',
       (o) => checks.checkStorage(o, 's3'),
       (o) => {
@@ -459,6 +555,28 @@ describe('the manifest checks catch breakage', () => {
         (
           (((ing.spec as JsonObject).rules as JsonObject[])[0].http as JsonObject).paths as JsonObject[]
         )[0].path = '/metrics';
+      },
+    ],
+    [
+      'Ingress routing /admin/queues',
+      checks.checkIngress,
+      (o) => {
+        ingressPaths(o).push({
+          path: '/admin/queues',
+          pathType: 'Prefix',
+          backend: { service: { name: 'vllm-batch-api', port: { name: 'http' } } },
+        });
+      },
+    ],
+    [
+      'Ingress routing to the admin Service',
+      checks.checkIngress,
+      (o) => {
+        ingressPaths(o).push({
+          path: '/ops',
+          pathType: 'Prefix',
+          backend: { service: { name: 'vllm-batch-admin', port: { number: 4081 } } },
+        });
       },
     ],
   ];

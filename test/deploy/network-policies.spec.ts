@@ -5,7 +5,7 @@
  * dependencies, and everything that must stay shut.
  */
 import * as path from 'node:path';
-import { K8sObject, renderKustomization } from './kustomize';
+import { JsonObject, K8sObject, renderKustomization } from './kustomize';
 import { appWorkload, containersOf, effectiveEnv, ofKind } from './manifest-checks';
 import { connectionAllowed, Endpoint, inCidr, PodEndpoint, podOf } from './network-policy';
 
@@ -114,6 +114,28 @@ describe.each(['dev', 'production'] as const)('network policies of the %s overla
     expect(can(outside.prometheus, net.worker, 9464)).toBe(true);
     expect(can(outside.prometheus, net.migrate, 9464)).toBe(false);
     expect(can({ ...outside.prometheus, namespace: 'default' }, net.worker, 9464)).toBe(false);
+  });
+
+  it('leave the admin port (the queue board) shut to every pod: port-forward only', () => {
+    const adminPort = net.api.ports!.find((p) => p.name === 'admin')!.containerPort;
+    expect(adminPort).toBe(4081);
+    expect(can(outside.ingressController, net.api, adminPort)).toBe(false);
+    expect(can(outside.prometheus, net.api, adminPort)).toBe(false);
+    expect(can(outside.otherNamespacePod, net.api, adminPort)).toBe(false);
+    expect(can({ ...outside.otherNamespacePod, namespace: net.api.namespace }, net.api, adminPort)).toBe(
+      false,
+    );
+    expect(can(net.worker, net.api, adminPort)).toBe(false);
+  });
+
+  it('route no /admin path through the public Ingress', () => {
+    const paths = ofKind(renderKustomization(path.join(K8S, 'overlays', overlay)), 'Ingress').flatMap((ing) =>
+      ((ing.spec as JsonObject).rules as JsonObject[]).flatMap((r) =>
+        ((r.http as JsonObject).paths as JsonObject[]).map((p) => String(p.path)),
+      ),
+    );
+    expect(paths.length).toBeGreaterThan(0);
+    expect(paths.filter((p) => p.startsWith('/admin'))).toEqual([]);
   });
 
   it('let every app pod resolve names through cluster DNS', () => {
