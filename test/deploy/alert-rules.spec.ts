@@ -92,12 +92,14 @@ describe('alerting rules docker/prometheus/rules/vllm-batch.rules.yml', () => {
       [
         'VllmBatchApi5xxRatioHigh',
         'VllmBatchBatchesNearExpiry',
+        'VllmBatchDependencyUnreachable',
         'VllmBatchMigrationJobFailed',
         'VllmBatchNoWorkerAlive',
         'VllmBatchQueueStalled',
         'VllmBatchRateLimitingFailingOpen',
         'VllmBatchUpstreamErrorRatioHigh',
         'VllmBatchWebhookDeliveriesFailing',
+        'VllmBatchWorkerRedisUnreachable',
       ].sort(),
     );
     for (const r of rules)
