@@ -49,7 +49,9 @@ export function applyHttpServerLimits(server: Server, config: AppConfig): void {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const deadline = isUpload(req) ? uploadTimeoutMs : requestTimeoutMs;
-    const timer = setTimeout(() => onBodyDeadline(req, res), deadline);
+    // unref: an open connection keeps the process alive by itself; the timer must not (an upload's
+    // deadline is an hour, and a process shutting down must not wait for it).
+    const timer = setTimeout(() => onBodyDeadline(req, res), deadline).unref();
     const clear = (): void => clearTimeout(timer);
     // The deadline covers receiving the request, not answering it: a long download is fine.
     req.once('end', clear);

@@ -1,5 +1,5 @@
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -36,13 +36,18 @@ export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, 
     const early = (): void => undefined;
     body.on('error', early);
     const counter = new ByteCounter();
+    let file: WriteStream | null = null;
     try {
       await mkdir(join(finalPath, '..'), { recursive: true });
-      await pipeline(body, counter, createWriteStream(tmpPath, { flags: 'wx' }));
+      file = createWriteStream(tmpPath, { flags: 'wx' });
+      await pipeline(body, counter, file);
       await rename(tmpPath, finalPath);
     } catch (err) {
       // Stop reading a source we will not store (pipeline has already done so unless mkdir failed).
       body.destroy();
+      // A source that fails at once can beat the file's own open: the stream then still creates the
+      // file (and closes it) after pipeline() has given up, so wait for that before removing it.
+      if (file && !file.closed) await new Promise<void>((resolve) => file!.once('close', () => resolve()));
       await rm(tmpPath, { force: true });
       throw err;
     } finally {
