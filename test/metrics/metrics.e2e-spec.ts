@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { BACKLOG_REFRESH_MS } from '../../src/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/metrics/metrics.service';
+import { ALL_STATUSES } from '../../src/batches/batch.entity';
 import { until } from '../support/processes';
 import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
@@ -104,16 +105,7 @@ describe('/metrics', () => {
 
     // The gauges follow within a background refresh (a few seconds), not at once.
     await scrapeUntil(app, (text) => {
-      for (const status of [
-        'validating',
-        'failed',
-        'in_progress',
-        'finalizing',
-        'completed',
-        'expired',
-        'cancelling',
-        'cancelled',
-      ]) {
+      for (const status of ALL_STATUSES) {
         expect(sampleValue(text, 'vllm_batch_batches', { status })).toBe(status === 'validating' ? 1 : 0);
       }
       expect(
