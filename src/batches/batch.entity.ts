@@ -32,6 +32,10 @@ export interface BatchErrorItem {
   line: number | null;
 }
 
+const nullableBigint = {
+  to: (v: number | null) => v,
+  from: (v: string | null) => (v === null ? null : Number(v)),
+};
 const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? 0 : Number(v)) };
 
 @Entity('batches')
@@ -92,6 +96,10 @@ export class BatchEntity {
 
   @Column({ name: 'reasoning_tokens', type: 'bigint', transformer: bigintAsNumber, default: 0 })
   reasoningTokens!: number;
+
+  /** Tokens this batch holds against its tenant's enqueued-token limit; null until admitted. */
+  @Column({ name: 'estimated_tokens', type: 'bigint', nullable: true, transformer: nullableBigint })
+  estimatedTokens!: number | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { TenantContext } from '../auth/auth.types';
 import { Tenant } from '../auth/tenant.decorator';
-import { ApiErrorResponses } from '../common/api-error.dto';
+import { ApiErrorEnvelopeDto, ApiErrorResponses } from '../common/api-error.dto';
 import { RateLimit } from '../throttling/rate-limit.decorator';
 import { BatchListDto, BatchObjectDto, CreateBatchDto, ListBatchesQueryDto } from './batch.dto';
 import { BatchesService } from './batches.service';
@@ -17,8 +17,21 @@ export class BatchesController {
   @Post()
   @RateLimit('batch-create')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Create a batch from an uploaded .jsonl file' })
+  @ApiOperation({
+    summary: 'Create a batch from an uploaded .jsonl file',
+    description:
+      'The batch starts `validating`. When its estimated tokens (UTF-8 bytes of input text ÷ 4, plus each ' +
+      "line's max_tokens or BATCH_DEFAULT_MAX_TOKENS) would take the tenant's unfinished batches for that model " +
+      'over BATCH_ENQUEUED_TOKEN_LIMIT, it fails validation with errors.data[0].code = token_limit_exceeded.',
+  })
   @ApiOkResponse({ type: BatchObjectDto })
+  @ApiResponse({
+    status: 429,
+    description:
+      'rate_limit_exceeded (with Retry-After), or active_batch_limit_reached when the tenant already has ' +
+      'BATCH_MAX_ACTIVE_PER_TENANT unfinished batches',
+    type: ApiErrorEnvelopeDto,
+  })
   create(@Tenant() tenant: TenantContext, @Body() dto: CreateBatchDto): Promise<BatchObjectDto> {
     return this.batches.create(tenant.tenant, dto);
   }

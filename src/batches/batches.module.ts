@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FilesCoreModule } from '../files/files.module';
+import { BatchAdmissionService } from './batch-admission.service';
+import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchRequestEntity } from './batch-request.entity';
 import { BatchStateService } from './batch-state.service';
 import { BatchEntity } from './batch.entity';
@@ -10,8 +12,8 @@ import { BatchesService } from './batches.service';
 /** Batch state shared by the API and the worker. */
 @Module({
   imports: [TypeOrmModule.forFeature([BatchEntity, BatchRequestEntity])],
-  providers: [BatchStateService],
-  exports: [BatchStateService, TypeOrmModule],
+  providers: [BatchStateService, BatchLimitsRepository, BatchAdmissionService],
+  exports: [BatchStateService, BatchAdmissionService, TypeOrmModule],
 })
 export class BatchesCoreModule {}
 

@@ -9,6 +9,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FilesService } from '../files/files.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { BatchQueueProducer } from '../queue/batch-queue.producer';
+import { BatchAdmissionService } from './batch-admission.service';
 import { validateMetadata } from './batch-metadata';
 import { BatchStateService } from './batch-state.service';
 import { BATCH_ENDPOINTS, BatchEndpoint, BatchEntity } from './batch.entity';
@@ -23,6 +24,7 @@ export class BatchesService {
     @InjectRepository(BatchEntity) private readonly batches: Repository<BatchEntity>,
     private readonly files: FilesService,
     private readonly state: BatchStateService,
+    private readonly admission: BatchAdmissionService,
     private readonly queue: BatchQueueProducer,
     private readonly metrics: MetricsService,
     private readonly clock: Clock,
@@ -79,6 +81,7 @@ export class BatchesService {
       cachedTokens: 0,
       outputTokens: 0,
       reasoningTokens: 0,
+      estimatedTokens: null,
       createdAt: now,
       inProgressAt: null,
       expiresAt: new Date(now.getTime() + windowSeconds * 1000),
@@ -90,7 +93,7 @@ export class BatchesService {
       cancelledAt: null,
     });
     // Row first, then the job: if enqueueing fails the reconciler finds the row and enqueues it.
-    await this.batches.insert(batch);
+    await this.admission.insertNew(batch);
     this.metrics.batchTransition(null, 'validating');
     await this.queue.enqueue(batch.id).catch(() => undefined);
     return BatchObjectDto.from(batch);

@@ -1,6 +1,7 @@
 import { MAX_LINE_BODY_DEPTH, nestsDeeperThan } from '../common/json-depth';
 import { isStorableText, storableText } from '../common/pg-text';
 import { BatchEndpoint, BatchErrorItem } from './batch.entity';
+import { estimateLineTokens } from './token-estimate';
 
 /** A request line that passed validation, reduced to what dispatch needs. */
 export interface ValidLine {
@@ -114,11 +115,14 @@ export class FileValidation {
   requestCount = 0;
   model: string | null = null;
   modelFirstLine: number | null = null;
+  /** Tokens the valid lines enqueue (see token-estimate.ts), for the enqueued-token limit. */
+  estimatedTokens = 0;
   private readonly customIds = new Set<string>();
 
   constructor(
     private readonly endpoint: BatchEndpoint,
     private readonly maxErrors: number,
+    private readonly defaultMaxTokens: number,
   ) {}
 
   addError(error: BatchErrorItem): void {
@@ -131,7 +135,11 @@ export class FileValidation {
     this.requestCount++;
     const check = checkLine(text, lineNo, this.endpoint);
     if (!check.ok) return this.addError(check.error);
-    const { customId, model } = check.line;
+    const { customId, model, body } = check.line;
+    this.estimatedTokens = Math.min(
+      this.estimatedTokens + estimateLineTokens(this.endpoint, body, this.defaultMaxTokens),
+      Number.MAX_SAFE_INTEGER,
+    );
     if (this.customIds.has(customId)) {
       return this.addError({
         code: 'duplicate_custom_id',

@@ -85,6 +85,12 @@ export interface AppConfig {
     maxLines: number;
     completionWindows: Record<string, number>;
     maxErrorsReported: number;
+    /** Most estimated tokens a tenant's unfinished batches may hold per model; 0 = unlimited. */
+    enqueuedTokenLimit: number;
+    /** Output tokens assumed for a line that sets no max_tokens, when estimating enqueued tokens. */
+    defaultMaxTokens: number;
+    /** Most unfinished batches one tenant may have; 0 = unlimited. */
+    maxActivePerTenant: number;
   };
   worker: {
     concurrencyMode: ConcurrencyMode;
@@ -366,6 +372,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxLines: int(env, 'BATCH_MAX_LINES', 50_000, 1, 10_000_000),
       completionWindows: parseWindows(str(env, 'BATCH_COMPLETION_WINDOWS', '1h')),
       maxErrorsReported: int(env, 'BATCH_MAX_ERRORS_REPORTED', 100, 1, 10_000),
+      enqueuedTokenLimit: int(env, 'BATCH_ENQUEUED_TOKEN_LIMIT', 0, 0),
+      defaultMaxTokens: int(env, 'BATCH_DEFAULT_MAX_TOKENS', 1024, 0, 2 ** 31 - 1),
+      maxActivePerTenant: int(env, 'BATCH_MAX_ACTIVE_PER_TENANT', 0, 0, 1_000_000),
     },
     worker: {
       concurrencyMode: oneOf<ConcurrencyMode>(env, 'WORKER_CONCURRENCY_MODE', 'adaptive', [

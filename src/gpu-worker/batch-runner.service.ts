@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { BatchAdmissionService } from '../batches/batch-admission.service';
 import { BatchStateService } from '../batches/batch-state.service';
 import { BatchEntity, TERMINAL_STATUSES } from '../batches/batch.entity';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -39,6 +40,7 @@ export class BatchRunnerService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly state: BatchStateService,
+    private readonly admission: BatchAdmissionService,
     private readonly files: FilesService,
     private readonly validation: InputValidationService,
     private readonly finalizer: BatchFinalizerService,
@@ -111,12 +113,9 @@ export class BatchRunnerService {
       this.logger.log(`batch ${batch.id} failed validation with ${outcome.errors.length} error(s)`);
       return this.state.transition(batch.id, ['validating'], 'failed', { errors: outcome.errors });
     }
-    const moved = await this.state.transition(batch.id, ['validating'], 'in_progress', {
-      model: outcome.model,
-      totalRequests: outcome.total,
-    });
-    // Null means a cancel won the race: re-read and carry on from that state.
-    return moved ?? this.state.find(batch.id);
+    // In progress with its tokens reserved, or failed with token_limit_exceeded; a cancel that won
+    // the race leaves it cancelling, and the run carries on from there.
+    return this.admission.admit(batch, outcome);
   }
 
   private async dispatch(batch: BatchEntity): Promise<StopReason | null> {

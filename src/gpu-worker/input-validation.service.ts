@@ -8,7 +8,8 @@ import { FilesService } from '../files/files.service';
 import { VllmClient } from './vllm.client';
 
 export type ValidationOutcome =
-  { ok: true; total: number; model: string } | { ok: false; errors: BatchErrorItem[] };
+  | { ok: true; total: number; model: string; estimatedTokens: number }
+  | { ok: false; errors: BatchErrorItem[] };
 
 /** Streams a batch's input file once, checking every line, the file as a whole and the model. */
 @Injectable()
@@ -20,8 +21,8 @@ export class InputValidationService {
   ) {}
 
   async validate(tenantId: string, fileId: string, endpoint: BatchEndpoint): Promise<ValidationOutcome> {
-    const { maxLines, maxErrorsReported } = this.config.batches;
-    const check = new FileValidation(endpoint, maxErrorsReported);
+    const { maxLines, maxErrorsReported, defaultMaxTokens } = this.config.batches;
+    const check = new FileValidation(endpoint, maxErrorsReported, defaultMaxTokens);
     let stream;
     try {
       ({ stream } = await this.files.content(tenantId, fileId));
@@ -82,7 +83,7 @@ export class InputValidationService {
         ],
       };
     }
-    return { ok: true, total: check.requestCount, model };
+    return { ok: true, total: check.requestCount, model, estimatedTokens: check.estimatedTokens };
   }
 }
 

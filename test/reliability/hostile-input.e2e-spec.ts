@@ -128,8 +128,9 @@ describe('Reliability: hostile input', () => {
             { maxLength: 60 },
           ),
           (lines) => {
-            const v = new FileValidation(ENDPOINT, 5);
+            const v = new FileValidation(ENDPOINT, 5, 1024);
             lines.forEach((l, i) => v.addLine(l, i + 1));
+            expect(Number.isSafeInteger(v.estimatedTokens) && v.estimatedTokens >= 0).toBe(true);
             const reported = v.report();
             expect(reported.length).toBeLessThanOrEqual(6);
             expect(v.requestCount).toBe(lines.length);

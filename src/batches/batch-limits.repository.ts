@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * Advisory-lock namespaces (first key of the two-key form; the migration lock uses the one-key
+ * form, a separate key space). The second key hashes the tenant, or tenant and model.
+ */
+const ACTIVE_BATCHES_LOCK = 7351002;
+const TOKEN_BUDGET_LOCK = 7351003;
+
+const UNFINISHED = `('validating','in_progress','finalizing','cancelling')`;
+
+export type Admission<T> = { admitted: true; value: T } | { admitted: false; current: number };
+
+/**
+ * The SQL behind the per-tenant limits. Each check and the write it guards run in one transaction
+ * under a transaction-scoped advisory lock, so two API replicas (or two workers) deciding at once
+ * take turns: the second one's count already includes the first one's committed row. The locks
+ * are released by COMMIT/ROLLBACK, so a crashed process cannot leave one behind, and they work
+ * behind PgBouncer in transaction pooling.
+ */
+@Injectable()
+export class BatchLimitsRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /**
+   * Runs `insert` when the tenant has fewer than `max` unfinished batches; otherwise reports how
+   * many it has. The count includes `validating` batches: they hold a worker and a queue slot.
+   * `max` 0 = unlimited: no lock, no count.
+   */
+  async admitCreate<T>(
+    tenantId: string,
+    max: number,
+    insert: (m: EntityManager) => Promise<T>,
+  ): Promise<Admission<T>> {
+    if (max === 0) return { admitted: true, value: await insert(this.db.manager) };
+    return this.db.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ACTIVE_BATCHES_LOCK, tenantId]);
+      const [{ n }] = (await m.query(
+        `SELECT count(*)::int AS n FROM batches WHERE tenant_id = $1 AND status IN ${UNFINISHED}`,
+        [tenantId],
+      )) as Array<{ n: number }>;
+      if (n >= max) return { admitted: false, current: n };
+      return { admitted: true, value: await insert(m) };
+    });
+  }
+
+  /**
+   * Runs `reserve` (which records `estimate` on the batch and admits it) when the tokens reserved by
+   * the tenant's other unfinished batches for `model`, plus `estimate`, stay within `limit`;
+   * otherwise reports the tokens already reserved. A batch holds a reservation from admission
+   * (estimated_tokens set) until it reaches a terminal status, which is what frees the budget.
+   * `limit` 0 = unlimited: the estimate is still recorded, without lock or sum.
+   */
+  async reserveTokens<T>(
+    batch: { id: string; tenantId: string },
+    model: string,
+    estimate: number,
+    limit: number,
+    reserve: (m: EntityManager) => Promise<T>,
+  ): Promise<Admission<T>> {
+    if (limit === 0) return { admitted: true, value: await reserve(this.db.manager) };
+    return this.db.transaction(async (m) => {
+      // tenant names hold no '/', so tenant/model is unambiguous.
+      await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        TOKEN_BUDGET_LOCK,
+        `${batch.tenantId}/${model}`,
+      ]);
+      // A fresh statement under READ COMMITTED: it sees every reservation committed before the lock.
+      const [{ reserved }] = (await m.query(
+        `SELECT COALESCE(SUM(estimated_tokens), 0)::text AS reserved FROM batches
+          WHERE tenant_id = $1 AND model = $2 AND id <> $3 AND status IN ${UNFINISHED}
+            AND estimated_tokens IS NOT NULL`,
+        [batch.tenantId, model, batch.id],
+      )) as Array<{ reserved: string }>;
+      const current = Number(reserved);
+      if (current + estimate > limit) return { admitted: false, current };
+      return { admitted: true, value: await reserve(m) };
+    });
+  }
+}
