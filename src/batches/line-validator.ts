@@ -1,6 +1,7 @@
 import { MAX_LINE_BODY_DEPTH, nestsDeeperThan } from '../common/json-depth';
 import { isStorableText, storableText } from '../common/pg-text';
 import { BatchEndpoint, BatchErrorItem } from './batch.entity';
+import { EmbeddingInputTally, endpointBodyRefusal } from './endpoint-line-rules';
 
 /** A request line that passed validation, reduced to what dispatch needs. */
 export interface ValidLine {
@@ -104,6 +105,8 @@ export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint)
       'body.model',
     );
   }
+  const refusal = endpointBodyRefusal(endpoint, body);
+  if (refusal) return fail(lineNo, refusal.code, `Line ${lineNo}: ${refusal.message}`, refusal.param);
   return { ok: true, line: { customId, model: body.model, body } };
 }
 
@@ -115,6 +118,7 @@ export class FileValidation {
   model: string | null = null;
   modelFirstLine: number | null = null;
   private readonly customIds = new Set<string>();
+  private readonly embeddingInputs = new EmbeddingInputTally();
 
   constructor(
     private readonly endpoint: BatchEndpoint,
@@ -132,6 +136,10 @@ export class FileValidation {
     const check = checkLine(text, lineNo, this.endpoint);
     if (!check.ok) return this.addError(check.error);
     const { customId, model } = check.line;
+    if (this.endpoint === '/v1/embeddings') {
+      const tooMany = this.embeddingInputs.add(check.line.body);
+      if (tooMany) this.addError({ ...tooMany, message: `Line ${lineNo}: ${tooMany.message}`, line: lineNo });
+    }
     if (this.customIds.has(customId)) {
       return this.addError({
         code: 'duplicate_custom_id',
