@@ -8,6 +8,7 @@
  * Answers stay deterministic (a function of the prompt only) so a test can compute the exact line
  * it expects with `simulatedAnswer(prompt)`.
  */
+import { fnv1a } from './vllm-request';
 
 /** Phrases in several scripts; each stresses a different corner of UTF-8 and JSON. */
 export const MULTIBYTE_PHRASES: readonly string[] = [
@@ -27,16 +28,6 @@ export const MULTIBYTE_PHRASES: readonly string[] = [
   'ไทย: สวัสดีครับ นี่คือคำตอบ',
 ];
 
-/** FNV-1a over UTF-16 units: cheap, stable across runs and processes. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
 /**
  * The answer to `prompt`: `echo: <prompt>`, then (unless `asciiOnly`) a newline and one to eight
  * phrases picked from MULTIBYTE_PHRASES by a hash of the prompt, so lengths and scripts vary from
@@ -45,7 +36,7 @@ function hash(text: string): number {
 export function simulatedAnswer(prompt: string, asciiOnly = false): string {
   const echo = 'echo: ' + prompt;
   if (asciiOnly) return echo;
-  const h = hash(prompt);
+  const h = fnv1a(prompt);
   const count = 1 + (h % 8);
   const parts: string[] = [];
   for (let i = 0; i < count; i++) {

@@ -28,6 +28,7 @@ describe('optionsFromEnv', () => {
       SIM_ASCII_ONLY: 'true',
       SIM_ERROR_FORMAT: 'nested',
       SIM_SEED: '7',
+      SIM_UNSUPPORTED_ENDPOINTS: '/v1/score, /v1/rerank',
       SIM_FAIL_RATE: '0.1',
       SIM_HANG_RATE: '0.01',
       SIM_429_RATE: '0.2',
@@ -55,6 +56,7 @@ describe('optionsFromEnv', () => {
       asciiOnly: true,
       errorFormat: 'nested',
       seed: 7,
+      unsupportedEndpoints: ['/v1/score', '/v1/rerank'],
       faults: {
         failRate: 0.1,
         hangRate: 0.01,

@@ -22,6 +22,8 @@
  *   SIM_ASCII_ONLY            false      answer the plain ASCII echo instead of multi-byte text
  *   SIM_ERROR_FORMAT          flat       error bodies: flat (older vLLM) | nested ({"error": {...}})
  *   SIM_SEED                  42         PRNG seed for the fault rates
+ *   SIM_UNSUPPORTED_ENDPOINTS (none)     inference paths the model does not serve (e.g. /v1/score):
+ *                                        400 "The model does not support … API", as vLLM answers
  *   SIM_FAIL_RATE             0          fraction of inference requests answered 500
  *   SIM_HANG_RATE             0          fraction of inference requests never answered
  *   SIM_429_RATE              0          fraction of inference requests answered 429
@@ -71,6 +73,14 @@ function bool(env: Env, name: string): boolean | undefined {
   throw new EnvError(`${name} must be a boolean (true/false), got "${raw}"`);
 }
 
+/** A comma-separated list; undefined when unset. */
+function list(env: Env, name: string): string[] | undefined {
+  return read(env, name)
+    ?.split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+}
+
 /** Build simulator options from SIM_* variables; throws with a clear message on a bad value. */
 export function optionsFromEnv(env: Env = process.env): Partial<SimulatorOptions> {
   const o: Partial<SimulatorOptions> = {};
@@ -79,15 +89,11 @@ export function optionsFromEnv(env: Env = process.env): Partial<SimulatorOptions
   };
   set('port', num(env, 'SIM_PORT', { integer: true, min: 0, max: 65535 }) ?? 8000);
   set('host', read(env, 'SIM_HOST') ?? '127.0.0.1');
-  const models = read(env, 'SIM_MODELS');
-  if (models !== undefined) {
-    const list = models
-      .split(',')
-      .map((m) => m.trim())
-      .filter((m) => m !== '');
-    if (list.length === 0) throw new EnvError('SIM_MODELS must list at least one model id');
-    o.models = list;
-  }
+  const models = list(env, 'SIM_MODELS');
+  if (models !== undefined && models.length === 0)
+    throw new EnvError('SIM_MODELS must list at least one model id');
+  set('models', models);
+  set('unsupportedEndpoints', list(env, 'SIM_UNSUPPORTED_ENDPOINTS'));
   set('maxModelLen', num(env, 'SIM_MAX_MODEL_LEN', { integer: true, min: 1 }));
   set('blockSize', num(env, 'SIM_BLOCK_SIZE', { integer: true, min: 1 }));
   set('numGpuBlocks', num(env, 'SIM_NUM_GPU_BLOCKS', { integer: true, min: 1 }));

@@ -14,6 +14,27 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_ENGINE_CONFIG, Engine, EngineLoop, type EngineConfig, type Sequence } from './engine';
 import { simulatedAnswer } from './answers';
+import { parseResponsesRequest, responseObject } from './responses';
+import {
+  pairTokens,
+  parseRerankRequest,
+  parseScoreRequest,
+  scoringAnswer,
+  type ScoringRequest,
+} from './scoring';
+import {
+  badRequest,
+  contentText,
+  countTokens,
+  type ErrorFormat,
+  fnv1a,
+  HttpError,
+  isObject,
+  type Json,
+  optionalPositiveInt,
+} from './vllm-request';
+
+export { contentText, countTokens, type ErrorFormat, type VllmError } from './vllm-request';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -59,12 +80,17 @@ export interface SimulatorOptions extends EngineConfig {
   errorFormat: ErrorFormat;
   /** Seed of the PRNG behind the fault rates. */
   seed: number;
+  /**
+   * Inference paths the served model does not support (e.g. `/v1/score` on a generative model):
+   * answered 400 "The model does not support … API", as vLLM does.
+   */
+  unsupportedEndpoints: string[];
   /** Faults active from the start. */
   faults: Partial<Faults>;
 }
 
 export interface SimulatorStats {
-  /** Inference (chat, completion, embedding) requests received. */
+  /** Inference requests received (chat, completion, embedding, response, score, rerank). */
   received: number;
   /** Every request by path (control endpoints excluded; unknown paths under "other"). */
   byEndpoint: Record<string, number>;
@@ -133,6 +159,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
   asciiOnly: false,
   errorFormat: 'flat',
   seed: 42,
+  unsupportedEndpoints: [],
   faults: {},
 };
 
@@ -156,81 +183,23 @@ export async function createSimulator(opts: Partial<SimulatorOptions> = {}): Pro
 // ---------------------------------------------------------------------------------------------
 // Request helpers (pure)
 
-type Json = Record<string, unknown>;
 type FinishReason = 'stop' | 'length';
-type Kind = 'chat' | 'completion' | 'embedding';
+type Kind = 'chat' | 'completion' | 'embedding' | 'response' | 'score' | 'rerank';
 
-/** vLLM's error body (the flat shape of vLLM's ErrorResponse). */
-export interface VllmError {
-  object: 'error';
-  message: string;
-  type: string;
-  param: string | null;
-  code: number;
-}
-
-/**
- * vLLM's error bodies changed shape across releases: older servers answer the flat `VllmError`,
- * newer ones OpenAI's nested `{"error": {message, type, param, code}}`.
- */
-export type ErrorFormat = 'flat' | 'nested';
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly type: string,
-  ) {
-    super(message);
-  }
-
-  body(format: ErrorFormat): string {
-    if (format === 'nested')
-      return JSON.stringify({
-        error: { message: this.message, type: this.type, param: null, code: this.status },
-      });
-    const err: VllmError = {
-      object: 'error',
-      message: this.message,
-      type: this.type,
-      param: null,
-      code: this.status,
-    };
-    return JSON.stringify(err);
-  }
-}
-
-const badRequest = (message: string): HttpError => new HttpError(400, message, 'BadRequestError');
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Simulated tokenizer: one token per 4 UTF-8 bytes, at least 1. */
-export function countTokens(text: string): number {
-  return Math.max(1, Math.ceil(Buffer.byteLength(text, 'utf8') / 4));
-}
-
-/** Text of an OpenAI message content: a string, or the text parts of an array joined by "\n". */
-export function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    const parts: string[] = [];
-    for (const part of content) {
-      if (isObject(part) && typeof part.text === 'string') parts.push(part.text);
-    }
-    return parts.join('\n');
-  }
-  return '';
-}
+/** Inference paths and what they run; also vLLM's name of each API, for "does not support" errors. */
+const INFERENCE_PATHS: Record<string, { kind: Kind; api: string }> = {
+  '/v1/chat/completions': { kind: 'chat', api: 'Chat Completions' },
+  '/v1/completions': { kind: 'completion', api: 'Completions' },
+  '/v1/embeddings': { kind: 'embedding', api: 'Embeddings' },
+  '/v1/responses': { kind: 'response', api: 'Responses' },
+  '/v1/score': { kind: 'score', api: 'Score' },
+  '/v1/rerank': { kind: 'rerank', api: 'Rerank' },
+};
 
 /** Deterministic unit-length vector of EMBEDDING_DIMENSION float32 values derived from the text. */
 export function embeddingFor(text: string): number[] {
-  // FNV-1a over UTF-16 code units, then a small xorshift stream seeded by it.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  let x = h >>> 0 || 1;
+  // FNV-1a, then a small xorshift stream seeded by it.
+  let x = fnv1a(text) || 1;
   const v: number[] = new Array<number>(EMBEDDING_DIMENSION);
   let norm = 0;
   for (let i = 0; i < EMBEDDING_DIMENSION; i++) {
@@ -275,19 +244,13 @@ interface Job {
   outputTokens: number;
   priority: number;
   finishReason: FinishReason;
-  /** Chat/completion: the echoed text; embeddings: the input texts. */
+  /** Chat/completion/response: the echoed text; embeddings: the input texts. */
   texts: string[];
   base64: boolean;
-}
-
-/** Optional positive integer field; null/undefined → undefined. */
-function optionalPositiveInt(body: Json, field: string): number | undefined {
-  const v = body[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v))
-    throw badRequest(`${field} must be an integer, got ${JSON.stringify(v)}.`);
-  if (v < 1) throw badRequest(`${field} must be at least 1, got ${v}.`);
-  return v;
+  /** Score and rerank: the pairs to score (one sequence each). */
+  scoring: ScoringRequest | null;
+  /** The request body, for answers that repeat request fields (Responses). */
+  request: Json;
 }
 
 /** Text and token count of a completions/embeddings prompt item: a string or token ids. */
@@ -303,6 +266,7 @@ function promptItem(item: unknown, field: string): { text: string; tokens: numbe
 
 interface Call {
   res: http.ServerResponse;
+  path: string;
   kind: Kind;
   job: Job | null;
   seqs: Sequence<Call>[];
@@ -320,9 +284,7 @@ const KNOWN_PATHS = new Set([
   '/version',
   '/metrics',
   '/v1/models',
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/v1/embeddings',
+  ...Object.keys(INFERENCE_PATHS),
 ]);
 
 class Simulator implements RunningSimulator {
@@ -408,6 +370,10 @@ class Simulator implements RunningSimulator {
     }
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
       throw new RangeError('port must be 0..65535');
+    if (!Array.isArray(o.unsupportedEndpoints) || !o.unsupportedEndpoints.every((p) => p in INFERENCE_PATHS))
+      throw new RangeError(
+        `unsupportedEndpoints lists paths among ${Object.keys(INFERENCE_PATHS).join(', ')}`,
+      );
     return o;
   }
 
@@ -478,7 +444,12 @@ class Simulator implements RunningSimulator {
   }
 
   options(): SimulatorOptions {
-    return { ...this.opts, models: [...this.opts.models], faults: this.faults() };
+    return {
+      ...this.opts,
+      models: [...this.opts.models],
+      unsupportedEndpoints: [...this.opts.unsupportedEndpoints],
+      faults: this.faults(),
+    };
   }
 
   setFaults(f: Partial<Faults>): void {
@@ -655,7 +626,7 @@ class Simulator implements RunningSimulator {
         this.send(res, 405, '{"detail":"Method Not Allowed"}');
         return;
       }
-      call = { res, kind, job: null, seqs: [], remaining: 0, settled: false };
+      call = { res, path, kind, job: null, seqs: [], remaining: 0, settled: false };
       const theCall = call;
       readBody(req, (body) => this.handleInference(theCall, body));
       return;
@@ -767,7 +738,7 @@ class Simulator implements RunningSimulator {
       } catch (e) {
         throw badRequest(`Invalid JSON body: ${(e as Error).message}`);
       }
-      job = this.validate(call.kind, body);
+      job = this.validate(call.path, call.kind, body);
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
       this.reject(call, e);
@@ -875,6 +846,14 @@ class Simulator implements RunningSimulator {
       this.send(call.res, 200, body, JSON_TYPE, undefined, 'stop');
       return;
     }
+    if (job.scoring !== null) {
+      const prefix = job.kind === 'score' ? 'score-' : 'rerank-';
+      body = JSON.stringify(
+        scoringAnswer(job.scoring, { id: this.nextId(prefix), created, model: job.model }),
+      );
+      this.send(call.res, 200, body, JSON_TYPE, undefined, 'stop');
+      return;
+    }
     const promptTokens = job.promptTokens[0];
     const usage = {
       prompt_tokens: promptTokens,
@@ -882,7 +861,21 @@ class Simulator implements RunningSimulator {
       completion_tokens: job.outputTokens,
     };
     const text = simulatedAnswer(job.texts[0], this.opts.asciiOnly);
-    if (job.kind === 'chat') {
+    if (job.kind === 'response') {
+      body = JSON.stringify(
+        responseObject({
+          id: this.nextId('resp_'),
+          messageId: this.nextId('msg_'),
+          createdAt: created,
+          model: job.model,
+          text,
+          inputTokens: promptTokens,
+          outputTokens: job.outputTokens,
+          finishReason: job.finishReason,
+          request: job.request,
+        }),
+      );
+    } else if (job.kind === 'chat') {
       body = JSON.stringify({
         id: this.nextId('chatcmpl-'),
         object: 'chat.completion',
@@ -915,7 +908,10 @@ class Simulator implements RunningSimulator {
   // -------------------------------------------------------------------------------------------
   // Validation: vLLM's checks and messages for the cases a batch service meets
 
-  private validate(kind: Kind, body: unknown): Job {
+  private validate(path: string, kind: Kind, body: unknown): Job {
+    // vLLM routes a request to an API its model does not serve to this answer, before reading it.
+    if (this.opts.unsupportedEndpoints.includes(path))
+      throw badRequest(`The model does not support ${INFERENCE_PATHS[path].api} API`);
     if (!isObject(body)) throw badRequest('The request body must be a JSON object.');
     const model = this.resolveModel(body.model);
 
@@ -930,11 +926,13 @@ class Simulator implements RunningSimulator {
     if (body.stream === true) throw badRequest('stream=true is not supported by the vLLM simulator.');
 
     if (kind === 'embedding') return this.validateEmbedding(body, model, priorityRaw);
+    if (kind === 'score' || kind === 'rerank') return this.validateScoring(kind, body, model, priorityRaw);
 
     let promptText: string;
     let echoed: string;
     let promptTokens: number;
-    const where = kind === 'chat' ? 'messages' : 'prompt';
+    let requested: number | undefined;
+    const where = kind === 'chat' ? 'messages' : kind === 'response' ? 'input' : 'prompt';
     if (kind === 'chat') {
       const messages = body.messages;
       if (messages === undefined || messages === null) throw badRequest('Field required: messages');
@@ -949,6 +947,12 @@ class Simulator implements RunningSimulator {
       promptText = texts.join('\n');
       echoed = texts[texts.length - 1];
       promptTokens = countTokens(promptText);
+    } else if (kind === 'response') {
+      const parsed = parseResponsesRequest(body);
+      promptText = parsed.promptText;
+      echoed = parsed.echoed;
+      promptTokens = countTokens(promptText);
+      requested = parsed.maxOutputTokens;
     } else {
       let prompt = body.prompt;
       if (prompt === undefined || prompt === null) throw badRequest('Field required: prompt');
@@ -961,8 +965,9 @@ class Simulator implements RunningSimulator {
     }
 
     const maxLen = this.opts.maxModelLen;
-    const requested =
-      optionalPositiveInt(body, 'max_tokens') ?? optionalPositiveInt(body, 'max_completion_tokens');
+    if (kind !== 'response')
+      requested =
+        optionalPositiveInt(body, 'max_tokens') ?? optionalPositiveInt(body, 'max_completion_tokens');
     let limit: number;
     if (requested === undefined) {
       if (promptTokens >= maxLen) {
@@ -990,6 +995,33 @@ class Simulator implements RunningSimulator {
       finishReason: natural > limit ? 'length' : 'stop',
       texts: [echoed],
       base64: false,
+      scoring: null,
+      request: body,
+    };
+  }
+
+  private validateScoring(kind: 'score' | 'rerank', body: Json, model: string, priority: number): Job {
+    const scoring = kind === 'score' ? parseScoreRequest(body) : parseRerankRequest(body);
+    const maxLen = this.opts.maxModelLen;
+    const promptTokens = scoring.pairs.map(pairTokens);
+    for (const tokens of promptTokens) {
+      if (tokens > maxLen) {
+        throw badRequest(
+          `This model's maximum context length is ${maxLen} tokens. However, you requested ${tokens} tokens in the input for ${kind}. Please reduce the length of the input.`,
+        );
+      }
+    }
+    return {
+      kind,
+      model,
+      promptTokens,
+      outputTokens: 0,
+      priority,
+      finishReason: 'stop',
+      texts: [],
+      base64: false,
+      scoring,
+      request: body,
     };
   }
 
@@ -1026,6 +1058,8 @@ class Simulator implements RunningSimulator {
       finishReason: 'stop',
       texts,
       base64: format === 'base64',
+      scoring: null,
+      request: body,
     };
   }
 
@@ -1159,16 +1193,7 @@ class Simulator implements RunningSimulator {
 }
 
 function inferenceKind(path: string): Kind | null {
-  switch (path) {
-    case '/v1/chat/completions':
-      return 'chat';
-    case '/v1/completions':
-      return 'completion';
-    case '/v1/embeddings':
-      return 'embedding';
-    default:
-      return null;
-  }
+  return Object.hasOwn(INFERENCE_PATHS, path) ? INFERENCE_PATHS[path].kind : null;
 }
 
 function readBody(req: http.IncomingMessage, done: (body: string) => void): void {

@@ -3,7 +3,8 @@ import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { toUnixSeconds } from '../common/clock';
 import { MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS } from '../files/file-expiry';
-import { ALL_STATUSES, BATCH_ENDPOINTS, BatchEntity } from './batch.entity';
+import { KNOWN_BATCH_ENDPOINTS } from './batch-endpoints';
+import { ALL_STATUSES, BatchEntity } from './batch.entity';
 
 export class OutputExpiresAfterDto {
   @ApiProperty({ enum: ['created_at'] })
@@ -22,7 +23,16 @@ export class CreateBatchDto {
   @IsString()
   input_file_id!: string;
 
-  @ApiProperty({ enum: BATCH_ENDPOINTS })
+  @ApiProperty({
+    enum: KNOWN_BATCH_ENDPOINTS,
+    description:
+      "The endpoint every line targets (each line's `url` must equal it). The deployment offers the ones " +
+      'listed in BATCH_ENDPOINTS (by default all of these). `/v1/score` (`text_1`, `text_2`) and ' +
+      "`/v1/rerank` (`query`, `documents`, `top_n`) are our extension: vLLM's scoring endpoints for " +
+      "pooling models; their output lines carry vLLM's ScoreResponse / RerankResponse. OpenAI's " +
+      '`/v1/moderations`, `/v1/images/generations`, `/v1/images/edits` and `/v1/videos` are refused ' +
+      '(400 `invalid_value`): vLLM does not serve them.',
+  })
   @IsString()
   endpoint!: string;
 

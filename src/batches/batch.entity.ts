@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { BatchEndpoint } from './batch-endpoints';
 
-export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
-export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
+export type { BatchEndpoint } from './batch-endpoints';
 
 export type BatchStatus =
   | 'validating'

@@ -12,7 +12,8 @@ import { BatchQueueProducer } from '../queue/batch-queue.producer';
 import { BatchAdmissionService } from './batch-admission.service';
 import { validateMetadata } from './batch-metadata';
 import { BatchStateService } from './batch-state.service';
-import { BATCH_ENDPOINTS, BatchEndpoint, BatchEntity } from './batch.entity';
+import { endpointRefusal } from './batch-endpoints';
+import { BatchEndpoint, BatchEntity } from './batch.entity';
 import { BatchObjectDto, CreateBatchDto } from './batch.dto';
 
 export const batchNotFound = (id: string): ApiError =>
@@ -32,13 +33,8 @@ export class BatchesService {
   ) {}
 
   async create(tenantId: string, dto: CreateBatchDto): Promise<BatchObjectDto> {
-    if (!(BATCH_ENDPOINTS as readonly string[]).includes(dto.endpoint)) {
-      throw ApiError.badRequest(
-        `Invalid 'endpoint': '${dto.endpoint.slice(0, 100)}'. Supported: ${BATCH_ENDPOINTS.join(', ')}.`,
-        'endpoint',
-        'invalid_value',
-      );
-    }
+    const refusal = endpointRefusal(dto.endpoint, this.config.batches.endpoints);
+    if (refusal !== null) throw ApiError.badRequest(refusal, 'endpoint', 'invalid_value');
     const windowSeconds = this.config.batches.completionWindows[dto.completion_window];
     if (windowSeconds === undefined) {
       throw ApiError.badRequest(

@@ -1,6 +1,7 @@
 import { MAX_LINE_BODY_DEPTH, nestsDeeperThan } from '../common/json-depth';
 import { isStorableText, storableText } from '../common/pg-text';
 import { BatchEndpoint, BatchErrorItem } from './batch.entity';
+import { EmbeddingInputTally, endpointBodyRefusal } from './endpoint-line-rules';
 import { estimateLineTokens } from './token-estimate';
 
 /** A request line that passed validation, reduced to what dispatch needs. */
@@ -105,6 +106,8 @@ export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint)
       'body.model',
     );
   }
+  const refusal = endpointBodyRefusal(endpoint, body);
+  if (refusal) return fail(lineNo, refusal.code, `Line ${lineNo}: ${refusal.message}`, refusal.param);
   return { ok: true, line: { customId, model: body.model, body } };
 }
 
@@ -118,6 +121,7 @@ export class FileValidation {
   /** Tokens the valid lines enqueue (see token-estimate.ts), for the enqueued-token limit. */
   estimatedTokens = 0;
   private readonly customIds = new Set<string>();
+  private readonly embeddingInputs = new EmbeddingInputTally();
 
   constructor(
     private readonly endpoint: BatchEndpoint,
@@ -140,6 +144,10 @@ export class FileValidation {
       this.estimatedTokens + estimateLineTokens(this.endpoint, body, this.defaultMaxTokens),
       Number.MAX_SAFE_INTEGER,
     );
+    if (this.endpoint === '/v1/embeddings') {
+      const tooMany = this.embeddingInputs.add(body);
+      if (tooMany) this.addError({ ...tooMany, message: `Line ${lineNo}: ${tooMany.message}`, line: lineNo });
+    }
     if (this.customIds.has(customId)) {
       return this.addError({
         code: 'duplicate_custom_id',

@@ -83,3 +83,27 @@ describe('loadConfig: database pool', () => {
     expect(loadDatabaseConfig(env)).toEqual({ databaseUrl: 'postgres://db:5432/x', databasePoolMax: 3 });
   });
 });
+
+describe('loadConfig: batch endpoints', () => {
+  it("offers OpenAI's endpoints that vLLM serves and vLLM's scoring endpoints by default", () => {
+    expect(loadConfig({}).batches.endpoints).toEqual([
+      '/v1/chat/completions',
+      '/v1/completions',
+      '/v1/embeddings',
+      '/v1/responses',
+      '/v1/score',
+      '/v1/rerank',
+    ]);
+  });
+
+  it('takes a subset, and refuses an endpoint it cannot run or an empty list', () => {
+    expect(loadConfig({ BATCH_ENDPOINTS: ' /v1/embeddings , /v1/rerank ' }).batches.endpoints).toEqual([
+      '/v1/embeddings',
+      '/v1/rerank',
+    ]);
+    expect(refusal({ BATCH_ENDPOINTS: '/v1/chat/completions,/v1/moderations' })).toMatch(
+      /BATCH_ENDPOINTS lists .*got "\/v1\/moderations"/,
+    );
+    expect(refusal({ BATCH_ENDPOINTS: ',' })).toMatch(/BATCH_ENDPOINTS must list at least one endpoint/);
+  });
+});

@@ -3,6 +3,8 @@
  * validated here, so a bad value stops the start with a message naming the variable instead of
  * failing later in some unrelated place. `.env.example` and the README table list the same names.
  */
+import { BatchEndpoint, isKnownBatchEndpoint, KNOWN_BATCH_ENDPOINTS } from '../batches/batch-endpoints';
+
 export type AppRole = 'all' | 'api' | 'worker';
 export type ConcurrencyMode = 'adaptive' | 'fixed';
 export type StorageDriverName = 'local' | 's3';
@@ -82,6 +84,8 @@ export interface AppConfig {
     defaultExpiryDays: number;
   };
   batches: {
+    /** Endpoints a batch may target on this deployment. */
+    endpoints: BatchEndpoint[];
     maxLines: number;
     completionWindows: Record<string, number>;
     maxErrorsReported: number;
@@ -241,6 +245,24 @@ function parseWindows(raw: string): Record<string, number> {
   return windows;
 }
 
+/** A comma-separated subset of KNOWN_BATCH_ENDPOINTS, at least one. */
+function parseEndpoints(raw: string): BatchEndpoint[] {
+  const list = [
+    ...new Set(
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
+  for (const e of list) {
+    if (!isKnownBatchEndpoint(e))
+      throw new ConfigError(`BATCH_ENDPOINTS lists ${KNOWN_BATCH_ENDPOINTS.join(', ')}; got "${e}"`);
+  }
+  if (list.length === 0) throw new ConfigError('BATCH_ENDPOINTS must list at least one endpoint');
+  return list as BatchEndpoint[];
+}
+
 /** `tier=multiplier` pairs, e.g. `free=1,pro=5`. */
 function parseTiers(raw: string): Record<string, number> {
   const tiers: Record<string, number> = { default: 1 };
@@ -369,6 +391,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       defaultExpiryDays: int(env, 'FILE_DEFAULT_EXPIRY_DAYS', 30, 0, 36_500),
     },
     batches: {
+      endpoints: parseEndpoints(str(env, 'BATCH_ENDPOINTS', KNOWN_BATCH_ENDPOINTS.join(','))),
       maxLines: int(env, 'BATCH_MAX_LINES', 50_000, 1, 10_000_000),
       completionWindows: parseWindows(str(env, 'BATCH_COMPLETION_WINDOWS', '1h')),
       maxErrorsReported: int(env, 'BATCH_MAX_ERRORS_REPORTED', 100, 1, 10_000),

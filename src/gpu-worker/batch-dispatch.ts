@@ -191,7 +191,7 @@ export class BatchDispatch {
   /** Parses a line once, notes its size and files it under its prefix. */
   private admit(window: PrefixWindow<PendingLine>, item: JsonlLine): void {
     const line = JSON.parse(item.text) as { custom_id: string; body: Record<string, unknown> };
-    const shape = lineShape(line.body);
+    const shape = lineShape(line.body, this.batch.endpoint);
     this.deps.onLine?.(shape);
     const bytes = item.text.length;
     this.windowBytes += bytes;

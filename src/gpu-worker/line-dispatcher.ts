@@ -4,6 +4,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { backoffDelay, sleep } from './backoff';
 import { failedResult, LineResult } from './result-recorder';
 import { UpstreamGate } from './upstream-gate';
+import { normaliseUsage } from './upstream-usage';
 import { UpstreamFailure, UpstreamResponse, VllmClient } from './vllm.client';
 
 /** Statuses worth another try: vLLM overloaded, restarting or failing transiently. */
@@ -31,13 +32,6 @@ const NO_FEEDBACK: DispatchFeedback = {
   overloaded: () => undefined,
   timedOut: () => undefined,
 };
-
-interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
-  completion_tokens_details?: { reasoning_tokens?: number } | null;
-}
 
 /**
  * Sends one batch line to vLLM with bounded, jittered retries for transient failures, and turns
@@ -145,9 +139,9 @@ export class LineDispatcher {
     requestId: string,
     seconds: number,
   ): LineResult {
-    let parsed: { usage?: Usage };
+    let parsed: { usage?: unknown };
     try {
-      parsed = JSON.parse(res.body) as { usage?: Usage };
+      parsed = JSON.parse(res.body) as { usage?: unknown };
     } catch {
       this.metrics.upstreamResult('upstream_5xx', seconds);
       return failedResult(base, {
@@ -158,9 +152,8 @@ export class LineDispatcher {
       });
     }
     this.metrics.upstreamResult('ok', seconds);
-    const usage = parsed.usage ?? {};
-    const promptTokens = toInt(usage.prompt_tokens);
-    const completionTokens = toInt(usage.completion_tokens);
+    const usage = normaliseUsage(parsed?.usage);
+    const { promptTokens, completionTokens } = usage;
     this.metrics.addTokens(promptTokens, completionTokens);
     this.feedback.answered(seconds * 1000, promptTokens, completionTokens);
     return {
@@ -173,13 +166,7 @@ export class LineDispatcher {
       body: /[\r\n]/.test(res.body) ? JSON.stringify(parsed) : res.body,
       errorCode: null,
       errorMessage: null,
-      promptTokens,
-      completionTokens,
-      cachedTokens: toInt(usage.prompt_tokens_details?.cached_tokens),
-      reasoningTokens: toInt(usage.completion_tokens_details?.reasoning_tokens),
+      ...usage,
     };
   }
 }
-
-const toInt = (v: unknown): number =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0;

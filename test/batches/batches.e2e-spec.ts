@@ -405,7 +405,8 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       });
     const cases: Array<[unknown, number, string | null]> = [
       [{ endpoint: '/v1/chat/completions', completion_window: '24h' }, 400, 'input_file_id'],
-      [{ input_file_id: fileId, endpoint: '/v1/responses', completion_window: '24h' }, 400, 'endpoint'],
+      [{ input_file_id: fileId, endpoint: '/v1/moderations', completion_window: '24h' }, 400, 'endpoint'],
+      [{ input_file_id: fileId, endpoint: '/v1/unknown', completion_window: '24h' }, 400, 'endpoint'],
       [
         { input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '7d' },
         400,

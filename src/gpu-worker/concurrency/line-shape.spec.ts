@@ -35,6 +35,33 @@ describe('lineShape', () => {
     expect(lineShape({ prompt: [[1, 2, 3]] }).promptTokens).toBe(3);
     expect(lineShape({ input: ['abcd', 'efgh'] })).toMatchObject({ promptTokens: 2, maxTokens: 0 });
   });
+
+  it('sizes responses: instructions and input items, plus max_output_tokens', () => {
+    const items = {
+      instructions: 'x'.repeat(7),
+      input: [
+        { role: 'user', content: 'y'.repeat(8) },
+        { role: 'user', content: [{ type: 'input_text', text: 'z'.repeat(8) }] },
+      ],
+      max_output_tokens: 12,
+    };
+    // 7 + 8 + 8 bytes and two newlines: 25 bytes.
+    expect(lineShape(items, '/v1/responses')).toMatchObject({ promptTokens: 7, maxTokens: 12 });
+    expect(lineShape({ input: 'abcdefgh' }, '/v1/responses')).toMatchObject({
+      promptTokens: 2,
+      maxTokens: DEFAULT_MAX_TOKENS,
+      prefixKey: 'abcdefgh',
+    });
+  });
+
+  it('sizes score and rerank as prefill only, one pair per document, keyed by the query', () => {
+    const rerank = lineShape({ query: 'qqqq', documents: ['aaaa', 'bbbbbbbb'] }, '/v1/rerank');
+    expect(rerank).toEqual({ promptTokens: 5, maxTokens: 0, prefixKey: 'qqqq' }); // (4+4) + (4+8) bytes
+    expect(lineShape({ text_1: 'qqqq', text_2: ['aaaa', 'bbbb'] }, '/v1/score').promptTokens).toBe(4);
+    expect(lineShape({ text_1: ['pppp', 'qqqq'], text_2: ['aaaa', 'bbbb'] }, '/v1/score').promptTokens).toBe(
+      4,
+    );
+  });
 });
 
 describe('PrefixWindow', () => {
