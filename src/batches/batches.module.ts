@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FilesCoreModule } from '../files/files.module';
+import { WebhooksCoreModule } from '../webhooks/webhooks.module';
 import { BatchRequestEntity } from './batch-request.entity';
 import { BatchStateService } from './batch-state.service';
 import { BatchEntity } from './batch.entity';
@@ -9,7 +10,7 @@ import { BatchesService } from './batches.service';
 
 /** Batch state shared by the API and the worker. */
 @Module({
-  imports: [TypeOrmModule.forFeature([BatchEntity, BatchRequestEntity])],
+  imports: [TypeOrmModule.forFeature([BatchEntity, BatchRequestEntity]), WebhooksCoreModule],
   providers: [BatchStateService],
   exports: [BatchStateService, TypeOrmModule],
 })
