@@ -17,7 +17,14 @@ export class BatchesController {
   @Post()
   @RateLimit('batch-create')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Create a batch from an uploaded .jsonl file' })
+  @ApiOperation({
+    summary: 'Create a batch from an uploaded .jsonl file',
+    description:
+      "When the tenant has a webhook (WEBHOOKS), the batch's final status is POSTed to it as one event, " +
+      "`batch.completed`, `batch.failed`, `batch.cancelled` or `batch.expired`, in OpenAI's shape " +
+      '`{"id": "evt_…", "type", "created_at", "data": {"id": "batch_…"}, "object": "event"}`, signed per ' +
+      "Standard Webhooks (verify with the SDK's `client.webhooks.unwrap(body, headers, secret)`).",
+  })
   @ApiOkResponse({ type: BatchObjectDto })
   create(@Tenant() tenant: TenantContext, @Body() dto: CreateBatchDto): Promise<BatchObjectDto> {
     return this.batches.create(tenant.tenant, dto);

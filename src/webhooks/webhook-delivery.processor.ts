@@ -1,6 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
+import { rateLimitedWarning } from '../common/rate-limited-warning';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { DeliverWebhookPayload, WEBHOOK_QUEUE } from '../queue/queue.constants';
@@ -92,14 +93,11 @@ export class WebhookDeliveryProcessor extends WorkerHost {
     );
   }
 
-  private lastErrorLog = 0;
+  private readonly warnQueueError = rateLimitedWarning(this.logger, 10_000);
 
   /** Redis trouble is retried by BullMQ and covered by the sweep: one warning per 10 s is enough. */
   @OnWorkerEvent('error')
   onError(err: Error): void {
-    const now = Date.now();
-    if (now - this.lastErrorLog < 10_000) return;
-    this.lastErrorLog = now;
-    this.logger.warn(`webhook queue: ${err.message}`);
+    this.warnQueueError(`webhook queue: ${err.message}`);
   }
 }
