@@ -80,7 +80,9 @@ function setupSwagger(app: INestApplication): void {
   const doc = new DocumentBuilder()
     .setTitle('vLLM Batch API')
     .setDescription(
-      "OpenAI-compatible Files and Batches API for self-hosted vLLM. Point the official OpenAI SDK's baseURL at /v1.",
+      "OpenAI-compatible Files and Batches API for self-hosted vLLM. Point the official OpenAI SDK's baseURL at /v1. " +
+        'Batches that end notify their tenant by signed webhook (batch.completed, batch.failed, batch.cancelled, ' +
+        'batch.expired; Standard Webhooks signatures) when WEBHOOKS configures one: see POST /v1/batches and the README.',
     )
     .setVersion('0.1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' })

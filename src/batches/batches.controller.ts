@@ -22,7 +22,11 @@ export class BatchesController {
     description:
       'The batch starts `validating`. When its estimated tokens (UTF-8 bytes of input text ÷ 4, plus each ' +
       "line's max_tokens or BATCH_DEFAULT_MAX_TOKENS) would take the tenant's unfinished batches for that model " +
-      'over BATCH_ENQUEUED_TOKEN_LIMIT, it fails validation with errors.data[0].code = token_limit_exceeded.',
+      'over BATCH_ENQUEUED_TOKEN_LIMIT, it fails validation with errors.data[0].code = token_limit_exceeded. ' +
+      "When the tenant has a webhook (WEBHOOKS), the batch's final status is POSTed to it as one event, " +
+      "`batch.completed`, `batch.failed`, `batch.cancelled` or `batch.expired`, in OpenAI's shape " +
+      '`{"id": "evt_…", "type", "created_at", "data": {"id": "batch_…"}, "object": "event"}`, signed per ' +
+      "Standard Webhooks (verify with the SDK's `client.webhooks.unwrap(body, headers, secret)`).",
   })
   @ApiOkResponse({ type: BatchObjectDto })
   @ApiResponse({

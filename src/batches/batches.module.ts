@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FilesCoreModule } from '../files/files.module';
+import { WebhooksCoreModule } from '../webhooks/webhooks.module';
 import { BatchAdmissionService } from './batch-admission.service';
 import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchRequestEntity } from './batch-request.entity';
@@ -11,7 +12,7 @@ import { BatchesService } from './batches.service';
 
 /** Batch state shared by the API and the worker. */
 @Module({
-  imports: [TypeOrmModule.forFeature([BatchEntity, BatchRequestEntity])],
+  imports: [TypeOrmModule.forFeature([BatchEntity, BatchRequestEntity]), WebhooksCoreModule],
   providers: [BatchStateService, BatchLimitsRepository, BatchAdmissionService],
   exports: [BatchStateService, BatchAdmissionService, TypeOrmModule],
 })

@@ -22,6 +22,8 @@ export function randomId(length = 24): string {
 export const newFileId = (): string => `file-${randomId()}`;
 export const newBatchId = (): string => `batch_${randomId()}`;
 export const newBatchRequestId = (): string => `batch_req_${randomId()}`;
+/** A webhook event's id, shaped like OpenAI's; also its `webhook-id` header, stable across retries. */
+export const newWebhookEventId = (): string => `evt_${randomId()}`;
 /** The id sent upstream with each attempt of a line (`X-Request-Id`), shaped like OpenAI's. */
 export const newUpstreamRequestId = (): string => `req_${randomId()}`;
 

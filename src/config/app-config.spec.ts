@@ -107,3 +107,85 @@ describe('loadConfig: batch endpoints', () => {
     expect(refusal({ BATCH_ENDPOINTS: ',' })).toMatch(/BATCH_ENDPOINTS must list at least one endpoint/);
   });
 });
+
+describe('loadConfig: webhooks', () => {
+  // Published in this file: test values only.
+  const SECRET_A = `whsec_${Buffer.alloc(32, 'a').toString('base64')}`;
+  const SECRET_DEFAULT = `whsec_${Buffer.alloc(24, 'd').toString('base64')}`;
+  const hooks = (value: unknown): string => JSON.stringify(value);
+
+  it('has no webhooks and the Standard Webhooks retry schedule by default', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      endpoints: {},
+      retryScheduleSeconds: [0, 5, 300, 1800, 7200, 28800, 86400],
+      timeoutMs: 10_000,
+    });
+  });
+
+  it('reads one URL and secret per tenant; an entry without a secret takes WEBHOOK_SECRET', () => {
+    const url = 'https://hooks.example.com/openai?team=a,b&sig=x=y';
+    const config = loadConfig({
+      WEBHOOKS: hooks({ acme: { url, secret: SECRET_A }, beta: { url: 'http://10.0.0.5:8080/h' } }),
+      WEBHOOK_SECRET: SECRET_DEFAULT,
+      WEBHOOK_RETRY_SCHEDULE: '0, 1,2',
+      WEBHOOK_TIMEOUT_MS: '2500',
+    });
+    expect(config.webhooks).toEqual({
+      endpoints: {
+        acme: { url, secret: SECRET_A },
+        beta: { url: 'http://10.0.0.5:8080/h', secret: SECRET_DEFAULT },
+      },
+      retryScheduleSeconds: [0, 1, 2],
+      timeoutMs: 2500,
+    });
+  });
+
+  it('refuses to start on an invalid entry, naming it and never printing a secret', () => {
+    const shortSecret = `whsec_${Buffer.alloc(23, 's').toString('base64')}`;
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ WEBHOOKS: '{"acme": {"url": "https://x"' }, /WEBHOOKS .* not valid JSON/],
+      [{ WEBHOOKS: '["https://x"]' }, /WEBHOOKS must be a JSON object/],
+      [{ WEBHOOKS: hooks({ acme: 'https://x' }) }, /entry "acme" must be an object/],
+      [
+        { WEBHOOKS: hooks({ acme: { url: 'ftp://x/h', secret: SECRET_A } }) },
+        /entry "acme": url must be an http/,
+      ],
+      [{ WEBHOOKS: hooks({ acme: { url: 'not a url', secret: SECRET_A } }) }, /entry "acme": url must be/],
+      [{ WEBHOOKS: hooks({ acme: { secret: SECRET_A } }) }, /entry "acme": url must be/],
+      [
+        { WEBHOOKS: hooks({ acme: { url: 'https://x', secret: 'plain-text-secret-1234567890' } }) },
+        /entry "acme": the secret must be whsec_/,
+      ],
+      [
+        { WEBHOOKS: hooks({ acme: { url: 'https://x', secret: shortSecret } }) },
+        /entry "acme": the secret must be whsec_ .* at least 24/,
+      ],
+      [
+        { WEBHOOKS: hooks({ acme: { url: 'https://x', secret: 'whsec_not*base64*at*all*here!!' } }) },
+        /entry "acme": the secret/,
+      ],
+      [
+        { WEBHOOKS: hooks({ acme: { url: 'https://x' } }) },
+        /entry "acme" has no secret and WEBHOOK_SECRET is not set/,
+      ],
+      [
+        { WEBHOOKS: hooks({ acme: { url: 'https://x', secret: SECRET_A, urls: [] } }) },
+        /entry "acme": unknown field\(s\) urls/,
+      ],
+      [
+        { WEBHOOKS: hooks({ 'a b': { url: 'https://x', secret: SECRET_A } }) },
+        /entry "a b": the tenant must be/,
+      ],
+      [{ WEBHOOK_SECRET: shortSecret }, /WEBHOOK_SECRET: the secret must be whsec_/],
+      [{ WEBHOOK_RETRY_SCHEDULE: '0,5m' }, /WEBHOOK_RETRY_SCHEDULE lists the seconds/],
+      [{ WEBHOOK_RETRY_SCHEDULE: '' + ',' }, /WEBHOOK_RETRY_SCHEDULE/],
+      [{ WEBHOOK_TIMEOUT_MS: '0' }, /WEBHOOK_TIMEOUT_MS must be between/],
+    ];
+    for (const [env, expected] of cases) {
+      const message = refusal(env);
+      expect({ env, message }).toEqual({ env, message: expect.stringMatching(expected) });
+      for (const secret of [SECRET_A, shortSecret, 'plain-text-secret-1234567890'])
+        expect(message).not.toContain(secret.slice(6));
+    }
+  });
+});

@@ -15,6 +15,12 @@ export interface ApiKeyEntry {
   tier: string;
 }
 
+export interface WebhookEndpoint {
+  url: string;
+  /** `whsec_<base64>`: the Standard Webhooks signing secret. Never logged. */
+  secret: string;
+}
+
 export interface ThrottleLimit {
   limit: number;
   ttlMs: number;
@@ -117,6 +123,14 @@ export interface AppConfig {
     redisUrl?: string;
   };
   shutdownGraceMs: number;
+  webhooks: {
+    /** Where each tenant's batch events go, by tenant; a tenant without an entry gets none. */
+    endpoints: Record<string, WebhookEndpoint>;
+    /** Seconds to wait before each delivery attempt (the first counted from the event). */
+    retryScheduleSeconds: number[];
+    /** Deadline of one delivery attempt (connect, send, receiver's answer). */
+    timeoutMs: number;
+  };
 }
 
 export const READY_DEPENDENCIES = ['postgres', 'redis', 'storage'] as const;
@@ -278,6 +292,94 @@ function parseTiers(raw: string): Record<string, number> {
   return tiers;
 }
 
+const WEBHOOK_SECRET_MIN_BYTES = 24;
+
+/**
+ * Throws unless `secret` is `whsec_` + base64 of at least 24 random bytes (the Standard Webhooks
+ * format the SDKs decode). `where` names the entry; the secret itself never enters a message.
+ */
+function checkWebhookSecret(secret: string, where: string): void {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
+  if (!m || Buffer.from(m[1], 'base64').length < WEBHOOK_SECRET_MIN_BYTES) {
+    throw new ConfigError(
+      `${where}: the secret must be whsec_ followed by the base64 of at least ${WEBHOOK_SECRET_MIN_BYTES} ` +
+        'random bytes (e.g. echo "whsec_$(openssl rand -base64 32)")',
+    );
+  }
+}
+
+/**
+ * `WEBHOOKS` = a JSON object `{"<tenant>": {"url": "https://…", "secret": "whsec_…"}}` (JSON, so a
+ * URL may hold commas and equals signs); an entry without `secret` is signed with `WEBHOOK_SECRET`.
+ * Each tenant should have its own secret: one tenant's receiver could otherwise forge events for
+ * another's.
+ */
+export function parseWebhooks(
+  raw: string | undefined,
+  defaultSecret: string | undefined,
+): Record<string, WebhookEndpoint> {
+  if (defaultSecret !== undefined) checkWebhookSecret(defaultSecret, 'WEBHOOK_SECRET');
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      'WEBHOOKS must be a JSON object {"<tenant>": {"url": "https://…", "secret": "whsec_…"}}: it is not valid JSON',
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(
+      'WEBHOOKS must be a JSON object {"<tenant>": {"url": "https://…", "secret": "whsec_…"}}',
+    );
+  }
+  const endpoints: Record<string, WebhookEndpoint> = {};
+  for (const [tenant, entry] of Object.entries(parsed as Record<string, unknown>)) {
+    const where = `WEBHOOKS entry "${tenant.slice(0, 64)}"`;
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) {
+      throw new ConfigError(`${where}: the tenant must be 1-64 of [A-Za-z0-9_.-], as in API_KEYS`);
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new ConfigError(`${where} must be an object {"url": "https://…", "secret": "whsec_…"}`);
+    }
+    const { url: target, secret, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0) throw new ConfigError(`${where}: unknown field(s) ${unknown.join(', ')}`);
+    let protocol: string | null = null;
+    try {
+      protocol = typeof target === 'string' ? new URL(target).protocol : null;
+    } catch {
+      protocol = null;
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new ConfigError(`${where}: url must be an http:// or https:// URL`);
+    }
+    if (secret !== undefined && typeof secret !== 'string') {
+      throw new ConfigError(`${where}: secret must be a string whsec_…`);
+    }
+    const chosen = secret ?? defaultSecret;
+    if (chosen === undefined) {
+      throw new ConfigError(`${where} has no secret and WEBHOOK_SECRET is not set: set either`);
+    }
+    if (secret !== undefined) checkWebhookSecret(secret, where);
+    endpoints[tenant] = { url: target as string, secret: chosen };
+  }
+  return endpoints;
+}
+
+/** `WEBHOOK_RETRY_SCHEDULE`: seconds before each attempt, comma-separated, e.g. `0,5,300`. */
+function parseRetrySchedule(raw: string): number[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  const week = 7 * 86_400;
+  if (parts.length > 30 || parts.some((p) => !/^\d+$/.test(p) || Number(p) > week)) {
+    throw new ConfigError(
+      `WEBHOOK_RETRY_SCHEDULE lists the seconds before each attempt (1 to 30 whole numbers up to ${week}), ` +
+        `e.g. 0,5,300; got "${raw}"`,
+    );
+  }
+  return parts.map(Number);
+}
+
 function parseTrustProxy(raw: string | undefined): boolean | number | string {
   if (raw === undefined || raw.trim() === '' || raw.trim() === 'false') return false;
   if (raw.trim() === 'true') return true;
@@ -437,6 +539,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
           : url(env, 'THROTTLE_REDIS_URL', '', ['redis:', 'rediss:']),
     },
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000,
+    webhooks: {
+      endpoints: parseWebhooks(optional(env, 'WEBHOOKS'), optional(env, 'WEBHOOK_SECRET')),
+      retryScheduleSeconds: parseRetrySchedule(
+        str(env, 'WEBHOOK_RETRY_SCHEDULE', '0,5,300,1800,7200,28800,86400'),
+      ),
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { BatchesCoreModule } from '../batches/batches.module';
 import { FilesCoreModule } from '../files/files.module';
+import { WebhookDeliveryModule, WebhooksCoreModule } from '../webhooks/webhooks.module';
 import { BatchFinalizerService } from './batch-finalizer.service';
 import { BatchRunnerService } from './batch-runner.service';
 import { ConcurrencyController } from './concurrency/concurrency-controller.service';
@@ -9,9 +10,9 @@ import { ReconcilerService } from './reconciler.service';
 import { RunBatchProcessor } from './run-batch.processor';
 import { VllmClient } from './vllm.client';
 
-/** The GPU worker role: drains batch jobs against vLLM. */
+/** The GPU worker role: drains batch jobs against vLLM, and delivers webhook events. */
 @Module({
-  imports: [BatchesCoreModule, FilesCoreModule],
+  imports: [BatchesCoreModule, FilesCoreModule, WebhooksCoreModule, WebhookDeliveryModule],
   providers: [
     VllmClient,
     InputValidationService,

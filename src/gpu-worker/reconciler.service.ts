@@ -7,12 +7,13 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { FilesService } from '../files/files.service';
 import { BatchQueueProducer } from '../queue/batch-queue.producer';
 import { BATCH_QUEUE, JOB_RECONCILE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
+import { WebhookOutbox } from '../webhooks/webhook-outbox.service';
 
 /**
  * PostgreSQL is the source of truth; the queue is rebuilt from it. At start and then periodically,
  * every unfinished batch without a job (Redis lost its data, an enqueue failed, a job ran out of
  * attempts) gets one again, so no batch stays stuck in `validating`, `in_progress`, `finalizing` or
- * `cancelling`.
+ * `cancelling`. Due webhook events without a job get one the same way (WebhookOutbox.sweep).
  *
  * The period is a timer in every worker process, not a BullMQ job scheduler: the scheduler lived in
  * Redis, so a Redis restart (no persistence) erased the very thing meant to rebuild the queue, and
@@ -31,6 +32,7 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
     private readonly producer: BatchQueueProducer,
     private readonly files: FilesService,
+    private readonly webhooks: WebhookOutbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -65,6 +67,7 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
 
   async process(): Promise<void> {
     await this.reconcile();
+    await this.webhooks.sweep();
     const purged = await this.files.purgeExpired();
     if (purged > 0) this.logger.log(`removed ${purged} expired file(s)`);
   }

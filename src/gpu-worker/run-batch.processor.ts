@@ -1,6 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { rateLimitedWarning } from '../common/rate-limited-warning';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { BATCH_QUEUE, ProcessBatchPayload } from '../queue/queue.constants';
 import { BatchRunnerService, HandedBack } from './batch-runner.service';
@@ -61,7 +62,7 @@ export class RunBatchProcessor extends WorkerHost implements OnModuleInit, Befor
     this.logger.warn(`batch job ${job?.data.batchId ?? '?'} will be retried: ${err.message}`);
   }
 
-  private lastErrorLog = 0;
+  private readonly warnQueueError = rateLimitedWarning(this.logger, 10_000);
 
   /**
    * Redis unreachable, a lock lost to a Redis restart: BullMQ keeps going (reconnects; the reconciler
@@ -70,10 +71,7 @@ export class RunBatchProcessor extends WorkerHost implements OnModuleInit, Befor
    */
   @OnWorkerEvent('error')
   onError(err: Error): void {
-    const now = Date.now();
-    if (now - this.lastErrorLog < 10_000) return;
-    this.lastErrorLog = now;
-    this.logger.warn(`queue: ${err.message}`);
+    this.warnQueueError(`queue: ${err.message}`);
   }
 
   /**

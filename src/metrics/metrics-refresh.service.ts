@@ -4,7 +4,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { withTimeout } from '../common/with-timeout';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE } from '../queue/queue.constants';
+import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
+import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { EXPIRING_SOON_SECONDS, QUEUE_JOB_STATES } from './metrics';
 import { MetricsService } from './metrics.service';
 
@@ -18,7 +19,7 @@ const SOURCE_TIMEOUT_MS = 2000;
 /** At most one warning per source per interval, so a dead dependency does not flood the log. */
 const WARNING_INTERVAL_MS = 60_000;
 
-type Source = 'batches' | 'queues';
+type Source = 'batches' | 'queues' | 'webhooks';
 
 /**
  * Keeps the batches-by-status (and expiring-soon) and queue-depth gauges current from one timer per process, so a
@@ -39,6 +40,8 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
     @InjectDataSource() private readonly db: DataSource,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenanceQueue: Queue,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly webhookQueue: Queue,
+    private readonly webhookEvents: WebhookEventsRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -55,7 +58,7 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
 
   /** One read of both sources; a read still running (slow database) is not started twice. */
   refresh(): Promise<void> {
-    this.running ??= Promise.all([this.readBatches(), this.readQueues()])
+    this.running ??= Promise.all([this.readBatches(), this.readQueues(), this.readWebhooks()])
       .then(() => undefined)
       .finally(() => {
         this.running = null;
@@ -87,7 +90,7 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
 
   private async readQueues(): Promise<void> {
     try {
-      const queues = [this.batchQueue, this.maintenanceQueue];
+      const queues = [this.batchQueue, this.maintenanceQueue, this.webhookQueue];
       const counts = await withTimeout(
         Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
         SOURCE_TIMEOUT_MS,
@@ -96,6 +99,19 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
       this.metrics.setQueueJobCounts(Object.fromEntries(queues.map((q, i) => [q.name, counts[i]])));
     } catch (err) {
       this.warn('queues', err);
+    }
+  }
+
+  private async readWebhooks(): Promise<void> {
+    try {
+      const pending = await withTimeout(
+        this.webhookEvents.countPending(),
+        SOURCE_TIMEOUT_MS,
+        'webhook count',
+      );
+      this.metrics.setWebhookEventsPending(pending);
+    } catch (err) {
+      this.warn('webhooks', err);
     }
   }
 

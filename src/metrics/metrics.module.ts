@@ -1,5 +1,6 @@
 import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { METRICS_PATH, MetricsController } from './metrics.controller';
 import { MetricsRefreshService } from './metrics-refresh.service';
@@ -22,7 +23,13 @@ import { MetricsTokenGuard } from './metrics-token.guard';
       defaultMetrics: { enabled: false },
     }),
   ],
-  providers: [MetricsService, MetricsRefreshService, MetricsTokenGuard, HttpMetricsMiddleware],
+  providers: [
+    MetricsService,
+    MetricsRefreshService,
+    MetricsTokenGuard,
+    HttpMetricsMiddleware,
+    WebhookEventsRepository,
+  ],
   exports: [MetricsService],
 })
 export class MetricsModule implements NestModule {

@@ -9,6 +9,7 @@ import {
   QueueJobState,
   UNFINISHED_STATUSES,
   UpstreamOutcome,
+  WebhookOutcome,
 } from './metrics';
 
 /**
@@ -133,6 +134,16 @@ export class MetricsService {
 
   observeFinalize(seconds: number): void {
     this.metrics.finalizeDuration.observe(seconds);
+  }
+
+  /** One webhook delivery attempt ended this way. */
+  webhookDelivery(outcome: WebhookOutcome): void {
+    this.metrics.webhookDeliveries.inc({ outcome });
+  }
+
+  /** Undelivered webhook events in the outbox, from the background read. */
+  setWebhookEventsPending(count: number): void {
+    this.metrics.webhookEventsPending.set(count);
   }
 
   /** A request was answered 429 by the named throttler. */

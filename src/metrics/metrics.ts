@@ -24,6 +24,10 @@ export const EXPIRING_SOON_SECONDS = 3600;
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
 
+/** What became of one webhook delivery attempt (see WebhookDeliveryProcessor). */
+export const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'dropped'] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+
 export type UpstreamOutcome =
   'ok' | 'upstream_4xx' | 'upstream_5xx' | 'timeout' | 'connection_error' | 'retried';
 
@@ -174,6 +178,17 @@ export function createMetrics(registry: Registry) {
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    webhookDeliveries: new Counter({
+      name: `${METRIC_PREFIX}webhook_deliveries_total`,
+      help: 'Webhook delivery attempts by outcome: delivered (2xx), retried (failed, another attempt scheduled), dropped (failed, no attempt left). Attempts postponed by an open circuit are not counted.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookEventsPending: new Gauge({
+      name: `${METRIC_PREFIX}webhook_events_pending`,
+      help: 'Webhook events in the outbox not yet delivered or dropped (background read like vllm_batch_batches; aggregate with max).',
+      registers,
+    }),
     dependencyUp: new Gauge({
       name: `${METRIC_PREFIX}dependency_up`,
       help: '1 while this process reaches the dependency (postgres, redis, storage), 0 while it does not (checked every few seconds). Alerts use it to catch a worker stuck without Redis, which readiness does not.',
@@ -195,6 +210,7 @@ export function createMetricsRegistry(): { registry: Registry; metrics: Metrics 
   const metrics = createMetrics(registry);
   // Every reason of a limit change is a series from the start (0 until it happens).
   for (const reason of LIMIT_REASONS) metrics.concurrencyLimitChanges.inc({ reason }, 0);
+  for (const outcome of WEBHOOK_OUTCOMES) metrics.webhookDeliveries.inc({ outcome }, 0);
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   return { registry, metrics };
 }

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { BatchQueueProducer } from './batch-queue.producer';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE } from './queue.constants';
+import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from './queue.constants';
 
 /** Parses REDIS_URL into the options BullMQ's ioredis connection takes. */
 export function redisConnection(url: string) {
@@ -29,7 +29,7 @@ export function redisConnection(url: string) {
         prefix: config.queuePrefix,
       }),
     }),
-    BullModule.registerQueue({ name: BATCH_QUEUE }, { name: MAINTENANCE_QUEUE }),
+    BullModule.registerQueue({ name: BATCH_QUEUE }, { name: MAINTENANCE_QUEUE }, { name: WEBHOOK_QUEUE }),
   ],
   providers: [BatchQueueProducer],
   exports: [BullModule, BatchQueueProducer],

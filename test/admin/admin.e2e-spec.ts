@@ -65,7 +65,7 @@ describe('Bull Board at /admin/queues on ADMIN_PORT', () => {
     });
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: { name: string }[] };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['batches', 'maintenance']);
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['batches', 'maintenance', 'webhooks']);
   });
 
   it('blocks an address after ADMIN_AUTH_FAIL_LIMIT (10) failed logins a minute, even with the right password', async () => {
