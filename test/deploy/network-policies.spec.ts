@@ -167,12 +167,20 @@ describe.each(['dev', 'production'] as const)('network policies of the %s overla
       ? 'let api and worker reach object storage over HTTPS'
       : 'give no way to object storage (files on the shared volume)',
     () => {
-      for (const pod of [net.api, net.worker]) {
-        expect(can(pod, outside.publicS3, 443)).toBe(overlay === 'production');
-      }
+      expect(can(net.api, outside.publicS3, 443)).toBe(overlay === 'production');
+      // The worker reaches public HTTPS in every overlay anyway: that is how webhooks leave.
+      expect(can(net.worker, outside.publicS3, 443)).toBe(true);
       expect(can(net.migrate, outside.publicS3, 443)).toBe(false);
     },
   );
+
+  it('let the worker deliver webhooks to public HTTPS receivers, and nobody else reach the internet', () => {
+    expect(can(net.worker, outside.internet, 443)).toBe(true);
+    expect(can(net.worker, outside.cloudMetadata, 443)).toBe(false);
+    expect(can(net.migrate, outside.internet, 443)).toBe(false);
+    // In production the api reaches public HTTPS for object storage only; in dev not at all.
+    expect(can(net.api, outside.internet, 443)).toBe(overlay === 'production');
+  });
 
   it('keep everything else shut: internet, cloud metadata, the Kubernetes API, other pods', () => {
     for (const pod of [net.api, net.worker, net.migrate]) {
