@@ -1,8 +1,10 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { BatchQueueProducer } from './batch-queue.producer';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from './queue.constants';
+import { SettleConnectionsOnShutdown } from './settle-connections-on-shutdown';
 
 /** Parses REDIS_URL into the options BullMQ's ioredis connection takes. */
 export function redisConnection(url: string) {
@@ -22,6 +24,7 @@ export function redisConnection(url: string) {
 @Global()
 @Module({
   imports: [
+    DiscoveryModule,
     BullModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
@@ -31,7 +34,7 @@ export function redisConnection(url: string) {
     }),
     BullModule.registerQueue({ name: BATCH_QUEUE }, { name: MAINTENANCE_QUEUE }, { name: WEBHOOK_QUEUE }),
   ],
-  providers: [BatchQueueProducer],
+  providers: [BatchQueueProducer, SettleConnectionsOnShutdown],
   exports: [BullModule, BatchQueueProducer],
 })
 export class QueueModule {}
