@@ -5,6 +5,7 @@ import { rateLimitedWarning } from '../common/rate-limited-warning';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { BATCH_QUEUE, ProcessBatchPayload } from '../queue/queue.constants';
 import { BatchRunnerService, HandedBack } from './batch-runner.service';
+import { settled } from '../queue/settle-connections-on-shutdown';
 
 /**
  * How fast a dead worker's batch moves to a live worker. A job holds a lock the worker renews every
@@ -79,6 +80,7 @@ export class RunBatchProcessor extends WorkerHost implements OnModuleInit, Befor
    * what finished, and hand the rest of each batch back to the queue for another (or the next) worker.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    await settled(this.worker);
     const closing = this.worker.close();
     this.runner.handBackAll(this.config.shutdownGraceMs);
     await closing;

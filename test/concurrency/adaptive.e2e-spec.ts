@@ -129,9 +129,13 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
         }),
       );
       clearInterval(sampler);
-      const yielded = await metric(
-        'vllm_batch_concurrency_limit_changes_total{reason="interactive_traffic"}',
-      );
+      // /metrics is rendered at most once a second: a change in the last second shows a moment later.
+      let yielded = 0;
+      for (const deadline = Date.now() + 3000; yielded < 1 && Date.now() < deadline;) {
+        yielded =
+          (await metric('vllm_batch_concurrency_limit_changes_total{reason="interactive_traffic"}')) || 0;
+        if (yielded < 1) await new Promise((r) => setTimeout(r, 250));
+      }
       expect(interactive).toBeGreaterThan(0);
       expect(yielded).toBeGreaterThanOrEqual(1);
       expect(Math.min(...limits)).toBeLessThan(settled);
