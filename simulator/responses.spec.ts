@@ -1,19 +1,13 @@
+import { postToSimulator } from '../test/support/simulator-http';
 import OpenAI from 'openai';
 import { simulatedAnswer } from './answers';
 import { countTokens, createSimulator, type RunningSimulator } from './simulator';
 
-/** Server root (without /v1). */
-const root = (sim: RunningSimulator): string => sim.url.replace(/\/v1$/, '');
-
-async function post(sim: RunningSimulator, path: string, body: unknown) {
-  const res = await fetch(root(sim) + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- arbitrary response JSON
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+/** Status and parsed body: what these tests compare. */
+const post = async (sim: RunningSimulator, path: string, body: unknown) => {
+  const { status, json } = await postToSimulator(sim, path, body);
+  return { status, json };
+};
 
 describe('simulator /v1/responses', () => {
   let sim: RunningSimulator;

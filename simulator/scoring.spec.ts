@@ -1,17 +1,12 @@
+import { postToSimulator } from '../test/support/simulator-http';
 import { createSimulator, type RunningSimulator } from './simulator';
 import { pairTokens, scoreFor } from './scoring';
 
-const root = (sim: RunningSimulator): string => sim.url.replace(/\/v1$/, '');
-
-async function post(sim: RunningSimulator, path: string, body: unknown) {
-  const res = await fetch(root(sim) + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- arbitrary response JSON
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+/** Status and parsed body: what these tests compare. */
+const post = async (sim: RunningSimulator, path: string, body: unknown) => {
+  const { status, json } = await postToSimulator(sim, path, body);
+  return { status, json };
+};
 
 describe('simulator scoring endpoints (/v1/score, /v1/rerank)', () => {
   let sim: RunningSimulator;

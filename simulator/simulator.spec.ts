@@ -1,3 +1,4 @@
+import { postToSimulator as post, simulatorRoot as root } from '../test/support/simulator-http';
 import OpenAI from 'openai';
 import { simulatedAnswer } from './answers';
 import { createSimulator, embeddingFor, type RunningSimulator, type SimulatorOptions } from './simulator';
@@ -11,28 +12,6 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
     if (Date.now() > end) throw new Error('condition not reached in time');
     await sleep(2);
   }
-}
-
-/** Server root (without /v1). */
-const root = (sim: RunningSimulator): string => sim.url.replace(/\/v1$/, '');
-
-async function post(sim: RunningSimulator, path: string, body: unknown, init: RequestInit = {}) {
-  const res = await fetch(root(sim) + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...init,
-  });
-  const text = await res.text();
-  let json: unknown = undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  // Tests walk arbitrary response bodies by path (r.json.choices[0].text); typing each is noise.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return { status: res.status, headers: res.headers, text, json: json as Record<string, any> };
 }
 
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({

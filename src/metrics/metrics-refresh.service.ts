@@ -3,6 +3,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { rateLimitedWarning } from '../common/rate-limited-warning';
 import { withTimeout } from '../common/with-timeout';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
 import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
@@ -30,7 +31,7 @@ type Source = 'batches' | 'queues' | 'webhooks';
 @Injectable()
 export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Metrics');
-  private readonly lastWarning = new Map<Source, number>();
+  private readonly warners = new Map<Source, (message: string) => void>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -118,10 +119,9 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
   private warn(source: Source, err: unknown): void {
     // A read cut short by shutdown (connections closing) is not worth a warning.
     if (this.stopped) return;
-    const now = Date.now();
-    if (now - (this.lastWarning.get(source) ?? -Infinity) < WARNING_INTERVAL_MS) return;
-    this.lastWarning.set(source, now);
-    this.logger.warn(
+    let warn = this.warners.get(source);
+    if (!warn) this.warners.set(source, (warn = rateLimitedWarning(this.logger, WARNING_INTERVAL_MS)));
+    warn(
       `Could not read ${source} for /metrics (keeping the last values): ${(err as Error)?.message ?? String(err)}`,
     );
   }
