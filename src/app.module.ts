@@ -2,31 +2,31 @@ import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common'
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
-import { AdminModule } from './admin/admin.module';
-import { ApiKeyGuard } from './auth/api-key.guard';
-import { AuthModule } from './auth/auth.module';
-import { AuthedRequest } from './auth/auth.types';
-import { HttpDrainService } from './common/http-drain.service';
+import { AdminModule } from './api/admin/admin.module';
+import { ApiKeyGuard } from './api/auth/api-key.guard';
+import { AuthModule } from './api/auth/auth.module';
+import { AuthedRequest } from './api/auth/auth.types';
+import { HttpDrainService } from './platform/http/http-drain.service';
 import {
   redactErrorLog,
   redactLogArguments,
   redactRequestLog,
   redactResponseLog,
-} from './common/log-redaction';
-import { OpenAiExceptionFilter } from './common/openai-exception.filter';
-import { assignRequestId } from './common/request-id';
-import { AppConfig } from './config/app-config';
-import { AppConfigModule } from './config/config.module';
-import { dataSourceOptions } from './database/data-source';
-import { BatchesModule } from './batches/batches.module';
-import { FilesModule } from './files/files.module';
-import { GpuWorkerModule } from './gpu-worker/gpu-worker.module';
-import { HealthModule } from './health/health.module';
-import { MetricsModule } from './metrics/metrics.module';
-import { QueueModule } from './queue/queue.module';
-import { StorageModule } from './storage/storage.module';
-import { RateLimitGuard } from './throttling/rate-limit.guard';
-import { ThrottlingModule } from './throttling/throttling.module';
+} from './platform/logging/log-redaction';
+import { OpenAiExceptionFilter } from './platform/http/openai-exception.filter';
+import { assignRequestId } from './platform/http/request-id';
+import { AppConfig } from './platform/config/app-config';
+import { AppConfigModule } from './platform/config/config.module';
+import { dataSourceOptions } from './platform/database/data-source';
+import { BatchesModule } from './api/batches/batches.module';
+import { FilesModule } from './api/files/files.module';
+import { WorkerModule } from './worker/worker.module';
+import { HealthModule } from './platform/health/health.module';
+import { MetricsModule } from './platform/metrics/metrics.module';
+import { QueueModule } from './platform/queue/queue.module';
+import { StorageModule } from './platform/storage/storage.module';
+import { RateLimitGuard } from './api/throttling/rate-limit.guard';
+import { ThrottlingModule } from './api/throttling/throttling.module';
 
 /**
  * The module graph is chosen by role: `api` serves HTTP, `worker` drains the queues against vLLM,
@@ -82,7 +82,7 @@ export class AppModule {
       { provide: APP_GUARD, useExisting: ApiKeyGuard },
     ];
     if (serveApi) imports.push(FilesModule, BatchesModule, ThrottlingModule, AdminModule.register(config));
-    if (config.role !== 'api') imports.push(GpuWorkerModule);
+    if (config.role !== 'api') imports.push(WorkerModule);
     return { module: AppModule, imports, providers };
   }
 }

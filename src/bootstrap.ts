@@ -8,11 +8,11 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { ApiError, envelope } from './common/api-error';
+import { ApiError, envelope } from './platform/http/api-error';
 import { rejectDeepBodies } from './common/json-depth';
-import { sendError } from './common/openai-exception.filter';
-import { AppConfig } from './config/app-config';
-import { runMigrations } from './database/data-source';
+import { sendError } from './platform/http/openai-exception.filter';
+import { AppConfig } from './platform/config/app-config';
+import { runMigrations } from './platform/database/data-source';
 
 /**
  * Builds the configured application without listening, so main.ts and the end-to-end tests start

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp, installFallbackErrorHandler } from './bootstrap';
-import { applyHttpServerLimits } from './common/http-server-limits';
-import { redactText } from './common/log-redaction';
-import { ConfigError, loadConfig } from './config/app-config';
+import { applyHttpServerLimits } from './platform/http/http-server-limits';
+import { redactText } from './platform/logging/log-redaction';
+import { ConfigError, loadConfig } from './platform/config/app-config';
 
 async function main(): Promise<void> {
   let config;

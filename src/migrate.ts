@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadDatabaseConfig } from './config/app-config';
-import { revertMigrations, runMigrations } from './database/data-source';
+import { ConfigError, loadDatabaseConfig } from './platform/config/app-config';
+import { revertMigrations, runMigrations } from './platform/database/data-source';
 
 class UsageError extends Error {
   constructor() {

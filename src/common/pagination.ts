@@ -1,4 +1,4 @@
-import { ApiError } from './api-error';
+import { ApiError } from '../platform/http/api-error';
 
 export interface ListPage<T> {
   object: 'list';

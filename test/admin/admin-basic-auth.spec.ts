@@ -1,5 +1,5 @@
-import { parseBasicAuth } from '../../src/admin/admin-basic-auth.middleware';
-import { isCrossSiteWrite, type SiteHints } from '../../src/admin/cross-site.middleware';
+import { parseBasicAuth } from '../../src/api/admin/admin-basic-auth.middleware';
+import { isCrossSiteWrite, type SiteHints } from '../../src/api/admin/cross-site.middleware';
 
 describe('parseBasicAuth', () => {
   const encode = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;

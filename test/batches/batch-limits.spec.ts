@@ -1,6 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { BatchLimitsRepository } from '../../src/batches/batch-limits.repository';
-import { dataSourceOptions, runMigrations } from '../../src/database/data-source';
+import { BatchLimitsRepository } from '../../src/domain/batches/batch-limits.repository';
+import { dataSourceOptions, runMigrations } from '../../src/platform/database/data-source';
 import { createTestEnv, TestEnv } from '../support/test-app';
 
 /**

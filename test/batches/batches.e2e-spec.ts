@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
 import { simulatedAnswer } from '../../simulator/answers';
-import { FilesService } from '../../src/files/files.service';
+import { FilesService } from '../../src/domain/files/files.service';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import {
   chatLine,

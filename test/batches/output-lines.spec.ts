@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { formatLine } from '../../src/gpu-worker/batch-finalizer.service';
+import { formatLine } from '../../src/worker/output/batch-finalizer.service';
 import { Json } from '../support/batch-helpers';
 import { utf8Text } from '../support/unicode';
 

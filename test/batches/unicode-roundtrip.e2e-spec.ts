@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { simulatedAnswer } from '../../simulator/answers';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
-import { formatLine } from '../../src/gpu-worker/batch-finalizer.service';
+import { formatLine } from '../../src/worker/output/batch-finalizer.service';
 import {
   chatLine,
   downloadFile,

@@ -1,8 +1,8 @@
 import IORedis from 'ioredis';
-import { loadConfig } from '../../src/config/app-config';
-import { ConcurrencyController } from '../../src/gpu-worker/concurrency/concurrency-controller.service';
-import { VllmMetricsSource, VllmSample } from '../../src/gpu-worker/concurrency/vllm-metrics';
-import { MetricsService } from '../../src/metrics/metrics.service';
+import { loadConfig } from '../../src/platform/config/app-config';
+import { ConcurrencyController } from '../../src/worker/concurrency/concurrency-controller.service';
+import { VllmMetricsSource, VllmSample } from '../../src/worker/concurrency/vllm-metrics';
+import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { REDIS_URL } from '../support/test-app';
 
 /**

@@ -5,7 +5,7 @@
  * (empty = fine), so the spec can assert both that the real overlays pass and
  * that a deliberately broken copy fails.
  */
-import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { AppConfig, loadConfig } from '../../src/platform/config/app-config';
 import { isObject, Json, JsonObject, K8sObject, parseImage, podSpecOf } from './kustomize';
 
 /** Every environment variable name the app reads (its run contract). */

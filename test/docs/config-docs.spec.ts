@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/app-config';
+import { loadConfig } from '../../src/platform/config/app-config';
 
 const root = join(__dirname, '..', '..');
 const read = (f: string): string => readFileSync(join(root, f), 'utf8');
 
 /** Variables the config reads, found in its source (`(env, 'NAME'` and `env.NAME`). */
 function variablesReadByConfig(): Set<string> {
-  const src = read('src/config/app-config.ts');
+  const src = read('src/platform/config/app-config.ts');
   const names = new Set<string>();
   for (const m of src.matchAll(/\(env, '([A-Z0-9_]+)'/g)) names.add(m[1]);
   for (const m of src.matchAll(/env\.([A-Z0-9_]+)/g)) names.add(m[1]);

@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from 'openai';
 import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
-import { FilesService } from '../../src/files/files.service';
+import { FilesService } from '../../src/domain/files/files.service';
 import { Json } from '../support/batch-helpers';
 import spec from '../fixtures/openai-files-batches.openapi.json';
 import { assertConforms } from '../support/openai-schema';

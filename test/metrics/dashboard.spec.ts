@@ -37,7 +37,7 @@ describe('Grafana dashboard docker/grafana/dashboards/vllm-batch.json', () => {
       expect({ panel, expr: expr.trim().length > 0 }).toEqual({ panel, expr: true });
   });
 
-  it('uses only metric names that src/metrics/metrics.ts registers', () => {
+  it('uses only metric names that src/platform/metrics/metrics.ts registers', () => {
     const unknown = exprs.flatMap(({ panel, expr }) =>
       seriesIn(expr)
         .filter((s) => !metricOf(s))

@@ -1,8 +1,8 @@
 /**
- * The service's metric names and labels, from the registry src/metrics/metrics.ts builds, for
+ * The service's metric names and labels, from the registry src/platform/metrics/metrics.ts builds, for
  * tests that check PromQL written elsewhere (the Grafana dashboard, the alerting rules) against it.
  */
-import { createMetricsRegistry } from '../../src/metrics/metrics';
+import { createMetricsRegistry } from '../../src/platform/metrics/metrics';
 
 export interface RegisteredMetric {
   type: string;

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { toFile } from 'openai';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
-import { readJsonlLines } from '../../src/batches/jsonl-reader';
-import { checkLine, FileValidation } from '../../src/batches/line-validator';
+import { readJsonlLines } from '../../src/worker/input/jsonl-reader';
+import { checkLine, FileValidation } from '../../src/domain/batches/line-validator';
 import {
   killAll,
   memoryOf,

@@ -7,8 +7,8 @@ jest.mock('node:crypto', () => {
   return { ...actual, timingSafeEqual: jest.fn(actual.timingSafeEqual) };
 });
 import OpenAI, { toFile } from 'openai';
-import { ApiKeyService, keyFingerprint } from '../../src/auth/api-key.service';
-import { loadConfig } from '../../src/config/app-config';
+import { ApiKeyService, keyFingerprint } from '../../src/api/auth/api-key.service';
+import { loadConfig } from '../../src/platform/config/app-config';
 import { chatLine, toJsonl } from '../support/batch-helpers';
 import {
   killAll,

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { S3Storage, S3StorageConfig } from '../../src/storage/s3.storage';
-import { StorageNotFoundError } from '../../src/storage/storage.types';
+import { S3Storage, S3StorageConfig } from '../../src/platform/storage/s3.storage';
+import { StorageNotFoundError } from '../../src/platform/storage/storage.types';
 import { RunningS3Server, startS3Server } from '../support/s3-server';
 
 /** What only the S3 driver has to get right: multipart cleanup, S3 error mapping, readiness. */

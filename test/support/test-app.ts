@@ -5,10 +5,10 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { AdminServer } from '../../src/admin/admin-server';
+import { AdminServer } from '../../src/api/admin/admin-server';
 import { createApp, installFallbackErrorHandler } from '../../src/bootstrap';
-import { applyHttpServerLimits } from '../../src/common/http-server-limits';
-import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { applyHttpServerLimits } from '../../src/platform/http/http-server-limits';
+import { AppConfig, loadConfig } from '../../src/platform/config/app-config';
 import { startS3Server } from './s3-server';
 import { listStoredFiles } from './storage-files';
 

@@ -1,4 +1,4 @@
-import { RENDER_CACHE_MS } from '../../src/metrics/metrics.service';
+import { RENDER_CACHE_MS } from '../../src/platform/metrics/metrics.service';
 import {
   authHeader,
   createTestEnv,

@@ -1,5 +1,5 @@
-import { loadConfig } from '../../src/config/app-config';
-import { describeWindow, namedThrottlers, tierLimit } from '../../src/throttling/throttlers';
+import { loadConfig } from '../../src/platform/config/app-config';
+import { describeWindow, namedThrottlers, tierLimit } from '../../src/api/throttling/throttlers';
 
 describe('throttler settings', () => {
   it('names the four throttlers with their configured limits (defaults 10, 20, 600, 60 a minute)', () => {

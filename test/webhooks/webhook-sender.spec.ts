@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
-import { loadConfig } from '../../src/config/app-config';
-import { CircuitOpen, WebhookSender } from '../../src/webhooks/webhook-sender';
+import { loadConfig } from '../../src/platform/config/app-config';
+import { CircuitOpen, WebhookSender } from '../../src/worker/webhooks/webhook-sender';
 import { sleep } from '../support/processes';
 import { testWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 

@@ -1,0 +1,35 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiError } from '../../platform/http/api-error';
+import { ApiKeyService } from './api-key.service';
+import { AuthedRequest } from './auth.types';
+import { IS_PUBLIC } from './public.decorator';
+
+/** Global guard: every route needs a valid key unless marked @Public(). Attaches the tenant. */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly keys: ApiKeyService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (isPublic) return true;
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    const key = ApiKeyService.bearer(req.headers.authorization);
+    const tenant = this.keys.resolve(key);
+    if (!tenant) {
+      throw ApiError.unauthorized(
+        key
+          ? 'Incorrect API key provided. You can find your API keys in your deployment configuration (API_KEYS).'
+          : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+      );
+    }
+    req.tenant = tenant;
+    return true;
+  }
+}

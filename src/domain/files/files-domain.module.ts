@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { FileEntity } from './file.entity';
+import { FilesService } from './files.service';
+
+/** Stored files (rows and bytes) for both roles: one FilesService per process. */
+@Module({
+  imports: [TypeOrmModule.forFeature([FileEntity])],
+  providers: [FilesService],
+  exports: [FilesService],
+})
+export class FilesDomainModule {}

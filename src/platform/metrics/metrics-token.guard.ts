@@ -1,0 +1,37 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiKeyService } from '../../api/auth/api-key.service';
+import { ApiError } from '../http/api-error';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * /metrics needs no API key (Prometheus has none), but when METRICS_AUTH_TOKEN is set the scraper
+ * must send `Authorization: Bearer <token>`. Compared as SHA-256 digests in constant time.
+ */
+@Injectable()
+export class MetricsTokenGuard implements CanActivate {
+  private readonly expected: Buffer | null;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.expected = config.metricsAuthToken ? digest(config.metricsAuthToken) : null;
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    if (!this.expected) return true;
+    const token = ApiKeyService.bearer(context.switchToHttp().getRequest<Request>().headers.authorization);
+    if (token && timingSafeEqual(digest(token), this.expected)) return true;
+    throw new ApiError(
+      401,
+      'A valid metrics token is required (Authorization: Bearer <METRICS_AUTH_TOKEN>).',
+      'invalid_request_error',
+      'invalid_metrics_token',
+      null,
+      {
+        'WWW-Authenticate': 'Bearer realm="metrics"',
+      },
+    );
+  }
+}

@@ -1,0 +1,229 @@
+import { Logger } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { BatchEntity } from '../../domain/batches/batch.entity';
+import { JsonlLine, readJsonlLines } from '../input/jsonl-reader';
+import { LineShape, lineShape } from '../concurrency/line-shape';
+import { FairLimiter } from './fair-limiter';
+import { LineDispatcher } from './line-dispatcher';
+import { ResultRecorder } from './result-recorder';
+
+export type StopReason = 'cancelled' | 'expired' | 'shutdown';
+
+export interface DispatchDeps {
+  limiter: FairLimiter;
+  lines: LineDispatcher;
+  recorder: ResultRecorder;
+  /** Line numbers already recorded (a resumed batch skips them). */
+  done: Set<number>;
+  openInput: () => Promise<Readable>;
+  /** Reads the batch's current status; polled so a cancel from any API replica is seen within a second. */
+  currentStatus: () => Promise<string | null>;
+  onInflightChange: () => void;
+  /** Each line read, with its estimated size (feeds the concurrency controller's estimate). */
+  onLine?: (shape: LineShape) => void;
+  /** Called once the look-ahead window is first filled, before the first request; awaited. */
+  onReady?: () => Promise<void>;
+}
+
+const STATUS_POLL_MS = 1000;
+/** Lines read ahead of dispatch, to send lines that share a prefix together (bounded memory). */
+export const LOOKAHEAD_LINES = 512;
+/** ...and at most this many bytes of them per batch (4 KB lines: 256 lines). */
+export const LOOKAHEAD_BYTES = 1024 * 1024;
+
+interface PendingLine {
+  lineNo: number;
+  customId: string;
+  body: Record<string, unknown>;
+  bytes: number;
+}
+
+/**
+ * The look-ahead window: lines grouped by prefix key, groups in order of first appearance. Lines
+ * leave one group at a time, so requests sharing a system prompt reach vLLM together and its
+ * prefix cache keeps that prefix while it is in use. Within a group, file order.
+ */
+export class PrefixWindow<T> {
+  private readonly groups = new Map<string, T[]>();
+  private current: T[] | null = null;
+  private currentKey = '';
+  size = 0;
+
+  push(key: string, item: T): void {
+    let group = this.groups.get(key);
+    if (!group) this.groups.set(key, (group = []));
+    group.push(item);
+    this.size++;
+  }
+
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    if (!this.current || this.current.length === 0) {
+      if (this.current) this.groups.delete(this.currentKey);
+      const [key, group] = this.groups.entries().next().value as [string, T[]];
+      this.current = group;
+      this.currentKey = key;
+    }
+    this.size--;
+    const item = this.current.shift() as T;
+    if (this.current.length === 0) {
+      this.groups.delete(this.currentKey);
+      this.current = null;
+    }
+    return item;
+  }
+}
+
+/**
+ * Runs the not-yet-finished lines of one batch through the shared limiter, streaming the input file.
+ * Stops early on cancel, expiry or shutdown: then nothing new is sent and in-flight upstream requests
+ * are aborted (a shutdown first lets them finish for a grace period).
+ */
+export class BatchDispatch {
+  /**
+   * One controller per request in flight, aborted together on stop. (One signal shared by every
+   * request would do the same, but each request adds listeners to it and EventTarget checks for
+   * duplicates linearly: O(in-flight) per request, measurable at 4,000 requests/s.)
+   */
+  private readonly controllers = new Set<AbortController>();
+  private aborted = false;
+  private stopReason: StopReason | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly logger = new Logger('BatchDispatch');
+  private readonly window = new PrefixWindow<PendingLine>();
+  private windowBytes = 0;
+
+  constructor(
+    private readonly batch: BatchEntity,
+    private readonly deps: DispatchDeps,
+  ) {}
+
+  /** Lines read ahead and not yet sent. */
+  get pending(): number {
+    return this.window.size;
+  }
+
+  /** Requests of this batch in flight. */
+  get active(): number {
+    return this.inflight.size;
+  }
+
+  get stoppedBy(): StopReason | null {
+    return this.stopReason;
+  }
+
+  /** Stops dispatch. `graceMs` lets in-flight requests finish first (used on shutdown). */
+  stop(reason: StopReason, graceMs = 0): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.deps.limiter.abandon(this.batch.id, new Error(reason));
+    if (graceMs <= 0) this.abortAll();
+    else setTimeout(() => this.abortAll(), graceMs).unref();
+  }
+
+  async run(): Promise<StopReason | null> {
+    const expiryTimer = setTimeout(
+      () => this.stop('expired'),
+      Math.max(0, Math.min(this.batch.expiresAt.getTime() - Date.now(), 2 ** 31 - 1)),
+    );
+    const poll = setInterval(() => {
+      this.deps
+        .currentStatus()
+        .then((s) => {
+          if (s === 'cancelling' || s === 'cancelled') this.stop('cancelled');
+        })
+        .catch(() => undefined);
+    }, STATUS_POLL_MS);
+    try {
+      const input = await this.deps.openInput();
+      const lines = readJsonlLines(input)[Symbol.asyncIterator]();
+      const window = this.window;
+      let eof = false;
+      const fill = async (): Promise<void> => {
+        while (
+          !eof &&
+          window.size < LOOKAHEAD_LINES &&
+          this.windowBytes < LOOKAHEAD_BYTES &&
+          !this.stopReason
+        ) {
+          const next = await lines.next();
+          if (next.done) {
+            eof = true;
+            break;
+          }
+          const item = next.value;
+          if ('tooLong' in item || this.deps.done.has(item.lineNo)) continue;
+          this.admit(window, item);
+        }
+      };
+      await fill();
+      if (this.deps.onReady && window.size > 0 && !this.stopReason) await this.deps.onReady();
+      const owner = { tenant: this.batch.tenantId, expiresAtMs: this.batch.expiresAt.getTime() };
+      for (;;) {
+        await fill();
+        if (this.stopReason || window.size === 0) break;
+        await this.deps.recorder.waitForRoom();
+        try {
+          await this.deps.limiter.acquire(this.batch.id, owner);
+        } catch {
+          break; // abandoned: stopping
+        }
+        if (this.stopReason) {
+          this.deps.limiter.release();
+          break;
+        }
+        const next = window.shift() as PendingLine;
+        this.windowBytes -= next.bytes;
+        this.launch(next);
+      }
+      await lines.return(undefined).catch(() => undefined);
+      input.destroy();
+      await Promise.all(this.inflight);
+      await this.deps.recorder.drain();
+    } finally {
+      clearTimeout(expiryTimer);
+      clearInterval(poll);
+      this.deps.limiter.forget(this.batch.id);
+    }
+    return this.stopReason;
+  }
+
+  /** Parses a line once, notes its size and files it under its prefix. */
+  private admit(window: PrefixWindow<PendingLine>, item: JsonlLine): void {
+    const line = JSON.parse(item.text) as { custom_id: string; body: Record<string, unknown> };
+    const shape = lineShape(line.body, this.batch.endpoint);
+    this.deps.onLine?.(shape);
+    const bytes = item.text.length;
+    this.windowBytes += bytes;
+    window.push(shape.prefixKey, { lineNo: item.lineNo, customId: line.custom_id, body: line.body, bytes });
+  }
+
+  private abortAll(): void {
+    this.aborted = true;
+    for (const c of this.controllers) c.abort();
+  }
+
+  private launch({ lineNo, customId, body }: PendingLine): void {
+    const controller = new AbortController();
+    if (this.aborted) controller.abort();
+    this.controllers.add(controller);
+    const task = this.deps.lines
+      .run(this.batch.endpoint, lineNo, customId, body, controller.signal)
+      .then((result) => {
+        if (result) this.deps.recorder.add(result);
+      })
+      .catch((err) =>
+        this.logger.error(
+          `line ${lineNo} of ${this.batch.id} failed unexpectedly: ${(err as Error).message}`,
+        ),
+      )
+      .finally(() => {
+        this.controllers.delete(controller);
+        this.deps.limiter.release();
+        this.inflight.delete(task);
+        this.deps.onInflightChange();
+      });
+    this.inflight.add(task);
+    this.deps.onInflightChange();
+  }
+}

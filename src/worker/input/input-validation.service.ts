@@ -1,0 +1,92 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { storableText } from '../../common/pg-text';
+import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { BatchEndpoint, BatchErrorItem } from '../../domain/batches/batch.entity';
+import { readJsonlLines } from './jsonl-reader';
+import { FileValidation } from '../../domain/batches/line-validator';
+import { FilesService } from '../../domain/files/files.service';
+import { VllmClient } from '../upstream/vllm.client';
+
+export type ValidationOutcome =
+  | { ok: true; total: number; model: string; estimatedTokens: number }
+  | { ok: false; errors: BatchErrorItem[] };
+
+/** Streams a batch's input file once, checking every line, the file as a whole and the model. */
+@Injectable()
+export class InputValidationService {
+  constructor(
+    private readonly files: FilesService,
+    private readonly vllm: VllmClient,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async validate(tenantId: string, fileId: string, endpoint: BatchEndpoint): Promise<ValidationOutcome> {
+    const { maxLines, maxErrorsReported, defaultMaxTokens } = this.config.batches;
+    const check = new FileValidation(endpoint, maxErrorsReported, defaultMaxTokens);
+    let stream;
+    try {
+      ({ stream } = await this.files.content(tenantId, fileId));
+    } catch {
+      return {
+        ok: false,
+        errors: [fileError('invalid_request', `The input file ${fileId} no longer exists.`, 'input_file_id')],
+      };
+    }
+    for await (const item of readJsonlLines(stream)) {
+      if (check.requestCount >= maxLines) {
+        stream.destroy();
+        return {
+          ok: false,
+          errors: [
+            fileError(
+              'invalid_request',
+              `The input file has more than ${maxLines} requests; split it into several batches.`,
+              null,
+            ),
+          ],
+        };
+      }
+      if ('tooLong' in item) {
+        check.requestCount++;
+        check.addError({
+          code: 'invalid_json_line',
+          message: `Line ${item.lineNo} is too long.`,
+          param: null,
+          line: item.lineNo,
+        });
+        continue;
+      }
+      check.addLine(item.text, item.lineNo);
+    }
+    if (check.requestCount === 0) {
+      return {
+        ok: false,
+        errors: [fileError('invalid_request', 'The input file is empty: it holds no requests.', null)],
+      };
+    }
+    if (check.errorCount > 0) return { ok: false, errors: check.report() };
+
+    const model = check.model as string;
+    const served = await this.vllm.listModels();
+    if (!served.some((m) => m.id === model)) {
+      return {
+        ok: false,
+        errors: [
+          {
+            code: 'model_not_found',
+            message: storableText(
+              `The model '${model.slice(0, 100)}' is not served by this deployment. Available: ${served.map((m) => m.id).join(', ') || 'none'}.`,
+            ),
+            param: 'body.model',
+            line: check.modelFirstLine,
+          },
+        ],
+      };
+    }
+    return { ok: true, total: check.requestCount, model, estimatedTokens: check.estimatedTokens };
+  }
+}
+
+function fileError(code: string, message: string, param: string | null): BatchErrorItem {
+  return { code, message, param, line: null };
+}

@@ -1,0 +1,189 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { BatchAdmissionService } from '../../domain/batches/batch-admission.service';
+import { BatchStateService } from '../../domain/batches/batch-state.service';
+import { BatchEntity, TERMINAL_STATUSES } from '../../domain/batches/batch.entity';
+import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { FilesService } from '../../domain/files/files.service';
+import { MetricsService } from '../../platform/metrics/metrics.service';
+import { BatchDispatch, StopReason } from '../dispatch/batch-dispatch';
+import { BatchFinalizerService } from '../output/batch-finalizer.service';
+import { ConcurrencyController } from '../concurrency/concurrency-controller.service';
+import { FairLimiter } from '../dispatch/fair-limiter';
+import { InputValidationService } from '../input/input-validation.service';
+import { LineDispatcher } from '../dispatch/line-dispatcher';
+import { ResultRecorder } from '../dispatch/result-recorder';
+import { VllmClient } from '../upstream/vllm.client';
+
+/** Thrown when a worker hands a batch back because it is shutting down; the queue retries the job. */
+export class HandedBack extends Error {}
+
+const MAX_DISPATCH_PASSES = 3;
+
+/**
+ * Drives one batch from wherever it stands to a final status. Every step is resumable: it reads
+ * the state from PostgreSQL, so a job picked up again after a crash, a restart or a hand-back simply
+ * continues (finished lines are skipped; unfinished ones run once more).
+ */
+@Injectable()
+export class BatchRunnerService {
+  private readonly logger = new Logger('BatchRunner');
+  readonly limiter: FairLimiter;
+  private readonly lines: LineDispatcher;
+  private readonly running = new Map<string, BatchDispatch>();
+  /** Batches this process is driving, so a second job for one of them joins instead of racing it. */
+  private readonly processing = new Map<string, Promise<void>>();
+  private shuttingDown = false;
+  private shutdownGraceMs = 0;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly state: BatchStateService,
+    private readonly admission: BatchAdmissionService,
+    private readonly files: FilesService,
+    private readonly validation: InputValidationService,
+    private readonly finalizer: BatchFinalizerService,
+    private readonly metrics: MetricsService,
+    vllm: VllmClient,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly concurrency: ConcurrencyController,
+  ) {
+    // The limiter's limit is set by the concurrency controller (adaptive, or fixed).
+    this.limiter = concurrency.limiter;
+    this.lines = new LineDispatcher(vllm, metrics, config, undefined, concurrency);
+    concurrency.setDemandSource(() => {
+      let pending = 0;
+      let batches = 0;
+      for (const d of this.running.values()) {
+        pending += d.pending;
+        if (d.pending > 0 || d.active > 0) batches++;
+      }
+      return { pending, batches };
+    });
+  }
+
+  /** Stops every running dispatch; in-flight requests get `graceMs` to finish before being aborted. */
+  handBackAll(graceMs: number): void {
+    this.shuttingDown = true;
+    this.shutdownGraceMs = graceMs;
+    for (const d of this.running.values()) d.stop('shutdown', graceMs);
+  }
+
+  /**
+   * A job for a batch this process is already driving joins that run. It happens when Redis lost
+   * the first job (restarted without persistence) and the reconciler enqueued the batch again while
+   * this worker was still running it: two dispatches of one batch in one process would send every
+   * remaining line twice upstream (recorded once, but GPU time spent twice).
+   */
+  process(batchId: string): Promise<void> {
+    const current = this.processing.get(batchId);
+    if (current) return current;
+    const run = this.run(batchId).finally(() => this.processing.delete(batchId));
+    this.processing.set(batchId, run);
+    return run;
+  }
+
+  private async run(batchId: string): Promise<void> {
+    let batch = await this.state.find(batchId);
+    if (!batch || TERMINAL_STATUSES.includes(batch.status)) return;
+
+    if (batch.status === 'validating') batch = await this.validate(batch);
+    if (!batch || TERMINAL_STATUSES.includes(batch.status)) return;
+
+    if (batch.status === 'in_progress') {
+      const stop = Date.now() >= batch.expiresAt.getTime() ? 'expired' : await this.dispatch(batch);
+      if (stop === 'shutdown') throw new HandedBack(`worker stopping; ${batch.id} handed back`);
+      if (stop === 'expired') return this.finish(batch, 'expired');
+      if (stop === null) {
+        const moved = await this.state.transition(batch.id, ['in_progress'], 'finalizing');
+        if (moved) batch = moved;
+      }
+      batch = (await this.state.find(batch.id)) ?? batch;
+    }
+    if (batch.status === 'cancelling') return this.finish(batch, 'cancelled');
+    if (batch.status === 'finalizing') return this.finish(batch, 'completed');
+  }
+
+  private async validate(batch: BatchEntity): Promise<BatchEntity | null> {
+    const started = performance.now();
+    const outcome = await this.validation.validate(batch.tenantId, batch.inputFileId, batch.endpoint);
+    this.metrics.observeValidation((performance.now() - started) / 1000);
+    if (!outcome.ok) {
+      this.logger.log(`batch ${batch.id} failed validation with ${outcome.errors.length} error(s)`);
+      return this.state.transition(batch.id, ['validating'], 'failed', { errors: outcome.errors });
+    }
+    // In progress with its tokens reserved, or failed with token_limit_exceeded; a cancel that won
+    // the race leaves it cancelling, and the run carries on from there.
+    return this.admission.admit(batch, outcome);
+  }
+
+  private async dispatch(batch: BatchEntity): Promise<StopReason | null> {
+    for (let pass = 1; pass <= MAX_DISPATCH_PASSES; pass++) {
+      if (this.shuttingDown) return 'shutdown';
+      const done = await this.finalizer.recordedLines(batch.id);
+      if (done.size >= batch.totalRequests) return null;
+      const recorder = new ResultRecorder(this.db, batch.id);
+      const run = new BatchDispatch(batch, {
+        limiter: this.limiter,
+        lines: this.lines,
+        recorder,
+        done,
+        openInput: async () => (await this.files.content(batch.tenantId, batch.inputFileId)).stream,
+        currentStatus: async () => (await this.state.find(batch.id))?.status ?? null,
+        onInflightChange: () => this.metrics.setInflight(this.limiter.active, this.limiter.limit),
+        onLine: (shape) => this.concurrency.noteLine(shape),
+        onReady: () => this.concurrency.kick(),
+      });
+      this.running.set(batch.id, run);
+      // A shutdown that began while this pass was being set up must stop it too.
+      if (this.shuttingDown) run.stop('shutdown', this.shutdownGraceMs);
+      try {
+        const stop = await run.run();
+        if (stop) return stop;
+      } finally {
+        this.running.delete(batch.id);
+      }
+    }
+    // Lines still missing after several passes hit an unexpected error each time; report them
+    // rather than loop forever.
+    await this.finalizer.recordUnrun(batch, 'internal_error', 'The request could not be dispatched.');
+    return null;
+  }
+
+  private async finish(batch: BatchEntity, final: 'completed' | 'cancelled' | 'expired'): Promise<void> {
+    const started = performance.now();
+    if (final === 'cancelled') {
+      await this.finalizer.recordUnrun(
+        batch,
+        'batch_cancelled',
+        'The batch was cancelled before this request ran.',
+      );
+    } else if (final === 'expired') {
+      await this.finalizer.recordUnrun(
+        batch,
+        'batch_expired',
+        'This request could not be executed before the completion window expired.',
+      );
+    }
+    const { outputFileId, errorFileId } = await this.finalizer.writeFiles(batch);
+    const from = {
+      cancelled: ['cancelling'],
+      expired: ['in_progress', 'finalizing'],
+      completed: ['finalizing'],
+    } as const;
+    const done = await this.state.transition(batch.id, from[final], final, { outputFileId, errorFileId });
+    if (!done) {
+      // Someone else finished it (or it was cancelled meanwhile): our files are not referenced.
+      for (const id of [outputFileId, errorFileId])
+        if (id) await this.files.delete(batch.tenantId, id).catch(() => undefined);
+      const now = await this.state.find(batch.id);
+      if (now && !TERMINAL_STATUSES.includes(now.status)) return this.run(batch.id);
+      return;
+    }
+    this.metrics.observeFinalize((performance.now() - started) / 1000);
+    this.logger.log(
+      `batch ${batch.id} ${final}: ${done.completedRequests} ok, ${done.failedRequests} failed of ${done.totalRequests}`,
+    );
+  }
+}

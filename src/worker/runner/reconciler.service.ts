@@ -1,0 +1,90 @@
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { FilesService } from '../../domain/files/files.service';
+import { BatchQueueProducer } from '../../platform/queue/batch-queue.producer';
+import { BATCH_QUEUE, JOB_RECONCILE, MAINTENANCE_QUEUE } from '../../platform/queue/queue.constants';
+import { WebhookOutbox } from '../../domain/webhooks/webhook-outbox.service';
+
+/**
+ * PostgreSQL is the source of truth; the queue is rebuilt from it. At start and then periodically,
+ * every unfinished batch without a job (Redis lost its data, an enqueue failed, a job ran out of
+ * attempts) gets one again, so no batch stays stuck in `validating`, `in_progress`, `finalizing` or
+ * `cancelling`. Due webhook events without a job get one the same way (WebhookOutbox.sweep).
+ *
+ * The period is a timer in every worker process, not a BullMQ job scheduler: the scheduler lived in
+ * Redis, so a Redis restart (no persistence) erased the very thing meant to rebuild the queue, and
+ * batches whose jobs were lost stayed stuck until some worker restarted. Re-enqueueing is idempotent
+ * (job id = batch id), so several workers reconciling at once is harmless.
+ */
+@Processor(MAINTENANCE_QUEUE)
+export class ReconcilerService extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Reconciler');
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
+    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
+    private readonly producer: BatchQueueProducer,
+    private readonly files: FilesService,
+    private readonly webhooks: WebhookOutbox,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  onApplicationBootstrap(): void {
+    // The scheduler of earlier versions would run alongside the timer: remove it (best effort).
+    this.maintenance.removeJobScheduler(JOB_RECONCILE).catch(() => undefined);
+    // Not awaited: a worker must come up (and serve /health) even while Redis or PostgreSQL is away.
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.config.worker.reconcileIntervalMs);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One maintenance pass; skipped while the previous one still waits (e.g. on an unreachable Redis). */
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.process();
+    } catch (err) {
+      this.logger.warn(`maintenance pass failed, will retry: ${(err as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  async process(): Promise<void> {
+    await this.reconcile();
+    await this.webhooks.sweep();
+    const purged = await this.files.purgeExpired();
+    if (purged > 0) this.logger.log(`removed ${purged} expired file(s)`);
+  }
+
+  async reconcile(): Promise<number> {
+    const rows: { id: string }[] = await this.db.query(
+      `SELECT id FROM batches WHERE status IN ('validating','in_progress','finalizing','cancelling') ORDER BY created_at`,
+    );
+    let requeued = 0;
+    for (const { id } of rows) {
+      const job = await this.batchQueue.getJob(id);
+      if (!job) {
+        await this.producer.enqueue(id);
+        requeued++;
+      }
+    }
+    if (requeued > 0) this.logger.log(`re-enqueued ${requeued} unfinished batch(es) that had no job`);
+    return requeued;
+  }
+}
