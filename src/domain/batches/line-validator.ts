@@ -150,6 +150,17 @@ export class FileValidation {
       this.errors.push({ ...error, message: storableText(error.message) });
   }
 
+  /** A line too long to read: counted as a request, refused as not JSON. */
+  addTooLong(lineNo: number): void {
+    this.requestCount++;
+    this.addError({
+      code: 'invalid_json_line',
+      message: `Line ${lineNo} is too long.`,
+      param: null,
+      line: lineNo,
+    });
+  }
+
   addLine(text: string, lineNo: number): void {
     this.requestCount++;
     const check = checkLine(text, lineNo, this.endpoint);

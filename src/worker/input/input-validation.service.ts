@@ -45,17 +45,8 @@ export class InputValidationService {
           ],
         };
       }
-      if ('tooLong' in item) {
-        check.requestCount++;
-        check.addError({
-          code: 'invalid_json_line',
-          message: `Line ${item.lineNo} is too long.`,
-          param: null,
-          line: item.lineNo,
-        });
-        continue;
-      }
-      check.addLine(item.text, item.lineNo);
+      if ('tooLong' in item) check.addTooLong(item.lineNo);
+      else check.addLine(item.text, item.lineNo);
     }
     if (check.requestCount === 0) {
       return {
