@@ -6,6 +6,7 @@ import { WebhookDeliveryModule } from './webhooks/webhook-delivery.module';
 import { BatchFinalizerService } from './output/batch-finalizer.service';
 import { BatchRunnerService } from './runner/batch-runner.service';
 import { ConcurrencyController } from './concurrency/concurrency-controller.service';
+import { BatchInput } from './input/batch-input';
 import { InputValidationService } from './input/input-validation.service';
 import { ReconcilerService } from './runner/reconciler.service';
 import { RunBatchProcessor } from './runner/run-batch.processor';
@@ -16,6 +17,7 @@ import { VllmClient } from './upstream/vllm.client';
   imports: [BatchesDomainModule, FilesDomainModule, WebhooksDomainModule, WebhookDeliveryModule],
   providers: [
     VllmClient,
+    BatchInput,
     InputValidationService,
     BatchFinalizerService,
     ConcurrencyController,

@@ -7,7 +7,7 @@ import { utf8Text } from '../support/unicode';
  * The output/error file writer, one line at a time: whatever text users and models produce, each
  * result is exactly one JSONL line that parses back to what was recorded.
  */
-const base = { line_no: 1, request_id: 'batch_req_x', upstream_request_id: 'req_up' };
+const base = { requestId: 'batch_req_x', upstreamRequestId: 'req_up' };
 
 function parseLine(line: string): Json {
   expect(line.endsWith('\n')).toBe(true);
@@ -25,11 +25,11 @@ describe('formatLine (property)', () => {
         const out = parseLine(
           formatLine({
             ...base,
-            custom_id: customId,
-            status_code: 200,
+            customId,
+            statusCode: 200,
             body,
-            error_code: null,
-            error_message: null,
+            errorCode: null,
+            errorMessage: null,
           }),
         );
         expect(out.custom_id).toBe(customId);
@@ -53,11 +53,11 @@ describe('formatLine (property)', () => {
         const out = parseLine(
           formatLine({
             ...base,
-            custom_id: customId,
-            status_code: 400,
+            customId,
+            statusCode: 400,
             body,
-            error_code: null,
-            error_message: null,
+            errorCode: null,
+            errorMessage: null,
           }),
         );
         expect(out.custom_id).toBe(customId);
@@ -79,11 +79,11 @@ describe('formatLine (property)', () => {
         const out = parseLine(
           formatLine({
             ...base,
-            custom_id: customId,
-            status_code: null,
+            customId,
+            statusCode: null,
             body: null,
-            error_code: 'batch_cancelled',
-            error_message: message,
+            errorCode: 'batch_cancelled',
+            errorMessage: message,
           }),
         );
         expect(out).toEqual({
@@ -100,12 +100,12 @@ describe('formatLine (property)', () => {
     const out = parseLine(
       formatLine({
         ...base,
-        upstream_request_id: null,
-        custom_id: 'c',
-        status_code: 502,
+        upstreamRequestId: null,
+        customId: 'c',
+        statusCode: 502,
         body: 'Bad Gateway',
-        error_code: null,
-        error_message: null,
+        errorCode: null,
+        errorMessage: null,
       }),
     );
     expect(out.response).toEqual({

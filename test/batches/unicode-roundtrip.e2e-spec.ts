@@ -84,7 +84,8 @@ describe('non-ASCII batches, byte for byte (official SDK, both storage drivers)'
     await db.connect();
     try {
       const { rows } = await db.query(
-        `SELECT line_no, request_id, custom_id, status_code, upstream_request_id, body, error_code, error_message
+        `SELECT request_id AS "requestId", custom_id AS "customId", status_code AS "statusCode",
+                upstream_request_id AS "upstreamRequestId", body, error_code AS "errorCode", error_message AS "errorMessage"
            FROM batch_requests WHERE batch_id = $1 AND outcome = $2 ORDER BY line_no`,
         [batchId, outcome],
       );

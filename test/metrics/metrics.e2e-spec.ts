@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
-import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
+import { ALL_STATUSES } from '../../src/domain/batches/batch-status';
 import { until } from '../support/processes';
 import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';

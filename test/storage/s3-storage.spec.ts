@@ -6,6 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { S3Storage, S3StorageConfig } from '../../src/platform/storage/s3.storage';
 import { StorageNotFoundError } from '../../src/platform/storage/storage.types';
 import { RunningS3Server, startS3Server } from '../support/s3-server';
+import { isStored } from '../support/storage-files';
 
 /** What only the S3 driver has to get right: multipart cleanup, S3 error mapping, readiness. */
 describe('S3Storage against an S3-compatible server', () => {
@@ -77,7 +78,7 @@ describe('S3Storage against an S3-compatible server', () => {
     await rejected;
     expect(await pendingUploads()).toEqual([]);
     expect(await uploadDirsOnDisk()).toEqual([]);
-    expect(await driver.exists(key)).toBe(false);
+    expect(await isStored(driver, key)).toBe(false);
   });
 
   it('sweeps multipart uploads a killed process left behind, and only stale ones', async () => {
@@ -100,7 +101,7 @@ describe('S3Storage against an S3-compatible server', () => {
     source.destroy();
     await expect(putting).rejects.toThrow();
     expect(await pendingUploads()).toEqual([]);
-    expect(await driver.exists(key)).toBe(false);
+    expect(await isStored(driver, key)).toBe(false);
   });
 
   it('rejects a put that S3 refuses and stops reading the source', async () => {
@@ -122,7 +123,7 @@ describe('S3Storage against an S3-compatible server', () => {
     const err = await denied.get('tenant-s3/anything').catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(StorageNotFoundError);
     expect(err).toMatchObject({ name: 'InvalidAccessKeyId' });
-    await expect(denied.exists('tenant-s3/anything')).rejects.toMatchObject({
+    await expect(isStored(denied, 'tenant-s3/anything')).rejects.toMatchObject({
       $metadata: { httpStatusCode: 403 },
     });
   });

@@ -4,7 +4,7 @@ import OpenAI, { toFile } from 'openai';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
-export type { BatchEndpoint as Endpoint } from '../../src/domain/batches/batch-endpoints';
+export type { BatchEndpoint as Endpoint } from '../../src/common/batch-endpoints';
 
 export interface LineSpec {
   custom_id: string;

@@ -3,8 +3,9 @@ import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 import { toUnixSeconds } from '../../common/clock';
 import { MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS } from '../../domain/files/file-expiry';
-import { KNOWN_BATCH_ENDPOINTS } from '../../domain/batches/batch-endpoints';
-import { ALL_STATUSES, BatchEntity } from '../../domain/batches/batch.entity';
+import { KNOWN_BATCH_ENDPOINTS } from '../../common/batch-endpoints';
+import { ALL_STATUSES } from '../../domain/batches/batch-status';
+import { BatchEntity } from '../../domain/batches/batch.entity';
 
 export class OutputExpiresAfterDto {
   @ApiProperty({ enum: ['created_at'] })

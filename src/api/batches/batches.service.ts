@@ -1,6 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
 import { ApiError } from '../../platform/http/api-error';
 import { Clock } from '../../common/clock';
 import { isWellFormedId, newBatchId } from '../../common/ids';
@@ -13,7 +11,9 @@ import { BatchAdmissionService } from '../../domain/batches/batch-admission.serv
 import { validateMetadata } from '../../domain/batches/batch-metadata';
 import { BatchStateService } from '../../domain/batches/batch-state.service';
 import { endpointRefusal } from '../../domain/batches/batch-endpoints';
-import { BatchEndpoint, BatchEntity } from '../../domain/batches/batch.entity';
+import { BatchEndpoint } from '../../common/batch-endpoints';
+import { BatchEntity } from '../../domain/batches/batch.entity';
+import { BatchRepository } from '../../domain/batches/batch.repository';
 import { BatchObjectDto, CreateBatchDto } from './batch.dto';
 
 export const batchNotFound = (id: string): ApiError =>
@@ -22,7 +22,7 @@ export const batchNotFound = (id: string): ApiError =>
 @Injectable()
 export class BatchesService {
   constructor(
-    @InjectRepository(BatchEntity) private readonly batches: Repository<BatchEntity>,
+    private readonly batches: BatchRepository,
     private readonly files: FilesService,
     private readonly state: BatchStateService,
     private readonly admission: BatchAdmissionService,
@@ -55,7 +55,7 @@ export class BatchesService {
       );
     }
     const now = this.clock.now();
-    const batch = this.batches.create({
+    const batch: BatchEntity = {
       id: newBatchId(),
       tenantId,
       endpoint: dto.endpoint as BatchEndpoint,
@@ -87,7 +87,7 @@ export class BatchesService {
       expiredAt: null,
       cancellingAt: null,
       cancelledAt: null,
-    });
+    };
     // Row first, then the job: if enqueueing fails the reconciler finds the row and enqueues it.
     await this.admission.insertNew(batch);
     this.metrics.batchTransition(null, 'validating');
@@ -101,29 +101,23 @@ export class BatchesService {
 
   private async find(tenantId: string, id: string): Promise<BatchEntity> {
     if (!isWellFormedId(id, 'batch_')) throw batchNotFound(id.slice(0, 64));
-    const batch = await this.batches.findOneBy({ id, tenantId });
+    const batch = await this.batches.findForTenant(tenantId, id);
     if (!batch) throw batchNotFound(id);
     return batch;
   }
 
   async list(tenantId: string, query: { after?: string; limit?: string }): Promise<ListPage<BatchObjectDto>> {
     const limit = parseLimit(query.limit, 20, 100);
-    const qb = this.batches.createQueryBuilder('b').where('b.tenant_id = :tenantId', { tenantId });
-    if (query.after) {
-      const cursor = await this.find(tenantId, query.after).catch(() => {
-        throw ApiError.badRequest(
-          `Invalid 'after': no such batch '${query.after?.slice(0, 64)}'.`,
-          'after',
-          'invalid_value',
-        );
-      });
-      qb.andWhere('(b.created_at, b.id) < (:createdAt, :id)', { createdAt: cursor.createdAt, id: cursor.id });
-    }
-    const rows = await qb
-      .orderBy('b.created_at', 'DESC')
-      .addOrderBy('b.id', 'DESC')
-      .limit(limit + 1)
-      .getMany();
+    const cursor = query.after
+      ? await this.find(tenantId, query.after).catch(() => {
+          throw ApiError.badRequest(
+            `Invalid 'after': no such batch '${query.after?.slice(0, 64)}'.`,
+            'after',
+            'invalid_value',
+          );
+        })
+      : null;
+    const rows = await this.batches.listForTenant(tenantId, limit + 1, cursor);
     return toListPage(rows.map(BatchObjectDto.from), limit);
   }
 

@@ -16,6 +16,7 @@ import { ApiErrorResponses } from '../../platform/http/api-error.dto';
 import { RateLimit } from '../throttling/rate-limit.decorator';
 import { DeletedFileDto, FileListDto, FileObjectDto, ListFilesQueryDto, UploadFileFormDto } from './file.dto';
 import { FilesService } from '../../domain/files/files.service';
+import { receiveUpload } from './multipart-upload';
 
 @ApiTags('Files')
 @ApiBearerAuth()
@@ -31,16 +32,20 @@ export class FilesController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadFileFormDto })
   @ApiOkResponse({ type: FileObjectDto })
-  upload(@Tenant() tenant: TenantContext, @Req() req: Request): Promise<FileObjectDto> {
-    return this.files.upload(tenant.tenant, req);
+  async upload(@Tenant() tenant: TenantContext, @Req() req: Request): Promise<FileObjectDto> {
+    const file = await this.files.upload(tenant.tenant, (storage, key, limits) =>
+      receiveUpload(req, storage, key, limits),
+    );
+    return FileObjectDto.from(file);
   }
 
   @Get()
   @RateLimit('reads')
   @ApiOperation({ summary: 'List files' })
   @ApiOkResponse({ type: FileListDto })
-  list(@Tenant() tenant: TenantContext, @Query() query: ListFilesQueryDto): Promise<FileListDto> {
-    return this.files.list(tenant.tenant, query as Record<string, unknown>);
+  async list(@Tenant() tenant: TenantContext, @Query() query: ListFilesQueryDto): Promise<FileListDto> {
+    const page = await this.files.list(tenant.tenant, query as Record<string, unknown>);
+    return { ...page, data: page.data.map(FileObjectDto.from) };
   }
 
   @Get(':file_id')

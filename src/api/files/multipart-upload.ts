@@ -6,19 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../../platform/http/api-error';
 import { storableText } from '../../common/pg-text';
 import { StorageDriver } from '../../platform/storage/storage.types';
-
-export interface UploadLimits {
-  /** Hard cap for any upload. */
-  maxUploadBytes: number;
-  /** Lower cap that applies once the purpose is known to be `batch`. */
-  maxBatchFileBytes: number;
-}
-
-export interface ParsedUpload {
-  filename: string;
-  bytes: number;
-  fields: Record<string, string>;
-}
+import { ParsedUpload, UploadLimits } from '../../domain/files/file-upload';
 
 const MAX_FILENAME = 255;
 

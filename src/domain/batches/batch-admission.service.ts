@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchStateService } from './batch-state.service';
 import { BatchEntity, BatchErrorItem } from './batch.entity';
+import { BatchRepository } from './batch.repository';
 
 /** What validation learned about a batch that passed it. */
 export interface ValidatedInput {
@@ -25,6 +26,7 @@ export class BatchAdmissionService {
 
   constructor(
     private readonly limits: BatchLimitsRepository,
+    private readonly batches: BatchRepository,
     private readonly state: BatchStateService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -32,7 +34,7 @@ export class BatchAdmissionService {
   /** Inserts a new batch row, or answers 429 when the tenant already has its most unfinished batches. */
   async insertNew(batch: BatchEntity): Promise<void> {
     const max = this.config.batches.maxActivePerTenant;
-    const outcome = await this.limits.admitCreate(batch.tenantId, max, (m) => m.insert(BatchEntity, batch));
+    const outcome = await this.limits.admitCreate(batch.tenantId, max, (m) => this.batches.insert(batch, m));
     if (!outcome.admitted) {
       // No Retry-After (a slot frees when a batch finishes, which may take hours), and
       // x-should-retry tells the OpenAI SDKs not to retry it on their own.

@@ -1,4 +1,5 @@
-import { endpointRefusal, KNOWN_BATCH_ENDPOINTS } from './batch-endpoints';
+import { KNOWN_BATCH_ENDPOINTS } from '../../common/batch-endpoints';
+import { endpointRefusal } from './batch-endpoints';
 
 describe('endpointRefusal', () => {
   const all = [...KNOWN_BATCH_ENDPOINTS];

@@ -1,25 +1,5 @@
-/**
- * Which endpoints a batch may target. Pure constants and checks, with no dependencies, so the
- * configuration, the API and the worker read the same list.
- */
-
-/**
- * Every endpoint this service can run a batch against: OpenAI's endpoints that vLLM serves, then
- * vLLM's scoring endpoints (our extension; `vllm run-batch` accepts them offline too).
- * `BATCH_ENDPOINTS` picks the ones a deployment offers.
- */
-export const KNOWN_BATCH_ENDPOINTS = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/v1/embeddings',
-  '/v1/responses',
-  '/v1/score',
-  '/v1/rerank',
-] as const;
-export type BatchEndpoint = (typeof KNOWN_BATCH_ENDPOINTS)[number];
-
-/** Endpoints beyond OpenAI's Batch API. */
-export const EXTENSION_BATCH_ENDPOINTS: readonly BatchEndpoint[] = ['/v1/score', '/v1/rerank'];
+/** Which endpoints a batch may target: the domain's rules over the catalogue in common/. */
+import { BatchEndpoint, isKnownBatchEndpoint } from '../../common/batch-endpoints';
 
 /**
  * OpenAI Batch endpoints with no vLLM counterpart. Code written for OpenAI may send them, so the
@@ -31,9 +11,6 @@ export const UNSERVED_OPENAI_ENDPOINTS: readonly string[] = [
   '/v1/images/edits',
   '/v1/videos',
 ];
-
-export const isKnownBatchEndpoint = (v: string): v is BatchEndpoint =>
-  (KNOWN_BATCH_ENDPOINTS as readonly string[]).includes(v);
 
 /**
  * Why a batch may not target `endpoint` in a deployment that offers `allowed`, or null when it

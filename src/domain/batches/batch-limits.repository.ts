@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { UNFINISHED_IN } from './batch.repository';
 
 /**
  * Advisory-lock namespaces (first key of the two-key form; the migration lock uses the one-key
@@ -8,8 +9,6 @@ import { DataSource, EntityManager } from 'typeorm';
  */
 const ACTIVE_BATCHES_LOCK = 7351002;
 const TOKEN_BUDGET_LOCK = 7351003;
-
-const UNFINISHED = `('validating','in_progress','finalizing','cancelling')`;
 
 export type Admission<T> = { admitted: true; value: T } | { admitted: false; current: number };
 
@@ -38,7 +37,7 @@ export class BatchLimitsRepository {
     return this.db.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ACTIVE_BATCHES_LOCK, tenantId]);
       const [{ n }] = (await m.query(
-        `SELECT count(*)::int AS n FROM batches WHERE tenant_id = $1 AND status IN ${UNFINISHED}`,
+        `SELECT count(*)::int AS n FROM batches WHERE tenant_id = $1 AND status IN ${UNFINISHED_IN}`,
         [tenantId],
       )) as Array<{ n: number }>;
       if (n >= max) return { admitted: false, current: n };
@@ -70,7 +69,7 @@ export class BatchLimitsRepository {
       // A fresh statement under READ COMMITTED: it sees every reservation committed before the lock.
       const [{ reserved }] = (await m.query(
         `SELECT COALESCE(SUM(estimated_tokens), 0)::text AS reserved FROM batches
-          WHERE tenant_id = $1 AND model = $2 AND id <> $3 AND status IN ${UNFINISHED}
+          WHERE tenant_id = $1 AND model = $2 AND id <> $3 AND status IN ${UNFINISHED_IN}
             AND estimated_tokens IS NOT NULL`,
         [batch.tenantId, model, batch.id],
       )) as Array<{ reserved: string }>;

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
+import { WebhookEventType } from '../webhooks/webhook-event';
 import { WebhookOutbox } from '../webhooks/webhook-outbox.service';
-import { BatchEntity, BatchStatus, TERMINAL_STATUSES } from './batch.entity';
+import { BatchStatus, TERMINAL_STATUSES } from './batch-status';
+import { BatchEntity } from './batch.entity';
+import { BatchRepository } from './batch.repository';
 
 /** The timestamp column each status stamps when a batch enters it. */
 const STAMP: Partial<Record<BatchStatus, keyof BatchEntity>> = {
@@ -17,6 +18,14 @@ const STAMP: Partial<Record<BatchStatus, keyof BatchEntity>> = {
   cancelled: 'cancelledAt',
 };
 
+/** OpenAI's webhook event for each terminal status. */
+const EVENT_TYPE: Partial<Record<BatchStatus, WebhookEventType>> = {
+  completed: 'batch.completed',
+  failed: 'batch.failed',
+  cancelled: 'batch.cancelled',
+  expired: 'batch.expired',
+};
+
 /**
  * The only place batch status changes. Each transition is one conditional UPDATE (`WHERE status IN
  * from`), so an API cancel racing a worker's finalize cannot both win, and a resumed worker cannot
@@ -26,10 +35,9 @@ const STAMP: Partial<Record<BatchStatus, keyof BatchEntity>> = {
 @Injectable()
 export class BatchStateService {
   constructor(
-    @InjectRepository(BatchEntity) private readonly batches: Repository<BatchEntity>,
+    private readonly batches: BatchRepository,
     private readonly metrics: MetricsService,
     private readonly outbox: WebhookOutbox,
-    private readonly webhookEvents: WebhookEventsRepository,
   ) {}
 
   transition(
@@ -38,7 +46,7 @@ export class BatchStateService {
     to: BatchStatus,
     changes: Partial<BatchEntity> = {},
   ): Promise<BatchEntity | null> {
-    return this.apply(this.batches.manager, id, from, to, changes);
+    return this.apply(undefined, id, from, to, changes);
   }
 
   /**
@@ -58,7 +66,7 @@ export class BatchStateService {
   }
 
   private async apply(
-    m: EntityManager,
+    m: EntityManager | undefined,
     id: string,
     from: readonly BatchStatus[],
     to: BatchStatus,
@@ -68,26 +76,17 @@ export class BatchStateService {
     const now = new Date();
     const set: Partial<BatchEntity> = { ...changes, status: to };
     if (stamp) (set as Record<string, unknown>)[stamp] = now;
-    const before = await m.findOneBy(BatchEntity, { id });
+    const before = await this.batches.find(id, m);
     if (!before || !from.includes(before.status)) return null;
-    const update = m
-      .createQueryBuilder()
-      .update(BatchEntity)
-      .set(set as never)
-      .where('id = :id AND status IN (:...from)', { id, from });
-    // Only terminal transitions make events, and those never run inside a caller's transaction
-    // (transitionIn refuses them), so the event's own statement may take its own connection.
-    const event = this.outbox.eventFor(before.tenantId, id, to, now);
-    const moved = event
-      ? await this.webhookEvents.updateWithEvent(update.returning('id').getQueryAndParameters(), event)
-      : Boolean((await update.execute()).affected);
-    if (!moved) return null;
+    const type = EVENT_TYPE[to];
+    const event = type ? this.outbox.eventFor(before.tenantId, id, type, now) : null;
+    if (!(await this.batches.moveIf(id, from, set, event, m))) return null;
     this.metrics.batchTransition(before.status, to);
     if (event) this.outbox.announce(event);
-    return m.findOneByOrFail(BatchEntity, { id });
+    return this.batches.get(id, m);
   }
 
   find(id: string): Promise<BatchEntity | null> {
-    return this.batches.findOneBy({ id });
+    return this.batches.find(id);
   }
 }

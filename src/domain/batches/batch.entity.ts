@@ -1,29 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { BatchEndpoint } from './batch-endpoints';
-
-export type { BatchEndpoint } from './batch-endpoints';
-
-export type BatchStatus =
-  | 'validating'
-  | 'failed'
-  | 'in_progress'
-  | 'finalizing'
-  | 'completed'
-  | 'expired'
-  | 'cancelling'
-  | 'cancelled';
-
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['failed', 'completed', 'expired', 'cancelled'];
-export const ALL_STATUSES: readonly BatchStatus[] = [
-  'validating',
-  'failed',
-  'in_progress',
-  'finalizing',
-  'completed',
-  'expired',
-  'cancelling',
-  'cancelled',
-];
+import { BatchEndpoint } from '../../common/batch-endpoints';
+import { bigintAsNumber } from '../../common/bigint-as-number';
+import { BatchStatus } from './batch-status';
 
 export interface BatchErrorItem {
   code: string;
@@ -31,12 +9,6 @@ export interface BatchErrorItem {
   param: string | null;
   line: number | null;
 }
-
-const nullableBigint = {
-  to: (v: number | null) => v,
-  from: (v: string | null) => (v === null ? null : Number(v)),
-};
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? 0 : Number(v)) };
 
 @Entity('batches')
 export class BatchEntity {
@@ -98,7 +70,7 @@ export class BatchEntity {
   reasoningTokens!: number;
 
   /** Tokens this batch holds against its tenant's enqueued-token limit; null until admitted. */
-  @Column({ name: 'estimated_tokens', type: 'bigint', nullable: true, transformer: nullableBigint })
+  @Column({ name: 'estimated_tokens', type: 'bigint', nullable: true, transformer: bigintAsNumber })
   estimatedTokens!: number | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })

@@ -1,16 +1,21 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { WebhooksDomainModule } from '../webhooks/webhooks-domain.module';
 import { BatchAdmissionService } from './batch-admission.service';
 import { BatchLimitsRepository } from './batch-limits.repository';
-import { BatchRequestEntity } from './batch-request.entity';
+import { BatchResultRepository } from './batch-result.repository';
 import { BatchStateService } from './batch-state.service';
-import { BatchEntity } from './batch.entity';
+import { BatchRepository } from './batch.repository';
 
 /** Batch state and rules shared by the API and the worker. */
 @Module({
-  imports: [TypeOrmModule.forFeature([BatchEntity, BatchRequestEntity]), WebhooksDomainModule],
-  providers: [BatchStateService, BatchLimitsRepository, BatchAdmissionService],
-  exports: [BatchStateService, BatchAdmissionService, TypeOrmModule],
+  imports: [WebhooksDomainModule],
+  providers: [
+    BatchRepository,
+    BatchResultRepository,
+    BatchStateService,
+    BatchLimitsRepository,
+    BatchAdmissionService,
+  ],
+  exports: [BatchRepository, BatchResultRepository, BatchStateService, BatchAdmissionService],
 })
 export class BatchesDomainModule {}

@@ -1,4 +1,4 @@
-import { BatchEndpoint } from './batch-endpoints';
+import { BatchEndpoint } from '../../common/batch-endpoints';
 
 /** A line-level refusal, before the line number is attached. */
 export interface BodyRefusal {

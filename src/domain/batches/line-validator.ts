@@ -1,6 +1,7 @@
 import { MAX_LINE_BODY_DEPTH, nestsDeeperThan } from '../../common/json-depth';
 import { isStorableText, storableText } from '../../common/pg-text';
-import { BatchEndpoint, BatchErrorItem } from './batch.entity';
+import { BatchEndpoint } from '../../common/batch-endpoints';
+import { BatchErrorItem } from './batch.entity';
 import { EmbeddingInputTally, endpointBodyRefusal } from './endpoint-line-rules';
 import { estimateLineTokens } from './token-estimate';
 
@@ -24,21 +25,35 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 const MAX_CUSTOM_ID = 512;
 
+/** A line's JSON object, or whether it was JSON at all. */
+export type ParsedLine = { ok: true; fields: Record<string, unknown> } | { ok: false; json: boolean };
+
+/**
+ * The one parser of a batch input line: validation, dispatch and finalization all read lines
+ * through it.
+ */
+export function parseInputLine(text: string): ParsedLine {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, json: false };
+  }
+  return isObject(parsed) ? { ok: true, fields: parsed } : { ok: false, json: true };
+}
+
 /**
  * Checks one JSONL line against OpenAI's BatchRequestInput rules, independently of other lines
  * (duplicates and model consistency are checked by the caller, which sees the whole file). Pure: no
  * I/O, so it can be fuzzed.
  */
 export function checkLine(text: string, lineNo: number, endpoint: BatchEndpoint): LineCheck {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return fail(lineNo, 'invalid_json_line', `Line ${lineNo} is not valid JSON.`, null);
+  const line = parseInputLine(text);
+  if (!line.ok) {
+    const message = line.json ? `Line ${lineNo} must be a JSON object.` : `Line ${lineNo} is not valid JSON.`;
+    return fail(lineNo, 'invalid_json_line', message, null);
   }
-  if (!isObject(parsed)) {
-    return fail(lineNo, 'invalid_json_line', `Line ${lineNo} must be a JSON object.`, null);
-  }
+  const parsed = line.fields;
   for (const field of ['custom_id', 'method', 'url', 'body'] as const) {
     if (parsed[field] === undefined || parsed[field] === null) {
       return fail(
@@ -133,6 +148,17 @@ export class FileValidation {
     this.errorCount++;
     if (this.errors.length < this.maxErrors)
       this.errors.push({ ...error, message: storableText(error.message) });
+  }
+
+  /** A line too long to read: counted as a request, refused as not JSON. */
+  addTooLong(lineNo: number): void {
+    this.requestCount++;
+    this.addError({
+      code: 'invalid_json_line',
+      message: `Line ${lineNo} is too long.`,
+      param: null,
+      line: lineNo,
+    });
   }
 
   addLine(text: string, lineNo: number): void {

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from '../../common/bigint-as-number';
 
 export const FILE_PURPOSES = [
   'batch',
@@ -29,8 +30,6 @@ export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = [
   'user_data',
   'evals',
 ];
-
-const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 @Entity('files')
 export class FileEntity {

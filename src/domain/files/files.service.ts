@@ -1,8 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Request } from 'express';
 import type { Readable } from 'node:stream';
-import { Repository } from 'typeorm';
 import { ApiError } from '../../platform/http/api-error';
 import { Clock } from '../../common/clock';
 import { isWellFormedId, newFileId } from '../../common/ids';
@@ -11,8 +8,8 @@ import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { STORAGE, StorageDriver, StorageNotFoundError } from '../../platform/storage/storage.types';
 import { FileEntity, FilePurpose, OPENAI_FILE_PURPOSES, UPLOADABLE_PURPOSES } from './file.entity';
 import { expiryAt, parseExpiresAfter } from './file-expiry';
-import { FileObjectDto } from '../../api/files/file.dto';
-import { receiveUpload } from '../../api/files/multipart-upload';
+import { UploadReceiver } from './file-upload';
+import { FileRepository } from './file.repository';
 
 export const fileNotFound = (id: string): ApiError =>
   ApiError.notFound(`No such File object: ${id}`, 'file_id');
@@ -22,17 +19,17 @@ export class FilesService {
   private readonly logger = new Logger('Files');
 
   constructor(
-    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+    private readonly files: FileRepository,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
-  /** Streams a multipart upload into storage, then records it. Nothing is recorded unless all is valid. */
-  async upload(tenantId: string, req: Request): Promise<FileObjectDto> {
+  /** Streams an upload into storage, then records it. Nothing is recorded unless all is valid. */
+  async upload(tenantId: string, receive: UploadReceiver): Promise<FileEntity> {
     const id = newFileId();
     const storageKey = `${tenantId}/${id}`;
-    const upload = await receiveUpload(req, this.storage, storageKey, this.config.files);
+    const upload = await receive(this.storage, storageKey, this.config.files);
     try {
       const purpose = this.parsePurpose(upload.fields.purpose);
       if (purpose === 'batch' && !upload.filename.toLowerCase().endsWith('.jsonl')) {
@@ -43,7 +40,7 @@ export class FilesService {
         upload.fields['expires_after[anchor]'],
         upload.fields['expires_after[seconds]'],
       );
-      const entity = this.files.create({
+      const entity: FileEntity = {
         id,
         tenantId,
         filename: upload.filename,
@@ -57,9 +54,9 @@ export class FilesService {
           expiresAfter !== null || purpose === 'batch'
             ? expiryAt(now, expiresAfter, this.config.files.defaultExpiryDays)
             : null,
-      });
+      };
       await this.files.insert(entity);
-      return FileObjectDto.from(entity);
+      return entity;
     } catch (err) {
       await this.storage.delete(storageKey).catch(() => undefined);
       throw err;
@@ -84,18 +81,15 @@ export class FilesService {
     return raw as FilePurpose;
   }
 
-  async list(tenantId: string, query: Record<string, unknown>): Promise<ListPage<FileObjectDto>> {
+  async list(tenantId: string, query: Record<string, unknown>): Promise<ListPage<FileEntity>> {
     const limit = parseLimit(query.limit, 10000, 10000);
     const order = query.order === undefined ? 'desc' : String(query.order);
     if (order !== 'asc' && order !== 'desc') {
       throw ApiError.badRequest("Invalid 'order': expected 'asc' or 'desc'.", 'order', 'invalid_value');
     }
-    const qb = this.files
-      .createQueryBuilder('f')
-      .where('f.tenant_id = :tenantId', { tenantId })
-      .andWhere('(f.expires_at IS NULL OR f.expires_at > now())');
+    let purpose: string | null = null;
     if (query.purpose !== undefined) {
-      const purpose = String(query.purpose);
+      purpose = String(query.purpose);
       if (!OPENAI_FILE_PURPOSES.includes(purpose)) {
         throw ApiError.badRequest(
           `Invalid 'purpose': '${purpose.slice(0, 64)}'.`,
@@ -103,35 +97,25 @@ export class FilesService {
           'invalid_value',
         );
       }
-      qb.andWhere('f.purpose = :purpose', { purpose });
     }
+    let after: FileEntity | null = null;
     if (query.after !== undefined && query.after !== '') {
-      const cursor = await this.find(tenantId, String(query.after)).catch(() => {
+      after = await this.find(tenantId, String(query.after)).catch(() => {
         throw ApiError.badRequest(
           `Invalid 'after': no such file '${String(query.after).slice(0, 64)}'.`,
           'after',
           'invalid_value',
         );
       });
-      const cmp = order === 'desc' ? '<' : '>';
-      qb.andWhere(`(f.created_at, f.id) ${cmp} (:createdAt, :id)`, {
-        createdAt: cursor.createdAt,
-        id: cursor.id,
-      });
     }
-    const dir = order === 'desc' ? 'DESC' : 'ASC';
-    const rows = await qb
-      .orderBy('f.created_at', dir)
-      .addOrderBy('f.id', dir)
-      .limit(limit + 1)
-      .getMany();
-    return toListPage(rows.map(FileObjectDto.from), limit);
+    const rows = await this.files.list(tenantId, { order, purpose, after, limit: limit + 1 });
+    return toListPage(rows, limit);
   }
 
   /** The tenant's file, or a 404 that looks the same whether the id is unknown or someone else's. */
   async find(tenantId: string, id: string): Promise<FileEntity> {
     if (!isWellFormedId(id, 'file-')) throw fileNotFound(id.slice(0, 64));
-    const file = await this.files.findOneBy({ id, tenantId });
+    const file = await this.files.findForTenant(tenantId, id);
     // An expired file is gone for the client at once, even before the purge removes its bytes.
     if (!file || (file.expiresAt && file.expiresAt.getTime() <= this.clock.now().getTime()))
       throw fileNotFound(id);
@@ -159,7 +143,7 @@ export class FilesService {
       this.logger.warn(
         `file ${id}: recorded ${file.bytes} bytes, stored ${stored.bytes}; correcting the record`,
       );
-      await this.files.update({ id }, { bytes: stored.bytes }).catch(() => undefined);
+      await this.files.setBytes(id, stored.bytes).catch(() => undefined);
       file.bytes = stored.bytes;
     }
     return { file, stream: stored.body, bytes: stored.bytes };
@@ -181,7 +165,7 @@ export class FilesService {
     const storageKey = `${tenantId}/${id}`;
     const { bytes } = await this.storage.put(storageKey, body);
     const createdAt = this.clock.now();
-    const entity = this.files.create({
+    const entity: FileEntity = {
       id,
       tenantId,
       filename,
@@ -191,7 +175,7 @@ export class FilesService {
       status: 'processed',
       createdAt,
       expiresAt: expiryAt(createdAt, expiresAfterSeconds, this.config.files.defaultExpiryDays),
-    });
+    };
     try {
       await this.files.insert(entity);
     } catch (err) {
@@ -206,36 +190,21 @@ export class FilesService {
    * batches still running. Returns how many were removed. Called periodically by the worker.
    */
   async purgeExpired(limit = 500): Promise<number> {
-    const result: unknown[] = await this.files.query(
-      `DELETE FROM files WHERE id IN (
-         SELECT f.id FROM files f
-          WHERE f.expires_at IS NOT NULL AND f.expires_at <= now()
-            AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.input_file_id = f.id
-                              AND b.status IN ('validating','in_progress','finalizing','cancelling'))
-          LIMIT $1)
-       RETURNING id, storage_key`,
-      [limit],
-    );
-    // TypeORM answers a DELETE … RETURNING with [rows, rowCount].
-    const deleted = (Array.isArray(result[0]) ? result[0] : result) as { id: string; storage_key: string }[];
-    for (const row of deleted) await this.storage.delete(row.storage_key).catch(() => undefined);
-    return deleted.length;
+    const keys = await this.files.deleteExpired(limit);
+    for (const key of keys) await this.storage.delete(key).catch(() => undefined);
+    return keys.length;
   }
 
   async delete(tenantId: string, id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
     const file = await this.find(tenantId, id);
-    const inUse: { count: string }[] = await this.files.query(
-      `SELECT count(*) AS count FROM batches WHERE input_file_id = $1 AND status IN ('validating','in_progress','finalizing','cancelling')`,
-      [id],
-    );
-    if (Number(inUse[0].count) > 0) {
+    if (await this.files.feedsUnfinishedBatch(id)) {
       throw ApiError.conflict(
         `File ${id} is the input of a batch that is still running; cancel the batch first.`,
         'file_id',
       );
     }
     // Row first: once it is gone no one can reach the bytes, so a failure after it leaves only garbage.
-    await this.files.delete({ id, tenantId });
+    await this.files.delete(tenantId, id);
     await this.storage.delete(file.storageKey).catch(() => undefined);
     return { id, object: 'file', deleted: true };
   }

@@ -1,14 +1,5 @@
-import type { BatchStatus } from '../batches/batch.entity';
-
-/** OpenAI's batch event types, one per terminal status. */
-export const WEBHOOK_EVENT_TYPES = {
-  completed: 'batch.completed',
-  failed: 'batch.failed',
-  cancelled: 'batch.cancelled',
-  expired: 'batch.expired',
-} as const satisfies Partial<Record<BatchStatus, string>>;
-
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[keyof typeof WEBHOOK_EVENT_TYPES];
+/** OpenAI's batch event types (one per terminal batch status: domain/batches says which). */
+export type WebhookEventType = 'batch.completed' | 'batch.failed' | 'batch.cancelled' | 'batch.expired';
 
 export type WebhookEventStatus = 'pending' | 'delivered' | 'dropped';
 
@@ -34,11 +25,6 @@ export interface WebhookEventRow {
   payload: string;
   status: WebhookEventStatus;
   attempts: number;
-}
-
-/** The event type of a transition into `status`, or null when the status is not terminal. */
-export function webhookEventType(status: BatchStatus): WebhookEventType | null {
-  return (WEBHOOK_EVENT_TYPES as Partial<Record<BatchStatus, WebhookEventType>>)[status] ?? null;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import type { BatchStatus } from '../batches/batch.entity';
 import { newWebhookEventId } from '../../common/ids';
 import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
@@ -13,7 +12,7 @@ import {
   webhookJobOptions,
 } from '../../platform/queue/queue.constants';
 import { WebhookEndpoints } from './webhook-endpoints.service';
-import { NewWebhookEvent, webhookEventType, webhookPayload } from './webhook-event';
+import { NewWebhookEvent, WebhookEventType, webhookPayload } from './webhook-event';
 import { WebhookEventsRepository } from './webhook-events.repository';
 
 /** How long a post-commit enqueue may wait for Redis; the sweep covers an enqueue that never lands. */
@@ -39,10 +38,9 @@ export class WebhookOutbox {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The event a transition of `batchId` into `to` emits, or null (not terminal, or no webhook). */
-  eventFor(tenantId: string, batchId: string, to: BatchStatus, at: Date): NewWebhookEvent | null {
-    const type = webhookEventType(to);
-    if (!type || !this.endpoints.forTenant(tenantId)) return null;
+  /** The event of type `type` about `batchId`, or null when the tenant has no webhook. */
+  eventFor(tenantId: string, batchId: string, type: WebhookEventType, at: Date): NewWebhookEvent | null {
+    if (!this.endpoints.forTenant(tenantId)) return null;
     const id = newWebhookEventId();
     const firstDelayMs = this.config.webhooks.retryScheduleSeconds[0] * 1000;
     return {

@@ -3,11 +3,7 @@
  * validated here, so a bad value stops the start with a message naming the variable instead of
  * failing later in some unrelated place. `.env.example` and the README table list the same names.
  */
-import {
-  BatchEndpoint,
-  isKnownBatchEndpoint,
-  KNOWN_BATCH_ENDPOINTS,
-} from '../../domain/batches/batch-endpoints';
+import { BatchEndpoint, isKnownBatchEndpoint, KNOWN_BATCH_ENDPOINTS } from '../../common/batch-endpoints';
 
 export type AppRole = 'all' | 'api' | 'worker';
 export type ConcurrencyMode = 'adaptive' | 'fixed';

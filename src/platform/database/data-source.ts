@@ -1,11 +1,10 @@
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../../migrations/index';
-import { BatchRequestEntity } from '../../domain/batches/batch-request.entity';
 import { BatchEntity } from '../../domain/batches/batch.entity';
 import { FileEntity } from '../../domain/files/file.entity';
 
-export const ENTITIES = [FileEntity, BatchEntity, BatchRequestEntity];
+export const ENTITIES = [FileEntity, BatchEntity];
 
 /** The migration CLI's connections: its advisory-lock session and the one running migrations. */
 const MIGRATION_POOL_MAX = 2;

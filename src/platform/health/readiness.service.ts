@@ -1,10 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig, READY_DEPENDENCIES, ReadyDependency } from '../config/app-config';
+import { DatabaseProbe } from '../database/database-probe';
 import { MetricsService } from '../metrics/metrics.service';
 import { pingQueueRedis } from '../queue/queue-connection';
 import { BATCH_QUEUE } from '../queue/queue.constants';
@@ -52,14 +51,14 @@ export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    @InjectDataSource() db: DataSource,
+    db: DatabaseProbe,
     @InjectQueue(BATCH_QUEUE) queue: Queue,
     @Inject(STORAGE) storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
     this.probes = {
-      postgres: () => db.query('SELECT 1'),
+      postgres: () => db.ping(),
       redis: () => pingQueueRedis(queue, PROBE_TIMEOUT_MS),
       storage: () => storage.check(),
     };

@@ -1,11 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { withTimeout } from '../../common/with-timeout';
 import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
+import { BatchRepository } from '../../domain/batches/batch.repository';
 import { WebhookEventsRepository } from '../../domain/webhooks/webhook-events.repository';
 import { EXPIRING_SOON_SECONDS, QUEUE_JOB_STATES } from './metrics';
 import { MetricsService } from './metrics.service';
@@ -38,7 +37,7 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
 
   constructor(
     private readonly metrics: MetricsService,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly batches: BatchRepository,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenanceQueue: Queue,
     @InjectQueue(WEBHOOK_QUEUE) private readonly webhookQueue: Queue,
@@ -71,19 +70,12 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
     try {
       // One scan for both gauges; terminal statuses' counts of "expiring" are ignored.
       const rows = await withTimeout(
-        this.db.query<{ status: string; count: string; expiring: string }[]>(
-          `SELECT status, count(*) AS count,
-                  count(*) FILTER (WHERE expires_at < now() + make_interval(secs => $1)) AS expiring
-             FROM batches GROUP BY status`,
-          [EXPIRING_SOON_SECONDS],
-        ),
+        this.batches.countByStatus(EXPIRING_SOON_SECONDS),
         SOURCE_TIMEOUT_MS,
         'batch count query',
       );
-      this.metrics.setBatchCounts(Object.fromEntries(rows.map((r) => [r.status, Number(r.count)])));
-      this.metrics.setBatchesExpiringSoon(
-        Object.fromEntries(rows.map((r) => [r.status, Number(r.expiring)])),
-      );
+      this.metrics.setBatchCounts(Object.fromEntries(rows.map((r) => [r.status, r.count])));
+      this.metrics.setBatchesExpiringSoon(Object.fromEntries(rows.map((r) => [r.status, r.expiring])));
     } catch (err) {
       this.warn('batches', err);
     }

@@ -1,5 +1,6 @@
 import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { BatchRepository } from '../../domain/batches/batch.repository';
 import { WebhookEventsRepository } from '../../domain/webhooks/webhook-events.repository';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { METRICS_PATH, MetricsController } from './metrics.controller';
@@ -29,6 +30,7 @@ import { MetricsTokenGuard } from './metrics-token.guard';
     MetricsTokenGuard,
     HttpMetricsMiddleware,
     WebhookEventsRepository,
+    BatchRepository,
   ],
   exports: [MetricsService],
 })

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ALL_STATUSES, TERMINAL_STATUSES } from '../../domain/batches/batch.entity';
+import { ALL_STATUSES, TERMINAL_STATUSES } from '../../domain/batches/batch-status';
 import { LIMIT_REASONS } from '../../worker/concurrency/control-law';
 
 /**

@@ -79,15 +79,6 @@ export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, 
     await rm(this.pathFor(key), { force: true });
   }
 
-  async exists(key: string): Promise<boolean> {
-    try {
-      await stat(this.pathFor(key));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   async check(): Promise<void> {
     await mkdir(this.root, { recursive: true });
     await access(this.root);

@@ -3,7 +3,6 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   ListMultipartUploadsCommand,
   S3Client,
   S3ClientConfig,
@@ -105,16 +104,6 @@ export class S3Storage implements StorageDriver {
   async delete(key: string): Promise<void> {
     // S3 answers 204 for an absent key as well, which is what the interface wants.
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-  }
-
-  async exists(key: string): Promise<boolean> {
-    try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
   }
 
   async check(): Promise<void> {

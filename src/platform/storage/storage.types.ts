@@ -14,7 +14,6 @@ export interface StorageDriver {
   get(key: string): Promise<StoredObject>;
   /** Removes the object; absent keys are not an error. */
   delete(key: string): Promise<void>;
-  exists(key: string): Promise<boolean>;
   /** Readiness probe. */
   check(): Promise<void>;
 }

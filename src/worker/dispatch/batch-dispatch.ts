@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { Readable } from 'node:stream';
 import { BatchEntity } from '../../domain/batches/batch.entity';
-import { JsonlLine, readJsonlLines } from '../input/jsonl-reader';
+import { InputRequest } from '../input/batch-input';
 import { LineShape, lineShape } from '../concurrency/line-shape';
 import { FairLimiter } from './fair-limiter';
 import { LineDispatcher } from './line-dispatcher';
@@ -13,9 +12,8 @@ export interface DispatchDeps {
   limiter: FairLimiter;
   lines: LineDispatcher;
   recorder: ResultRecorder;
-  /** Line numbers already recorded (a resumed batch skips them). */
-  done: Set<number>;
-  openInput: () => Promise<Readable>;
+  /** The batch's requests not yet recorded (a resumed batch skips the others), read on demand. */
+  input: AsyncGenerator<InputRequest>;
   /** Reads the batch's current status; polled so a cancel from any API replica is seen within a second. */
   currentStatus: () => Promise<string | null>;
   onInflightChange: () => void;
@@ -108,10 +106,6 @@ export class BatchDispatch {
     return this.inflight.size;
   }
 
-  get stoppedBy(): StopReason | null {
-    return this.stopReason;
-  }
-
   /** Stops dispatch. `graceMs` lets in-flight requests finish first (used on shutdown). */
   stop(reason: StopReason, graceMs = 0): void {
     if (this.stopReason) return;
@@ -135,8 +129,7 @@ export class BatchDispatch {
         .catch(() => undefined);
     }, STATUS_POLL_MS);
     try {
-      const input = await this.deps.openInput();
-      const lines = readJsonlLines(input)[Symbol.asyncIterator]();
+      const lines = this.deps.input;
       const window = this.window;
       let eof = false;
       const fill = async (): Promise<void> => {
@@ -151,9 +144,7 @@ export class BatchDispatch {
             eof = true;
             break;
           }
-          const item = next.value;
-          if ('tooLong' in item || this.deps.done.has(item.lineNo)) continue;
-          this.admit(window, item);
+          this.admit(window, next.value);
         }
       };
       await fill();
@@ -177,7 +168,6 @@ export class BatchDispatch {
         this.launch(next);
       }
       await lines.return(undefined).catch(() => undefined);
-      input.destroy();
       await Promise.all(this.inflight);
       await this.deps.recorder.drain();
     } finally {
@@ -188,14 +178,14 @@ export class BatchDispatch {
     return this.stopReason;
   }
 
-  /** Parses a line once, notes its size and files it under its prefix. */
-  private admit(window: PrefixWindow<PendingLine>, item: JsonlLine): void {
-    const line = JSON.parse(item.text) as { custom_id: string; body: Record<string, unknown> };
-    const shape = lineShape(line.body, this.batch.endpoint);
+  /** Notes a validated line's size and files it under its prefix. */
+  private admit(window: PrefixWindow<PendingLine>, { lineNo, chars, line }: InputRequest): void {
+    if (!line.ok) throw new Error(`line ${lineNo} of the input of ${this.batch.id} is not a JSON object`);
+    const { custom_id: customId, body } = line.fields as { custom_id: string; body: Record<string, unknown> };
+    const shape = lineShape(body, this.batch.endpoint);
     this.deps.onLine?.(shape);
-    const bytes = item.text.length;
-    this.windowBytes += bytes;
-    window.push(shape.prefixKey, { lineNo: item.lineNo, customId: line.custom_id, body: line.body, bytes });
+    this.windowBytes += chars;
+    window.push(shape.prefixKey, { lineNo, customId, body, bytes: chars });
   }
 
   private abortAll(): void {

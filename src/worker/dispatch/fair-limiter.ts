@@ -78,18 +78,6 @@ export class FairLimiter {
     return this.waiting;
   }
 
-  /** Batches with requests waiting for a slot. */
-  get waitingBatches(): number {
-    let n = 0;
-    for (const t of this.tenants.values()) n += t.active.size;
-    return n;
-  }
-
-  /** Batches the limiter remembers (between their first acquire and forget). */
-  get knownBatches(): number {
-    return this.flows.size;
-  }
-
   setLimit(limit: number): void {
     this.limitValue = Math.max(1, Math.floor(limit));
     this.grant();

@@ -2,7 +2,7 @@ import { AppConfig } from '../../platform/config/app-config';
 import { newBatchRequestId, newUpstreamRequestId } from '../../common/ids';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { backoffDelay, sleep } from '../upstream/backoff';
-import { failedResult, LineResult } from './result-recorder';
+import { BatchResult, failedResult } from '../../domain/batches/batch-result';
 import { UpstreamGate } from '../upstream/upstream-gate';
 import { normaliseUsage } from '../upstream/upstream-usage';
 import { UpstreamFailure, UpstreamResponse, VllmClient } from '../upstream/vllm.client';
@@ -56,7 +56,7 @@ export class LineDispatcher {
     customId: string,
     body: Record<string, unknown>,
     signal: AbortSignal,
-  ): Promise<LineResult | null> {
+  ): Promise<BatchResult | null> {
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.config.worker;
     if (this.config.vllmPriority !== undefined && body.priority === undefined)
       body.priority = this.config.vllmPriority;
@@ -134,11 +134,11 @@ export class LineDispatcher {
   }
 
   private success(
-    base: Pick<LineResult, 'lineNo' | 'requestId' | 'customId'>,
+    base: Pick<BatchResult, 'lineNo' | 'requestId' | 'customId'>,
     res: UpstreamResponse,
     requestId: string,
     seconds: number,
-  ): LineResult {
+  ): BatchResult {
     let parsed: { usage?: unknown };
     try {
       parsed = JSON.parse(res.body) as { usage?: unknown };

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { storableText } from '../../common/pg-text';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
-import { BatchEndpoint, BatchErrorItem } from '../../domain/batches/batch.entity';
-import { readJsonlLines } from './jsonl-reader';
+import { BatchEntity, BatchErrorItem } from '../../domain/batches/batch.entity';
 import { FileValidation } from '../../domain/batches/line-validator';
-import { FilesService } from '../../domain/files/files.service';
 import { VllmClient } from '../upstream/vllm.client';
+import { BatchInput } from './batch-input';
 
 export type ValidationOutcome =
   | { ok: true; total: number; model: string; estimatedTokens: number }
@@ -15,26 +14,26 @@ export type ValidationOutcome =
 @Injectable()
 export class InputValidationService {
   constructor(
-    private readonly files: FilesService,
+    private readonly input: BatchInput,
     private readonly vllm: VllmClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async validate(tenantId: string, fileId: string, endpoint: BatchEndpoint): Promise<ValidationOutcome> {
+  async validate(
+    batch: Pick<BatchEntity, 'tenantId' | 'inputFileId' | 'endpoint'>,
+  ): Promise<ValidationOutcome> {
     const { maxLines, maxErrorsReported, defaultMaxTokens } = this.config.batches;
-    const check = new FileValidation(endpoint, maxErrorsReported, defaultMaxTokens);
-    let stream;
+    const check = new FileValidation(batch.endpoint, maxErrorsReported, defaultMaxTokens);
+    let lines;
     try {
-      ({ stream } = await this.files.content(tenantId, fileId));
+      lines = await this.input.open(batch);
     } catch {
-      return {
-        ok: false,
-        errors: [fileError('invalid_request', `The input file ${fileId} no longer exists.`, 'input_file_id')],
-      };
+      const message = `The input file ${batch.inputFileId} no longer exists.`;
+      return { ok: false, errors: [fileError('invalid_request', message, 'input_file_id')] };
     }
-    for await (const item of readJsonlLines(stream)) {
+    for await (const item of lines) {
       if (check.requestCount >= maxLines) {
-        stream.destroy();
+        // Leaving the loop closes the file.
         return {
           ok: false,
           errors: [
@@ -46,17 +45,8 @@ export class InputValidationService {
           ],
         };
       }
-      if ('tooLong' in item) {
-        check.requestCount++;
-        check.addError({
-          code: 'invalid_json_line',
-          message: `Line ${item.lineNo} is too long.`,
-          param: null,
-          line: item.lineNo,
-        });
-        continue;
-      }
-      check.addLine(item.text, item.lineNo);
+      if ('tooLong' in item) check.addTooLong(item.lineNo);
+      else check.addLine(item.text, item.lineNo);
     }
     if (check.requestCount === 0) {
       return {

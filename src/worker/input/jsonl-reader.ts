@@ -7,6 +7,12 @@ export interface JsonlLine {
   text: string;
 }
 
+/** A line longer than the reader's bound, reported instead of being buffered. */
+export interface TooLongLine {
+  lineNo: number;
+  tooLong: true;
+}
+
 /**
  * Splits a byte stream into lines without holding more than one line (plus one chunk) in memory.
  * Handles LF and CRLF, a UTF-8 BOM, and a last line without a newline. Blank lines are skipped (but
@@ -16,7 +22,7 @@ export interface JsonlLine {
 export async function* readJsonlLines(
   stream: Readable,
   maxLineBytes = 32 * 1024 * 1024,
-): AsyncGenerator<JsonlLine | { lineNo: number; tooLong: true }> {
+): AsyncGenerator<JsonlLine | TooLongLine> {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let lineNo = 0;

@@ -1,26 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { DataSource } from 'typeorm';
-import { BatchEntity } from '../../domain/batches/batch.entity';
-import { readJsonlLines } from '../input/jsonl-reader';
 import { newBatchRequestId } from '../../common/ids';
+import { BatchEntity } from '../../domain/batches/batch.entity';
+import { BatchResultOutcome, BatchResultOutput, failedResult } from '../../domain/batches/batch-result';
+import { BatchResultRepository } from '../../domain/batches/batch-result.repository';
 import { FilesService } from '../../domain/files/files.service';
-import { failedResult, ResultRecorder } from '../dispatch/result-recorder';
+import { ResultRecorder } from '../dispatch/result-recorder';
+import { BatchInput } from '../input/batch-input';
 import { toOpenAiErrorBody } from '../upstream/upstream-error';
 
 const PAGE = 1000;
-
-interface ResultRow {
-  line_no: number;
-  request_id: string;
-  custom_id: string;
-  status_code: number | null;
-  upstream_request_id: string | null;
-  body: string | null;
-  error_code: string | null;
-  error_message: string | null;
-}
 
 /**
  * Turns recorded results into the batch's output and error files, streaming from PostgreSQL page
@@ -29,39 +18,25 @@ interface ResultRow {
 @Injectable()
 export class BatchFinalizerService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly results: BatchResultRepository,
     private readonly files: FilesService,
+    private readonly input: BatchInput,
   ) {}
-
-  /** Line numbers already recorded for a batch. */
-  async recordedLines(batchId: string): Promise<Set<number>> {
-    const rows: { line_no: number }[] = await this.db.query(
-      'SELECT line_no FROM batch_requests WHERE batch_id = $1',
-      [batchId],
-    );
-    return new Set(rows.map((r) => r.line_no));
-  }
 
   /**
    * Records every line that has no result yet as failed with `code` (batch_cancelled, batch_expired):
    * each custom_id then appears exactly once across the two files.
    */
   async recordUnrun(batch: BatchEntity, code: string, message: string): Promise<void> {
-    const done = await this.recordedLines(batch.id);
-    const recorder = new ResultRecorder(this.db, batch.id);
-    const { stream } = await this.files.content(batch.tenantId, batch.inputFileId);
-    for await (const item of readJsonlLines(stream)) {
-      if ('tooLong' in item || done.has(item.lineNo)) continue;
-      let customId = `line-${item.lineNo}`;
-      try {
-        customId = String((JSON.parse(item.text) as { custom_id: unknown }).custom_id);
-      } catch {
-        // validated earlier; keep the placeholder if the file is somehow unreadable now
-      }
+    const done = await this.results.recordedLines(batch.id);
+    const recorder = new ResultRecorder(this.results, batch.id);
+    for await (const { lineNo, line } of this.input.requests(batch, done)) {
+      // A batch cancelled while validating may have lines that are not JSON objects.
+      const customId = line.ok ? String(line.fields.custom_id) : `line-${lineNo}`;
       await recorder.waitForRoom();
       recorder.add(
         failedResult(
-          { lineNo: item.lineNo, requestId: newBatchRequestId(), customId },
+          { lineNo, requestId: newBatchRequestId(), customId },
           { errorCode: code, errorMessage: message },
         ),
       );
@@ -71,15 +46,11 @@ export class BatchFinalizerService {
 
   /** Writes the output and error files; returns their ids (null when a file would be empty). */
   async writeFiles(batch: BatchEntity): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
-    const counts: { outcome: string; n: string }[] = await this.db.query(
-      'SELECT outcome, count(*) AS n FROM batch_requests WHERE batch_id = $1 GROUP BY outcome',
-      [batch.id],
-    );
-    const count = (o: string): number => Number(counts.find((c) => c.outcome === o)?.n ?? 0);
+    const counts = await this.results.countByOutcome(batch.id);
     // Without output_expires_after, the files get the default expiry (FILE_DEFAULT_EXPIRY_DAYS).
     const expiresAfter = batch.outputExpiresAfter?.seconds;
-    const write = async (outcome: 'succeeded' | 'failed', suffix: string): Promise<string | null> => {
-      if (count(outcome) === 0) return null;
+    const write = async (outcome: BatchResultOutcome, suffix: string): Promise<string | null> => {
+      if (counts[outcome] === 0) return null;
       const file = await this.files.storeGenerated(
         batch.tenantId,
         `${batch.id}_${suffix}.jsonl`,
@@ -92,20 +63,16 @@ export class BatchFinalizerService {
     return { outputFileId: await write('succeeded', 'output'), errorFileId: await write('failed', 'error') };
   }
 
-  private async *lines(batchId: string, outcome: 'succeeded' | 'failed'): AsyncGenerator<Buffer> {
+  private async *lines(batchId: string, outcome: BatchResultOutcome): AsyncGenerator<Buffer> {
     let after = 0;
     for (;;) {
-      const rows: ResultRow[] = await this.db.query(
-        `SELECT line_no, request_id, custom_id, status_code, upstream_request_id, body, error_code, error_message
-           FROM batch_requests WHERE batch_id = $1 AND outcome = $2 AND line_no > $3 ORDER BY line_no LIMIT ${PAGE}`,
-        [batchId, outcome, after],
-      );
+      const rows = await this.results.page(batchId, outcome, after, PAGE);
       if (rows.length === 0) return;
       let chunk = '';
       for (const row of rows) chunk += formatLine(row);
       // Bytes, not a string: what storage counts and stores is then the UTF-8 encoding, once.
       yield Buffer.from(chunk, 'utf8');
-      after = rows[rows.length - 1].line_no;
+      after = rows[rows.length - 1].lineNo;
     }
   }
 }
@@ -116,18 +83,18 @@ export class BatchFinalizerService {
  * Failed ones are put in OpenAI's error envelope here rather than when recorded, so the raw upstream
  * answer stays in the database and rows recorded by older versions come out in the same shape.
  */
-export function formatLine(row: ResultRow): string {
-  const head = `{"id":${JSON.stringify(row.request_id)},"custom_id":${JSON.stringify(row.custom_id)},`;
-  if (row.status_code === null || row.body === null) {
+export function formatLine(row: BatchResultOutput): string {
+  const head = `{"id":${JSON.stringify(row.requestId)},"custom_id":${JSON.stringify(row.customId)},`;
+  if (row.statusCode === null || row.body === null) {
     const error = {
-      code: row.error_code ?? 'internal_error',
-      message: row.error_message ?? 'The request did not run.',
+      code: row.errorCode ?? 'internal_error',
+      message: row.errorMessage ?? 'The request did not run.',
     };
     return `${head}"response":null,"error":${JSON.stringify(error)}}\n`;
   }
-  const ok = row.status_code >= 200 && row.status_code < 300;
-  const body = ok ? row.body : JSON.stringify(toOpenAiErrorBody(row.status_code, row.body));
+  const ok = row.statusCode >= 200 && row.statusCode < 300;
+  const body = ok ? row.body : JSON.stringify(toOpenAiErrorBody(row.statusCode, row.body));
   // Rows from before ids were sent upstream may have none: the line's own id stands in.
-  const requestId = row.upstream_request_id ?? row.request_id;
-  return `${head}"response":{"status_code":${row.status_code},"request_id":${JSON.stringify(requestId)},"body":${body}},"error":null}\n`;
+  const requestId = row.upstreamRequestId ?? row.requestId;
+  return `${head}"response":{"status_code":${row.statusCode},"request_id":${JSON.stringify(requestId)},"body":${body}},"error":null}\n`;
 }

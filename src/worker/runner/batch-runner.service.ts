@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { BatchAdmissionService } from '../../domain/batches/batch-admission.service';
 import { BatchStateService } from '../../domain/batches/batch-state.service';
-import { BatchEntity, TERMINAL_STATUSES } from '../../domain/batches/batch.entity';
+import { TERMINAL_STATUSES } from '../../domain/batches/batch-status';
+import { BatchEntity } from '../../domain/batches/batch.entity';
+import { BatchResultRepository } from '../../domain/batches/batch-result.repository';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { FilesService } from '../../domain/files/files.service';
 import { MetricsService } from '../../platform/metrics/metrics.service';
@@ -11,6 +11,7 @@ import { BatchDispatch, StopReason } from '../dispatch/batch-dispatch';
 import { BatchFinalizerService } from '../output/batch-finalizer.service';
 import { ConcurrencyController } from '../concurrency/concurrency-controller.service';
 import { FairLimiter } from '../dispatch/fair-limiter';
+import { BatchInput } from '../input/batch-input';
 import { InputValidationService } from '../input/input-validation.service';
 import { LineDispatcher } from '../dispatch/line-dispatcher';
 import { ResultRecorder } from '../dispatch/result-recorder';
@@ -38,7 +39,8 @@ export class BatchRunnerService {
   private shutdownGraceMs = 0;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly results: BatchResultRepository,
+    private readonly input: BatchInput,
     private readonly state: BatchStateService,
     private readonly admission: BatchAdmissionService,
     private readonly files: FilesService,
@@ -107,7 +109,7 @@ export class BatchRunnerService {
 
   private async validate(batch: BatchEntity): Promise<BatchEntity | null> {
     const started = performance.now();
-    const outcome = await this.validation.validate(batch.tenantId, batch.inputFileId, batch.endpoint);
+    const outcome = await this.validation.validate(batch);
     this.metrics.observeValidation((performance.now() - started) / 1000);
     if (!outcome.ok) {
       this.logger.log(`batch ${batch.id} failed validation with ${outcome.errors.length} error(s)`);
@@ -121,15 +123,13 @@ export class BatchRunnerService {
   private async dispatch(batch: BatchEntity): Promise<StopReason | null> {
     for (let pass = 1; pass <= MAX_DISPATCH_PASSES; pass++) {
       if (this.shuttingDown) return 'shutdown';
-      const done = await this.finalizer.recordedLines(batch.id);
+      const done = await this.results.recordedLines(batch.id);
       if (done.size >= batch.totalRequests) return null;
-      const recorder = new ResultRecorder(this.db, batch.id);
       const run = new BatchDispatch(batch, {
         limiter: this.limiter,
         lines: this.lines,
-        recorder,
-        done,
-        openInput: async () => (await this.files.content(batch.tenantId, batch.inputFileId)).stream,
+        recorder: new ResultRecorder(this.results, batch.id),
+        input: this.input.requests(batch, done),
         currentStatus: async () => (await this.state.find(batch.id))?.status ?? null,
         onInflightChange: () => this.metrics.setInflight(this.limiter.active, this.limiter.limit),
         onLine: (shape) => this.concurrency.noteLine(shape),

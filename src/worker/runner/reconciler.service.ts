@@ -1,9 +1,8 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { BatchRepository } from '../../domain/batches/batch.repository';
 import { FilesService } from '../../domain/files/files.service';
 import { BatchQueueProducer } from '../../platform/queue/batch-queue.producer';
 import { BATCH_QUEUE, JOB_RECONCILE, MAINTENANCE_QUEUE } from '../../platform/queue/queue.constants';
@@ -27,7 +26,7 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
   private ticking = false;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly batches: BatchRepository,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
     private readonly producer: BatchQueueProducer,
@@ -73,11 +72,8 @@ export class ReconcilerService extends WorkerHost implements OnApplicationBootst
   }
 
   async reconcile(): Promise<number> {
-    const rows: { id: string }[] = await this.db.query(
-      `SELECT id FROM batches WHERE status IN ('validating','in_progress','finalizing','cancelling') ORDER BY created_at`,
-    );
     let requeued = 0;
-    for (const { id } of rows) {
+    for (const id of await this.batches.unfinishedIds()) {
       const job = await this.batchQueue.getJob(id);
       if (!job) {
         await this.producer.enqueue(id);

@@ -12,10 +12,9 @@ import { settled } from '../../platform/queue/settle-connections-on-shutdown';
  * 1-2 s; a killed worker stops renewing it. BullMQ's stalled check (run every STALLED_INTERVAL_MS by
  * any live worker, two passes: mark, then move once the lock is gone) hands the job back to the
  * queue at most about LOCK_DURATION_MS + STALLED_INTERVAL_MS (≈5 s) after the crash, and another
- * worker resumes it from PostgreSQL. (The former 10 s lock + 5 s check took up to 15 s, measured
- * 12.9 s, above the 10 s promised; 5 s + 2 s measured up to 7.9 s, too close to it.) A false stall,
- * a live worker not renewing for 4 s, costs duplicate upstream work but no duplicate result: results
- * are recorded exactly once. The check is one small Lua script per second per queue.
+ * worker resumes it from PostgreSQL: well within the 10 s a crash may cost, with room for a loaded
+ * machine. A false stall, a live worker not renewing for 4 s, costs duplicate upstream work but no
+ * duplicate result: results are recorded exactly once. The check is one small Lua script per second per queue.
  */
 export const LOCK_DURATION_MS = 4_000;
 export const STALLED_INTERVAL_MS = 1_000;
