@@ -5,7 +5,7 @@ export interface MetricsSource {
   engine: Engine<unknown>;
   /** Labels every metric but the info gauge. */
   model: string;
-  /** Export only vllm:gpu_cache_usage_perc (releases before the kv_cache_usage_perc rename). */
+  /** See SimulatorOptions.legacyMetricNames. */
   legacyMetricNames: boolean;
   successTotals: { stop: number; length: number };
   abortedTotal: number;

@@ -28,7 +28,7 @@ export interface SimulatorStats {
   /** HTTP requests open now (control endpoints excluded). */
   inFlight: number;
   maxInFlight: number;
-  // Additions beyond the brief, for fault tests:
+  // For fault tests:
   /** Inference requests answered with an injected 429. */
   injected429: number;
   /** Inference requests that were left hanging on purpose. */
