@@ -9,7 +9,7 @@ import { readBody, sendJsonNow } from './respond';
 import type { RunningSimulator } from './simulator';
 import { isObject } from './vllm-request';
 
-type Controls = Pick<
+export type Controls = Pick<
   RunningSimulator,
   'stats' | 'resetStats' | 'faults' | 'setFaults' | 'options' | 'setOptions'
 >;

@@ -4,7 +4,7 @@
  * FastAPI's 404/405 bodies for anything else.
  */
 import type * as http from 'node:http';
-import { handleControl } from './control';
+import { type Controls, handleControl } from './control';
 import { OUTAGE_503, type Outage } from './faults';
 import type { Call, Inference } from './inference';
 import { INFERENCE_PATHS, inferenceKind, type Kind } from './jobs';
@@ -28,7 +28,7 @@ export class Router {
     private readonly responder: Responder,
     private readonly inference: Inference,
     private readonly outage: Outage,
-    private readonly controls: Parameters<typeof handleControl>[0],
+    private readonly controls: Controls,
   ) {}
 
   readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
