@@ -1,4 +1,4 @@
-import { Engine, EngineLoop, type EngineConfig, type Sequence } from './engine';
+import { Engine, type EngineConfig, type Sequence } from './engine';
 
 const small: Partial<EngineConfig> = {
   blockSize: 4,
@@ -328,54 +328,5 @@ describe('Engine: behaviour under load (virtual time)', () => {
     const r = closedLoop({ ...gpu, numGpuBlocks: 100_000, maxNumSeqs: 32 }, 100);
     expect(r.maxRunning).toBe(32);
     expect(r.preemptions).toBe(0);
-  });
-});
-
-describe('EngineLoop (wall clock)', () => {
-  it('runs steps with timers, delivers finished sequences, and idles without a timer', async () => {
-    const engine = new Engine<number>({ ...small, stepBaseMs: 2, stepPerSeqMs: 0 });
-    const finished: number[] = [];
-    let resolveAll: () => void = () => undefined;
-    const all = new Promise<void>((r) => (resolveAll = r));
-    const loop = new EngineLoop<number>(engine, {
-      onFinished: (seq) => {
-        finished.push(seq.data);
-        if (finished.length === 10) resolveAll();
-      },
-      onFailed: () => undefined,
-    });
-    const t0 = performance.now();
-    for (let i = 0; i < 10; i++) loop.submit({ promptTokens: 4, outputTokens: 5 }, i);
-    await all;
-    const elapsed = performance.now() - t0;
-    // 8 run in the first wave (maxNumSeqs 8), 2 in the second: 10 steps of 2 ms at the least
-    expect(elapsed).toBeGreaterThanOrEqual(9);
-    expect(elapsed).toBeLessThan(1000);
-    expect(finished.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(loop.idle).toBe(true);
-    loop.close();
-  });
-
-  it('drops an aborted sequence', async () => {
-    const engine = new Engine<string>({ ...small, stepBaseMs: 1, stepPerSeqMs: 0, maxNumSeqs: 1 });
-    const finished: string[] = [];
-    let done: () => void = () => undefined;
-    const second = new Promise<void>((r) => (done = r));
-    const loop = new EngineLoop<string>(engine, {
-      onFinished: (seq) => {
-        finished.push(seq.data);
-        if (seq.data === 'c') done();
-      },
-      onFailed: () => undefined,
-    });
-    loop.submit({ promptTokens: 1, outputTokens: 3 }, 'a');
-    const b = loop.submit({ promptTokens: 1, outputTokens: 3 }, 'b');
-    loop.submit({ promptTokens: 1, outputTokens: 3 }, 'c');
-    if (!b.ok) throw new Error('refused');
-    loop.abort(b.seq);
-    await second;
-    expect(finished).toEqual(['a', 'c']);
-    loop.close();
   });
 });

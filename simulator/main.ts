@@ -33,6 +33,7 @@
  *
  * Booleans accept 1/0, true/false, yes/no, on/off. SIGTERM and SIGINT close the server.
  */
+import { isInstant } from './options';
 import { createSimulator, type Faults, type SimulatorOptions } from './simulator';
 
 type Env = Record<string, string | undefined>;
@@ -149,10 +150,7 @@ async function main(): Promise<void> {
   }
   const sim = await createSimulator(options);
   const o = sim.options();
-  const mode =
-    o.instant || (o.stepBaseMs === 0 && o.stepPerSeqMs === 0)
-      ? 'instant'
-      : `step ${o.stepBaseMs}+${o.stepPerSeqMs}×n ms`;
+  const mode = isInstant(o) ? 'instant' : `step ${o.stepBaseMs}+${o.stepPerSeqMs}×n ms`;
   process.stdout.write(
     `vLLM simulator listening on ${sim.url} (models ${o.models.join(',')}, max_model_len ${o.maxModelLen}, ` +
       `KV ${o.numGpuBlocks}×${o.blockSize} tokens, max_num_seqs ${o.maxNumSeqs}, ${mode})\n`,

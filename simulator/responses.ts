@@ -2,24 +2,24 @@
  * `POST /v1/responses` in vLLM's shape: parsing the request's input and building the Response
  * object. The engine runs it as it runs a chat completion (one sequence: prompt, then output).
  */
-import { badRequest, contentText, isObject, type Json, optionalPositiveInt } from './vllm-request';
-
-/** What the engine and the answer need from a Responses request. */
-export interface ResponsesPrompt {
-  /** All prompt text (instructions, then every input item), as the tokenizer would see it. */
-  promptText: string;
-  /** The text the answer echoes: the input string, or the last input message's text. */
-  echoed: string;
-  /** `max_output_tokens`, when given. */
-  maxOutputTokens: number | undefined;
-}
+import type { FinishReason, GenerationPrompt } from './completions';
+import {
+  badRequest,
+  contentText,
+  countTokens,
+  isObject,
+  type Json,
+  optionalPositiveInt,
+} from './vllm-request';
 
 /**
  * `input` is a string or a list of items; message items (`{role, content}` with or without
  * `type: "message"`) carry a string or a list of content parts (`input_text`, …). Other item types
- * (tool calls and their outputs) add their text to the prompt, as a template would.
+ * (tool calls and their outputs) add their text to the prompt, as a template would. The prompt is
+ * the instructions, then every input item; the answer echoes the input string, or the last input
+ * message's text; the limit is `max_output_tokens`.
  */
-export function parseResponsesRequest(body: Json): ResponsesPrompt {
+export function parseResponsesRequest(body: Json): GenerationPrompt {
   const input = body.input;
   if (input === undefined || input === null) throw badRequest('Field required: input');
   const instructions = typeof body.instructions === 'string' ? body.instructions : null;
@@ -45,11 +45,8 @@ export function parseResponsesRequest(body: Json): ResponsesPrompt {
   } else {
     throw badRequest('input must be a string or a non-empty list of input items.');
   }
-  return {
-    promptText: (instructions === null ? [] : [instructions]).concat(texts).join('\n'),
-    echoed,
-    maxOutputTokens,
-  };
+  const promptText = (instructions === null ? [] : [instructions]).concat(texts).join('\n');
+  return { echoed, promptTokens: countTokens(promptText), requested: maxOutputTokens, where: 'input' };
 }
 
 export interface ResponseAnswer {
@@ -61,7 +58,7 @@ export interface ResponseAnswer {
   inputTokens: number;
   outputTokens: number;
   /** 'length': the answer stopped at the output limit, so the response is `incomplete`. */
-  finishReason: 'stop' | 'length';
+  finishReason: FinishReason;
   request: Json;
 }
 

@@ -1,54 +1,16 @@
 import { postToSimulator as post, simulatorRoot as root } from '../test/support/simulator-http';
 import OpenAI from 'openai';
 import { simulatedAnswer } from './answers';
-import { createSimulator, embeddingFor, type RunningSimulator, type SimulatorOptions } from './simulator';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll until `cond` holds (tests wait on the simulator's state, not on guessed delays). */
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(2);
-  }
-}
-
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({
-  model: 'sim-model',
-  messages: [
-    { role: 'system', content: 'be brief' },
-    { role: 'user', content },
-  ],
-  ...extra,
-});
-
-async function withSim<T>(
-  opts: Partial<SimulatorOptions>,
-  fn: (sim: RunningSimulator) => Promise<T>,
-): Promise<T> {
-  const sim = await createSimulator({ port: 0, ...opts });
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.close();
-  }
-}
+import { chat, resetTestSimulator, startTestSimulator, until, withSim } from './spec-helpers';
+import { createSimulator, embeddingFor, type RunningSimulator } from './simulator';
 
 describe('simulator HTTP surface', () => {
   let sim: RunningSimulator;
   let client: OpenAI;
 
-  beforeAll(async () => {
-    sim = await createSimulator({ port: 0, stepBaseMs: 1, stepPerSeqMs: 0 });
-    client = new OpenAI({ baseURL: sim.url, apiKey: 'unused', maxRetries: 0 });
-  });
+  beforeAll(async () => ({ sim, client } = await startTestSimulator()));
   afterAll(() => sim.close());
-  beforeEach(() => {
-    sim.setFaults({ failRate: 0, hangRate: 0, status429Rate: 0, extraLatencyMs: 0, outageMs: 0 });
-    sim.setOptions({ outputTokens: null });
-    sim.resetStats();
-  });
+  beforeEach(() => resetTestSimulator(sim));
 
   it('listens on a free port and exposes a /v1 base url', () => {
     expect(sim.port).toBeGreaterThan(0);
@@ -281,96 +243,6 @@ describe('simulator HTTP surface', () => {
     });
   });
 
-  it('injects 500s per attempt at failRate', async () => {
-    sim.setFaults({ failRate: 1 });
-    const failed = await post(sim, '/v1/chat/completions', chat('x'));
-    expect(failed.status).toBe(500);
-    expect(failed.json).toEqual({
-      object: 'error',
-      message: 'Internal server error (simulated)',
-      type: 'InternalServerError',
-      param: null,
-      code: 500,
-    });
-    sim.setFaults({ failRate: 0.5 });
-    let ok = 0;
-    for (let i = 0; i < 200; i++) {
-      const r = await post(sim, '/v1/completions', { prompt: 'same request', max_tokens: 1 });
-      if (r.status === 200) ok++;
-    }
-    expect(ok).toBeGreaterThan(60);
-    expect(ok).toBeLessThan(140);
-    expect(sim.stats().failedInjected).toBe(1 + 200 - ok);
-    // /health and /v1/models are not affected
-    expect((await fetch(root(sim) + '/health')).status).toBe(200);
-  });
-
-  it('injects 429s', async () => {
-    sim.setFaults({ status429Rate: 1 });
-    const r = await post(sim, '/v1/chat/completions', chat('x'));
-    expect(r.status).toBe(429);
-    expect(r.json).toMatchObject({ object: 'error', code: 429 });
-    expect(r.headers.get('retry-after')).toBe('1');
-    await expect(client.chat.completions.create(chat('x') as never)).rejects.toMatchObject({ status: 429 });
-    expect(sim.stats().injected429).toBe(2);
-  });
-
-  it('hangs requests until the client gives up, and counts the abort', async () => {
-    sim.setFaults({ hangRate: 1 });
-    await expect(
-      post(sim, '/v1/chat/completions', chat('x'), { signal: AbortSignal.timeout(100) }),
-    ).rejects.toThrow();
-    await until(() => sim.stats().aborted === 1);
-    expect(sim.stats()).toMatchObject({ injectedHangs: 1, aborted: 1, inFlight: 0, completed: 0 });
-  });
-
-  it('adds extraLatencyMs to responses', async () => {
-    sim.setFaults({ extraLatencyMs: 120 });
-    const t0 = performance.now();
-    const r = await fetch(root(sim) + '/health');
-    expect(r.status).toBe(200);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(110);
-  });
-
-  it('outage in 503 mode answers 503 on everything, then recovers', async () => {
-    sim.setFaults({ outageMode: '503', outageMs: 150 });
-    expect((await fetch(root(sim) + '/health')).status).toBe(503);
-    expect((await fetch(sim.url + '/models')).status).toBe(503);
-    const r = await post(sim, '/v1/chat/completions', chat('x'));
-    expect(r.status).toBe(503);
-    expect(r.json).toMatchObject({ object: 'error', code: 503 });
-    expect(sim.faults().outageMs).toBeGreaterThan(0);
-    await sleep(200);
-    expect((await fetch(root(sim) + '/health')).status).toBe(200);
-    expect(sim.stats().outageRejected).toBe(3);
-  });
-
-  it('outage in refuse mode refuses connections and cuts open ones, then recovers', async () => {
-    sim.setFaults({ hangRate: 1 });
-    const hanging = post(sim, '/v1/chat/completions', chat('x')).then(
-      () => 'answered',
-      (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
-    );
-    await until(() => sim.stats().injectedHangs === 1);
-    sim.setFaults({ hangRate: 0, outageMode: 'refuse', outageMs: 200 });
-    expect(await hanging).toMatch(/ECONNRESET|UND_ERR_SOCKET|other side closed/);
-    const refused = await fetch(root(sim) + '/health').then(
-      () => 'connected',
-      (e: Error & { cause?: { code?: string } }) => e.cause?.code,
-    );
-    expect(refused).toBe('ECONNREFUSED');
-    await sleep(300);
-    expect((await fetch(root(sim) + '/health')).status).toBe(200);
-    expect(sim.stats()).toMatchObject({ droppedByOutage: 1, aborted: 0 });
-  });
-
-  it('setFaults with outageMs 0 ends an outage at once', async () => {
-    sim.setFaults({ outageMode: 'refuse', outageMs: 60_000 });
-    sim.setFaults({ outageMs: 0 });
-    await sleep(10);
-    expect((await fetch(root(sim) + '/health')).status).toBe(200);
-  });
-
   it('control endpoints: stats, faults, options, reset', async () => {
     const base = root(sim);
     const faults = await post(sim, '/sim/faults', { failRate: 1 });
@@ -478,118 +350,5 @@ describe('simulator options', () => {
     await until(() => sim.stats().injectedHangs === 1);
     await sim.close();
     expect(await pending).toBe('cut');
-  });
-});
-
-describe('simulator engine through HTTP', () => {
-  it('runs at most maxNumSeqs at once and queues the rest', async () => {
-    await withSim({ stepBaseMs: 10, stepPerSeqMs: 0, maxNumSeqs: 4 }, async (sim) => {
-      const all = Promise.all(
-        Array.from({ length: 12 }, (_, i) =>
-          post(sim, '/v1/completions', { prompt: `n${i}`, max_tokens: 10 }),
-        ),
-      );
-      // a wave of 4 takes 10 steps × 10 ms: look while the first wave runs
-      await until(() => sim.stats().received === 12 && sim.stats().running === 4);
-      const metrics = await (await fetch(root(sim) + '/metrics')).text();
-      expect(metrics).toMatch(/^vllm:num_requests_running\{[^}]*\} 4\.0$/m);
-      expect(metrics).toMatch(/^vllm:num_requests_waiting\{[^}]*\} 8\.0$/m);
-      const results = await all;
-      results.forEach((r, i) => expect(r.json.choices[0].text).toBe(simulatedAnswer(`n${i}`)));
-      const s = sim.stats();
-      expect(s).toMatchObject({ completed: 12, maxRunning: 4, running: 0, waiting: 0 });
-      expect(s.maxWaiting).toBeGreaterThanOrEqual(8); // 11 when all arrive before the first step
-      expect(s.meanRunning).toBeGreaterThan(0);
-    });
-  });
-
-  it('preempts when decode outgrows a small KV cache', async () => {
-    // 8 blocks × 16 = 128 tokens; each request grows to 4 + 60 tokens = 4 blocks: only 2 fit at the end
-    await withSim({ stepBaseMs: 1, stepPerSeqMs: 0, numGpuBlocks: 8 }, async (sim) => {
-      await Promise.all(
-        Array.from({ length: 6 }, () =>
-          post(sim, '/v1/completions', { prompt: 'abcdefghijklmnop', max_tokens: 60 }),
-        ),
-      );
-      const s = sim.stats();
-      expect(s.completed).toBe(6);
-      expect(s.preemptions).toBeGreaterThan(0);
-      expect(s.generationTokens).toBe(360);
-      const metrics = await (await fetch(root(sim) + '/metrics')).text();
-      expect(metrics).toMatch(/^vllm:num_preemptions_total\{[^}]*\} [1-9]/m);
-    });
-  });
-
-  it('a client disconnect removes a waiting request from the engine', async () => {
-    await withSim({ stepBaseMs: 5, stepPerSeqMs: 0, maxNumSeqs: 1 }, async (sim) => {
-      const first = post(sim, '/v1/completions', { prompt: 'first', max_tokens: 30 });
-      await until(() => sim.stats().running === 1);
-      const controller = new AbortController();
-      const second = post(
-        sim,
-        '/v1/completions',
-        { prompt: 'second', max_tokens: 30 },
-        { signal: controller.signal },
-      );
-      await until(() => sim.stats().waiting === 1);
-      controller.abort();
-      await expect(second).rejects.toThrow();
-      await until(() => sim.stats().aborted === 1);
-      expect(sim.stats()).toMatchObject({ waiting: 0, running: 1 });
-      expect((await first).status).toBe(200);
-      expect(sim.stats()).toMatchObject({ completed: 1, generationTokens: 30 });
-    });
-  });
-
-  it('admits lower priority values first when priority scheduling is on', async () => {
-    await withSim(
-      { stepBaseMs: 2, stepPerSeqMs: 0, maxNumSeqs: 1, priorityScheduling: true },
-      async (sim) => {
-        const order: string[] = [];
-        const send = (name: string, priority: number) =>
-          post(sim, '/v1/completions', { prompt: name, max_tokens: 5, priority }).then((r) => {
-            expect(r.status).toBe(200);
-            order.push(name);
-          });
-        // the blocker runs 100 steps (200 ms): the others queue up behind it meanwhile
-        const blocker = post(sim, '/v1/completions', { prompt: 'blocker', max_tokens: 100 }).then(() => {
-          order.push('blocker');
-        });
-        await until(() => sim.stats().running === 1);
-        const rest = [send('low', 10), send('high', -1), send('mid', 3)];
-        await until(() => sim.stats().waiting === 3);
-        await Promise.all([blocker, ...rest]);
-        expect(order).toEqual(['blocker', 'high', 'mid', 'low']);
-      },
-    );
-  });
-
-  it('answers 503 when the waiting queue is at maxWaiting', async () => {
-    await withSim({ stepBaseMs: 5, stepPerSeqMs: 0, maxNumSeqs: 1, maxWaiting: 1 }, async (sim) => {
-      const running = post(sim, '/v1/completions', { prompt: 'a', max_tokens: 10 });
-      await until(() => sim.stats().running === 1);
-      const waiting = post(sim, '/v1/completions', { prompt: 'b', max_tokens: 10 });
-      await until(() => sim.stats().waiting === 1);
-      const full = await post(sim, '/v1/completions', { prompt: 'c', max_tokens: 10 });
-      expect(full.status).toBe(503);
-      expect(full.json).toMatchObject({ object: 'error', type: 'ServiceUnavailableError', code: 503 });
-      expect((await running).status).toBe(200);
-      expect((await waiting).status).toBe(200);
-    });
-  });
-});
-
-describe('simulator start-up outage', () => {
-  it('faults.outageMs at creation refuses connections first (like vLLM while loading)', async () => {
-    await withSim({ faults: { outageMode: 'refuse', outageMs: 150 } }, async (sim) => {
-      const first = await fetch(root(sim) + '/health').then(
-        (r) => r.status,
-        (e: Error & { cause?: { code?: string } }) => e.cause?.code,
-      );
-      expect(first).toBe('ECONNREFUSED');
-      await until(() => sim.faults().outageMs === 0);
-      await sleep(20);
-      expect((await fetch(root(sim) + '/health')).status).toBe(200);
-    });
   });
 });

@@ -86,3 +86,19 @@ export function fnv1a(text: string): number {
   }
   return h >>> 0;
 }
+
+/** Text and token count of a completions/embeddings prompt item: a string or token ids. */
+export function promptItem(item: unknown, field: string): { text: string; tokens: number } {
+  if (typeof item === 'string') return { text: item, tokens: countTokens(item) };
+  if (Array.isArray(item) && item.length > 0 && item.every((t) => typeof t === 'number')) {
+    return { text: item.join(' '), tokens: item.length };
+  }
+  throw badRequest(`${field} must be a string, an array of strings, or token ids.`);
+}
+
+/** vLLM's context-length error for a pooling input (embedding, score, rerank). */
+export function inputTooLong(maxModelLen: number, tokens: number, purpose: string): HttpError {
+  return badRequest(
+    `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${tokens} tokens in the input for ${purpose}. Please reduce the length of the input.`,
+  );
+}
