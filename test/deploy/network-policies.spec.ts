@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { JsonObject, K8sObject, renderKustomization } from './kustomize';
-import { appWorkload, containersOf, effectiveEnv, ofKind } from './manifest-checks';
+import { appContainer, appWorkload, effectiveEnv, ofKind } from './manifest-checks';
 import { connectionAllowed, Endpoint, inCidr, PodEndpoint, podOf } from './network-policy';
 
 const K8S = path.resolve(__dirname, '..', '..', 'k8s');
@@ -48,9 +48,9 @@ function workloadByName(objs: K8sObject[], appName: string): K8sObject {
 
 function appPods(objs: K8sObject[]): Pick<Network, 'api' | 'worker' | 'migrate'> {
   return {
-    api: podOf(appWorkload(objs, 'Deployment', 'api')!, '10.244.1.10'),
-    worker: podOf(appWorkload(objs, 'Deployment', 'worker')!, '10.244.1.11'),
-    migrate: podOf(appWorkload(objs, 'Job', 'migrate')!, '10.244.1.12'),
+    api: podOf(appWorkload(objs, 'api')!, '10.244.1.10'),
+    worker: podOf(appWorkload(objs, 'worker')!, '10.244.1.11'),
+    migrate: podOf(appWorkload(objs, 'migrate')!, '10.244.1.12'),
   };
 }
 
@@ -194,11 +194,7 @@ describe.each(['dev', 'production'] as const)('network policies of the %s overla
 
   it('give VLLM_API_KEY to the worker only', () => {
     const objs = renderKustomization(path.join(K8S, 'overlays', overlay));
-    const env = (comp: string) =>
-      effectiveEnv(
-        objs,
-        containersOf(appWorkload(objs, comp === 'migrate' ? 'Job' : 'Deployment', comp)!)[0],
-      );
+    const env = (comp: string) => effectiveEnv(objs, appContainer(objs, comp)!);
     expect(env('worker').get('VLLM_API_KEY')).toMatchObject({ source: 'secret' });
     expect(env('api').has('VLLM_API_KEY')).toBe(false);
     expect(env('migrate').has('VLLM_API_KEY')).toBe(false);
