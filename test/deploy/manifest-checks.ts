@@ -13,6 +13,7 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IConfigMap, IContainer, IPodSpec, ISecret, IService } from 'kubernetes-models/v1';
 import { AppConfig, loadConfig } from '../../src/platform/config/app-config';
 import { K8sObject, parseImage, podSpecOf } from './kustomize';
+import { breaks, Rule } from './rules';
 
 /** Every environment variable the app reads, recorded while app-config.ts loads (local and s3 storage). */
 export const APP_ENV_NAMES = new Set<string>();
@@ -216,15 +217,6 @@ export const referencedSecretKeys = (objs: K8sObject[]) =>
 // ---------------------------------------------------------------------------
 // the policy
 
-/** A rule: what is wrong, and whether a subject has it wrong. */
-type Rule<T> = [string, (x: T) => unknown];
-/** The rules each subject breaks, as `<where>: <what>`. */
-function breaks<T>(subjects: T[], where: (x: T) => string, rules: Array<Rule<T>>): string[] {
-  const found = subjects.flatMap((x) =>
-    rules.filter(([, bad]) => bad(x)).map(([what]) => `${where(x)}: ${what}`),
-  );
-  return [...new Set(found)];
-}
 const at = (x: { where: string }) => x.where;
 const named = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
 
