@@ -188,63 +188,39 @@ export function checkDockerfile(text: string): string[] {
   const storageDir = stageEnv(final).get('STORAGE_DIR') ?? '';
   const volumes = argsOf(final, 'VOLUME').flatMap((v) => execForm(v) ?? v.split(/\s+/));
   if (stages.length < 2) return ['Dockerfile must be multi-stage'];
-  return failing([
-    [
-      'every stage must be on node 22 or 24',
-      () => stages.some((s) => !/^node:(22|24)([.-]|$)/.test(nodeBase(stages, s))),
-    ],
-    [
-      'the final stage must not run as root',
-      () => /^(root|0)(:|$)/.test(argsOf(final, 'USER').pop()?.trim() ?? 'root'),
-    ],
-    [
-      'one HEALTHCHECK, node running a script copied into the final stage',
-      () =>
-        healthchecks.length !== 1 ||
-        healthcheck?.[0] !== 'node' ||
-        !script ||
-        !copies.some((c) => c.includes(path.posix.basename(script))),
-    ],
-    [
-      'CMD must be ["node","dist/src/main.js"]',
-      () => !sameJson(execForm(argsOf(final, 'CMD').pop()), ['node', 'dist/src/main.js']),
-    ],
-    [
-      'ENTRYPOINT must be ["/app/docker/entrypoint.sh"] (the heap cap), copied into the final stage',
-      () =>
-        entrypoint.length !== 1 ||
-        path.posix.basename(entrypoint[0]) !== 'entrypoint.sh' ||
-        !copies.some((c) => c.includes('docker/entrypoint.sh')),
-    ],
-    ['the image must set NODE_ENV=production', () => stageEnv(final).get('NODE_ENV') !== 'production'],
-    ['EXPOSE 4080, 4081 and 9464', () => !['4080', '4081', '9464'].every((p) => exposed.includes(p))],
+  return failing({
+    'every stage must be on node 22 or 24': () =>
+      stages.some((s) => !/^node:(22|24)([.-]|$)/.test(nodeBase(stages, s))),
+    'the final stage must not run as root': () =>
+      /^(root|0)(:|$)/.test(argsOf(final, 'USER').pop()?.trim() ?? 'root'),
+    'one HEALTHCHECK, node running a script copied into the final stage': () =>
+      healthchecks.length !== 1 ||
+      healthcheck?.[0] !== 'node' ||
+      !script ||
+      !copies.some((c) => c.includes(path.posix.basename(script))),
+    'CMD must be ["node","dist/src/main.js"]': () =>
+      !sameJson(execForm(argsOf(final, 'CMD').pop()), ['node', 'dist/src/main.js']),
+    'ENTRYPOINT must be ["/app/docker/entrypoint.sh"] (the heap cap), copied into the final stage': () =>
+      entrypoint.length !== 1 ||
+      path.posix.basename(entrypoint[0]) !== 'entrypoint.sh' ||
+      !copies.some((c) => c.includes('docker/entrypoint.sh')),
+    'the image must set NODE_ENV=production': () => stageEnv(final).get('NODE_ENV') !== 'production',
+    'EXPOSE 4080, 4081 and 9464': () => !['4080', '4081', '9464'].every((p) => exposed.includes(p)),
     // Build happens in an earlier stage; only production dependencies reach the final one.
-    [
-      'no builder stage running npm ci and npm run build',
-      () => !stages.slice(0, -1).some((s) => /\bnpm ci\b/.test(runs(s)) && /\bnpm run build\b/.test(runs(s))),
-    ],
-    [
-      'the final stage installs dev dependencies',
-      () => /\bnpm (ci|install)\b/.test(runs(final)) && !/--omit=dev/.test(runs(final)),
-    ],
-    [
-      'node_modules must come from a stage with production dependencies only',
-      () =>
-        !/(npm ci[^&]*--omit=dev|npm prune[^&]*(--omit=dev|--production))/.test(
-          runs(stages.find((s) => s.name === from)),
-        ),
-    ],
-    [
-      'the final stage must copy dist/ from the build stage',
-      () => !copies.some((c) => /--from=\S+/.test(c) && /\bdist\b/.test(c)),
-    ],
-    [
-      'STORAGE_DIR must be on a VOLUME',
-      () =>
-        !storageDir ||
-        !volumes.some((v) => storageDir === v || storageDir.startsWith(`${v.replace(/\/$/, '')}/`)),
-    ],
-  ]);
+    'no builder stage running npm ci and npm run build': () =>
+      !stages.slice(0, -1).some((s) => /\bnpm ci\b/.test(runs(s)) && /\bnpm run build\b/.test(runs(s))),
+    'the final stage installs dev dependencies': () =>
+      /\bnpm (ci|install)\b/.test(runs(final)) && !/--omit=dev/.test(runs(final)),
+    'node_modules must come from a stage with production dependencies only': () =>
+      !/(npm ci[^&]*--omit=dev|npm prune[^&]*(--omit=dev|--production))/.test(
+        runs(stages.find((s) => s.name === from)),
+      ),
+    'the final stage must copy dist/ from the build stage': () =>
+      !copies.some((c) => /--from=\S+/.test(c) && /\bdist\b/.test(c)),
+    'STORAGE_DIR must be on a VOLUME': () =>
+      !storageDir ||
+      !volumes.some((v) => storageDir === v || storageDir.startsWith(`${v.replace(/\/$/, '')}/`)),
+  });
 }
 
 /** COPY sources of the build context that the Dockerfile needs, relative to the repository root. */
@@ -309,27 +285,19 @@ export function checkDependsOn(c: Compose): string[] {
       return { name, dep, svc, target, condition, required, healthy, exists: dep in c.services };
     }),
   );
-  return breaks(edges, (e) => `${e.name} -> ${e.dep}`, [
-    ['no such service', (e) => !e.exists],
-    [
-      'runs only under a profile the dependant lacks',
-      (e) =>
-        e.target.profiles?.length &&
-        !e.target.profiles.some((p) => e.svc.profiles?.includes(p)) &&
-        e.required !== false,
-    ],
-    ['waits for health, but it has no healthcheck', (e) => e.condition === 'service_healthy' && !e.healthy],
-    [
-      'waits for it to complete, but it restarts',
-      (e) =>
-        e.condition === 'service_completed_successfully' &&
-        !['no', 'on-failure'].includes(String(e.target.restart)),
-    ],
-    [
-      'unknown condition',
-      (e) => !['service_started', 'service_healthy', 'service_completed_successfully'].includes(e.condition),
-    ],
-  ]);
+  return breaks(edges, (e) => `${e.name} -> ${e.dep}`, {
+    'no such service': (e) => !e.exists,
+    'runs only under a profile the dependant lacks': (e) =>
+      e.target.profiles?.length &&
+      !e.target.profiles.some((p) => e.svc.profiles?.includes(p)) &&
+      e.required !== false,
+    'waits for health, but it has no healthcheck': (e) => e.condition === 'service_healthy' && !e.healthy,
+    'waits for it to complete, but it restarts': (e) =>
+      e.condition === 'service_completed_successfully' &&
+      !['no', 'on-failure'].includes(String(e.target.restart)),
+    'unknown condition': (e) =>
+      !['service_started', 'service_healthy', 'service_completed_successfully'].includes(e.condition),
+  });
 }
 
 /** One image and build for every app role; roles, migrations, grace periods and env names as the run contract says. */
@@ -344,45 +312,29 @@ export function checkAppServices(c: Compose): string[] {
     env: envOf(c.services[name]),
   }));
   return [
-    ...breaks(apps, (x) => x.name, [
-      [
-        'must use the same image and build as api',
-        ({ svc }) => !sameJson([svc.image, svc.build], [api.image, api.build]) || !(api.image || api.build),
-      ],
-      [
-        'unknown environment variable',
-        ({ name, env }) =>
-          [...env.keys()].some((k) => (name === 'simulator' ? !/^SIM_/.test(k) : !APP_ENV_NAMES.has(k))),
-      ],
-    ]),
-    ...breaks(apps.slice(0, 2), (x) => x.name, [
-      ['APP_ROLE must be its role', ({ name, env }) => env.get('APP_ROLE') !== name],
-      ['must set MIGRATIONS_RUN=false', ({ env }) => env.get('MIGRATIONS_RUN') !== 'false'],
-      [
-        'must wait for migrate to complete',
-        ({ svc }) => depends(svc).migrate?.condition !== 'service_completed_successfully',
-      ],
-      [
-        'stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS',
-        ({ svc, env }) =>
-          !(durationSeconds(svc.stop_grace_period) > Number(env.get('SHUTDOWN_GRACE_SECONDS') ?? 30)),
-      ],
-    ]),
-    ...failing([
-      [
-        'migrate must run node dist/src/migrate.js',
-        () => asArgs(migrate.command).join(' ') !== 'node dist/src/migrate.js',
-      ],
-      [
-        'simulator must run node dist/simulator/main.js',
-        () => asArgs(simulator.command).join(' ') !== 'node dist/simulator/main.js',
-      ],
-      ['simulator must listen on SIM_HOST=0.0.0.0', () => envOf(simulator).get('SIM_HOST') !== '0.0.0.0'],
-      [
-        'worker VLLM_BASE_URL must point at a compose service port',
-        () => String(servicePort(c, upstream.hostname)) !== (upstream.port || '80'),
-      ],
-    ]),
+    ...breaks(apps, (x) => x.name, {
+      'must use the same image and build as api': ({ svc }) =>
+        !sameJson([svc.image, svc.build], [api.image, api.build]) || !(api.image || api.build),
+      'unknown environment variable': ({ name, env }) =>
+        [...env.keys()].some((k) => (name === 'simulator' ? !/^SIM_/.test(k) : !APP_ENV_NAMES.has(k))),
+    }),
+    ...breaks(apps.slice(0, 2), (x) => x.name, {
+      'APP_ROLE must be its role': ({ name, env }) => env.get('APP_ROLE') !== name,
+      'must set MIGRATIONS_RUN=false': ({ env }) => env.get('MIGRATIONS_RUN') !== 'false',
+      'must wait for migrate to complete': ({ svc }) =>
+        depends(svc).migrate?.condition !== 'service_completed_successfully',
+      'stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS': ({ svc, env }) =>
+        !(durationSeconds(svc.stop_grace_period) > Number(env.get('SHUTDOWN_GRACE_SECONDS') ?? 30)),
+    }),
+    ...failing({
+      'migrate must run node dist/src/migrate.js': () =>
+        asArgs(migrate.command).join(' ') !== 'node dist/src/migrate.js',
+      'simulator must run node dist/simulator/main.js': () =>
+        asArgs(simulator.command).join(' ') !== 'node dist/simulator/main.js',
+      'simulator must listen on SIM_HOST=0.0.0.0': () => envOf(simulator).get('SIM_HOST') !== '0.0.0.0',
+      'worker VLLM_BASE_URL must point at a compose service port': () =>
+        String(servicePort(c, upstream.hostname)) !== (upstream.port || '80'),
+    }),
   ];
 }
 
@@ -398,14 +350,11 @@ export function checkPorts(c: Compose): string[] {
   const adminPort = String(c.services.api && (envOf(c.services.api).get('ADMIN_PORT') ?? 4081));
   const admin = published.filter(({ name, p }) => name === 'api' && p.split(':').pop() === adminPort);
   return [
-    ...failing([[`api does not publish its admin port ${adminPort}`, () => admin.length === 0]]),
-    ...breaks(published, ({ name, p }) => `${name} ${p}`, [
-      ['publishes beyond 127.0.0.1 by default', ({ p }) => !interpolate(p).startsWith('127.0.0.1:')],
-      [
-        'publishes the admin port beyond 127.0.0.1',
-        (x) => admin.includes(x) && !x.p.startsWith('127.0.0.1:'),
-      ],
-    ]),
+    ...failing({ [`api does not publish its admin port ${adminPort}`]: () => admin.length === 0 }),
+    ...breaks(published, ({ name, p }) => `${name} ${p}`, {
+      'publishes beyond 127.0.0.1 by default': ({ p }) => !interpolate(p).startsWith('127.0.0.1:'),
+      'publishes the admin port beyond 127.0.0.1': (x) => admin.includes(x) && !x.p.startsWith('127.0.0.1:'),
+    }),
   ];
 }
 
@@ -419,23 +368,16 @@ export function checkReferencedFiles(c: Compose): string[] {
   });
   const files = Object.entries({ ...c.configs, ...c.secrets }).filter(([, v]) => v.file);
   return [
-    ...breaks(services, (x) => x.name, [
-      [
-        'mounts a file that does not exist',
-        ({ sources }) => sources.some((s) => /^(\.\.?\/|\/)/.test(s) && !exists(s)),
-      ],
-      [
-        'uses an undeclared named volume',
-        ({ sources }) => sources.some((s) => !/^(\.\.?\/|\/)/.test(s) && !(s in (c.volumes ?? {}))),
-      ],
-      [
-        'builds from a context or Dockerfile that does not exist',
-        ({ build, context }) =>
-          build && !fs.existsSync(path.resolve(context, build.dockerfile ?? 'Dockerfile')),
-      ],
-      ['env_file is not used by this stack', ({ svc }) => svc.env_file !== undefined],
-    ]),
-    ...breaks(files, ([n, v]) => `${n}: ${v.file}`, [['does not exist', ([, v]) => !exists(v.file!)]]),
+    ...breaks(services, (x) => x.name, {
+      'mounts a file that does not exist': ({ sources }) =>
+        sources.some((s) => /^(\.\.?\/|\/)/.test(s) && !exists(s)),
+      'uses an undeclared named volume': ({ sources }) =>
+        sources.some((s) => !/^(\.\.?\/|\/)/.test(s) && !(s in (c.volumes ?? {}))),
+      'builds from a context or Dockerfile that does not exist': ({ build, context }) =>
+        build && !fs.existsSync(path.resolve(context, build.dockerfile ?? 'Dockerfile')),
+      'env_file is not used by this stack': ({ svc }) => svc.env_file !== undefined,
+    }),
+    ...breaks(files, ([n, v]) => `${n}: ${v.file}`, { 'does not exist': ([, v]) => !exists(v.file!) }),
   ];
 }
 
@@ -450,19 +392,14 @@ export function checkSharedStorage(c: Compose): string[] {
     return { name, env, dir, volume: volume?.[0] };
   });
   return [
-    ...breaks(apps, (x) => x.name, [
-      [
-        'default STORAGE_DRIVER must be local',
-        ({ env }) => (env.get('STORAGE_DRIVER') ?? 'local') !== 'local',
-      ],
-      [
-        'STORAGE_DIR must be an absolute path on a named volume',
-        ({ dir, volume }) => !dir.startsWith('/') || !volume,
-      ],
-    ]),
-    ...failing([
-      ['api and worker must share a named volume for STORAGE_DIR', () => apps[0].volume !== apps[1].volume],
-    ]),
+    ...breaks(apps, (x) => x.name, {
+      'default STORAGE_DRIVER must be local': ({ env }) => (env.get('STORAGE_DRIVER') ?? 'local') !== 'local',
+      'STORAGE_DIR must be an absolute path on a named volume': ({ dir, volume }) =>
+        !dir.startsWith('/') || !volume,
+    }),
+    ...failing({
+      'api and worker must share a named volume for STORAGE_DIR': () => apps[0].volume !== apps[1].volume,
+    }),
   ];
 }
 
@@ -470,22 +407,17 @@ export function checkSharedStorage(c: Compose): string[] {
 export function checkGpuProfile(c: Compose): string[] {
   const gpu = Object.entries(c.services).filter(([, s]) => s.profiles?.includes('gpu'));
   return [
-    ...failing([
-      ['no service under profile gpu', () => gpu.length === 0],
-      [
-        'the gpu profile must run vllm/vllm-openai as service vllm',
-        () => !interpolate(String(c.services.vllm?.image)).startsWith('vllm/vllm-openai:'),
-      ],
-    ]),
-    ...breaks(gpu, ([name]) => name, [
-      [
-        'no nvidia gpu device reservation',
-        ([, s]) =>
-          !s.deploy?.resources?.reservations?.devices?.some(
-            (d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu'),
-          ),
-      ],
-    ]),
+    ...failing({
+      'no service under profile gpu': () => gpu.length === 0,
+      'the gpu profile must run vllm/vllm-openai as service vllm': () =>
+        !interpolate(String(c.services.vllm?.image)).startsWith('vllm/vllm-openai:'),
+    }),
+    ...breaks(gpu, ([name]) => name, {
+      'no nvidia gpu device reservation': ([, s]) =>
+        !s.deploy?.resources?.reservations?.devices?.some(
+          (d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu'),
+        ),
+    }),
   ];
 }
 
@@ -519,29 +451,25 @@ export function checkPrometheus(c: Compose, prom: PrometheusConfig): string[] {
   });
   const wanted = Object.entries({ api: 4080, worker: 9464, simulator: 8000, vllm: 8000 });
   return [
-    ...breaks(targets, (t) => `job ${t.job}`, [
-      ['is not a compose service', (t) => !c.services[t.host]],
-      [
-        'scrapes another port than the service listens on',
-        (t) => c.services[t.host] && servicePort(c, t.host) !== t.port,
-      ],
-    ]),
-    ...breaks(wanted, ([host, port]) => `${host}:${port}`, [
-      ['is not scraped', ([h, p]) => !targets.some((t) => t.host === h && t.port === p)],
-    ]),
-    ...breaks(prom.scrape_configs ?? [], (j) => `job ${j.job_name}`, [
-      ['metrics_path is not /metrics', (j) => (j.metrics_path ?? '/metrics') !== '/metrics'],
-    ]),
-    ...failing([
-      [
-        'prometheus must mount its config file',
-        () => !bindSource(prometheus, '/etc/prometheus/prometheus.yml'),
-      ],
-      ['prometheus loads no rule_files', () => rules.length === 0],
-    ]),
-    ...breaks(rules, (r) => `rule_files ${r.pattern}`, [
-      ['no mounted file matches', (r) => r.found.length === 0],
-    ]),
+    ...breaks(targets, (t) => `job ${t.job}`, {
+      'is not a compose service': (t) => !c.services[t.host],
+      'scrapes another port than the service listens on': (t) =>
+        c.services[t.host] && servicePort(c, t.host) !== t.port,
+    }),
+    ...breaks(wanted, ([host, port]) => `${host}:${port}`, {
+      'is not scraped': ([h, p]) => !targets.some((t) => t.host === h && t.port === p),
+    }),
+    ...breaks(prom.scrape_configs ?? [], (j) => `job ${j.job_name}`, {
+      'metrics_path is not /metrics': (j) => (j.metrics_path ?? '/metrics') !== '/metrics',
+    }),
+    ...failing({
+      'prometheus must mount its config file': () =>
+        !bindSource(prometheus, '/etc/prometheus/prometheus.yml'),
+      'prometheus loads no rule_files': () => rules.length === 0,
+    }),
+    ...breaks(rules, (r) => `rule_files ${r.pattern}`, {
+      'no mounted file matches': (r) => r.found.length === 0,
+    }),
   ];
 }
 
@@ -564,26 +492,22 @@ export function checkGrafana(c: Compose): string[] {
     'providers',
   );
   return [
-    ...failing([
-      ['no datasource provisioning file', () => datasources.length === 0],
-      ['no dashboard provider file', () => providers.length === 0],
-    ]),
+    ...failing({
+      'no datasource provisioning file': () => datasources.length === 0,
+      'no dashboard provider file': () => providers.length === 0,
+    }),
     ...breaks(
       datasources.filter((d) => d.type === 'prometheus'),
       (d) => `datasource ${d.name}`,
-      [
-        [
-          'is not the prometheus service',
-          (d) => servicePort(c, new URL(d.url).hostname) !== Number(new URL(d.url).port),
-        ],
-      ],
+      {
+        'is not the prometheus service': (d) =>
+          servicePort(c, new URL(d.url).hostname) !== Number(new URL(d.url).port),
+      },
     ),
-    ...breaks(providers, (p) => `dashboard provider ${p.name}`, [
-      [
-        'is not mounted from an existing folder of the repository',
-        (p) => !fs.existsSync(bindSource(g, String(p.options?.path)) ?? ''),
-      ],
-    ]),
+    ...breaks(providers, (p) => `dashboard provider ${p.name}`, {
+      'is not mounted from an existing folder of the repository': (p) =>
+        !fs.existsSync(bindSource(g, String(p.options?.path)) ?? ''),
+    }),
   ];
 }
 
@@ -618,13 +542,10 @@ export function checkDashboardDatasources(dashboard: Json, uids: Set<string>): s
     }
   };
   visit(dashboard);
-  return breaks(found, (uid) => `datasource ${uid}`, [
-    [
-      'is neither provisioned nor a datasource variable',
-      (uid) => {
-        const m = /^\$\{?([A-Za-z0-9_]+)(?::[a-z]+)?\}?$/.exec(uid);
-        return m ? !vars.has(m[1]) : !(uids.has(uid) || uid === '-- Grafana --' || uid === 'grafana');
-      },
-    ],
-  ]);
+  return breaks(found, (uid) => `datasource ${uid}`, {
+    'is neither provisioned nor a datasource variable': (uid) => {
+      const m = /^\$\{?([A-Za-z0-9_]+)(?::[a-z]+)?\}?$/.exec(uid);
+      return m ? !vars.has(m[1]) : !(uids.has(uid) || uid === '-- Grafana --' || uid === 'grafana');
+    },
+  });
 }

@@ -10,10 +10,17 @@ import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import type { IConfigMap, IContainer, IPodSpec, ISecret, IService } from 'kubernetes-models/v1';
+import type {
+  IConfigMap,
+  IContainer,
+  IPodSpec,
+  IResourceRequirements,
+  ISecret,
+  IService,
+} from 'kubernetes-models/v1';
 import { AppConfig, loadConfig } from '../../src/platform/config/app-config';
 import { K8sObject, parseImage, podSpecOf } from './kustomize';
-import { breaks, Rule } from './rules';
+import { breaks } from './rules';
 
 /** Every environment variable the app reads, recorded while app-config.ts loads (local and s3 storage). */
 export const APP_ENV_NAMES = new Set<string>();
@@ -175,64 +182,39 @@ export function appConfigOf(objs: K8sObject[], c: IContainer): AppConfig {
   return loadConfig(env);
 }
 
-interface Placed {
-  owner: K8sObject;
-  c: IContainer;
-  where: string;
-}
+/** A container where it runs: its pod spec, and whether it is the app's. */
+const place = (owner: K8sObject, c: IContainer) => ({
+  owner,
+  c,
+  pod: podOf(owner),
+  app: isApp(owner),
+  res: c.resources ?? {},
+  sc: c.securityContext ?? {},
+  where: `${owner.kind}/${owner.metadata.name}/${c.name}`,
+});
+type Placed = ReturnType<typeof place>;
 /** Every container of every pod-template owner. */
 const allContainers = (objs: K8sObject[]): Placed[] =>
-  objs
-    .filter((o) => podSpecOf(o))
-    .flatMap((owner) =>
-      containersOf(owner).map((c) => ({ owner, c, where: `${owner.kind}/${owner.metadata.name}/${c.name}` })),
-    );
+  objs.filter((o) => podSpecOf(o)).flatMap((owner) => containersOf(owner).map((c) => place(owner, c)));
 /** Containers running the app image (the app roles and the simulator). */
 function appImageContainers(objs: K8sObject[]): Placed[] {
   const image = appContainer(objs, 'api')?.image;
-  return allContainers(objs).filter(({ owner, c }) => isApp(owner) || (image && c.image === image));
+  return allContainers(objs).filter((x) => x.app || (image && x.c.image === image));
 }
 
-const UNITS: Record<string, number> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, Mi: 2 ** 20, Gi: 2 ** 30 };
-/** A resource quantity as a number (the schema has checked its format). */
-export function parseQuantity(q: unknown): number {
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(q));
-  return m && m[2] in UNITS ? Number(m[1]) * UNITS[m[2]] : NaN;
-}
-
-/** A container's preStop sleep, in seconds (exec `sleep N` or the native sleep action). */
-export function preStopSeconds(c: IContainer): number {
-  const ps = c.lifecycle?.preStop;
-  return ps?.exec?.command?.[0] === 'sleep' ? Number(ps.exec.command[1]) : (ps?.sleep?.seconds ?? 0);
-}
-
-/** Names of the Secret keys the app containers reference. */
-export const referencedSecretKeys = (objs: K8sObject[]) =>
-  new Set(
-    appImageContainers(objs).flatMap(({ c }) =>
-      [...effectiveEnv(objs, c).values()].flatMap((s) => s.ref?.key ?? []),
-    ),
-  );
-
-// ---------------------------------------------------------------------------
-// the policy
-
-const at = (x: { where: string }) => x.where;
-const named = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
-
-/** Each app role's container with what the app makes of its environment. */
+/** Each app role's container, its environment and (read only by the rules that need it) its configuration. */
 function roles(objs: K8sObject[], comps = ['api', 'worker']) {
   return comps.flatMap((comp) => {
     const w = appWorkload(objs, comp);
     const c = appContainer(objs, comp);
     if (!w || !c) return [];
-    // The configuration is read only by the rules that need it (a broken one throws).
+    const env = effectiveEnv(objs, c);
     return [
       {
+        ...place(w, c),
         comp,
         w,
-        c,
-        env: effectiveEnv(objs, c),
+        env,
         where: comp,
         get config() {
           return appConfigOf(objs, c);
@@ -242,14 +224,49 @@ function roles(objs: K8sObject[], comps = ['api', 'worker']) {
   });
 }
 
+const UNITS: Record<string, number> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, Mi: 2 ** 20, Gi: 2 ** 30 };
+/** A resource quantity as a number (the schema has checked its format). */
+export function parseQuantity(q: unknown): number {
+  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(q));
+  return m && m[2] in UNITS ? Number(m[1]) * UNITS[m[2]] : NaN;
+}
+const aboveLimit = ({ requests: q = {}, limits: l = {} }: IResourceRequirements) =>
+  ['cpu', 'memory'].some((k) => parseQuantity(q[k]) > parseQuantity(l[k]));
+
+/** A container's preStop sleep, in seconds (exec `sleep N` or the native sleep action). */
+export function preStopSeconds(c: IContainer): number {
+  const ps = c.lifecycle?.preStop;
+  return ps?.exec?.command?.[0] === 'sleep' ? Number(ps.exec.command[1]) : (ps?.sleep?.seconds ?? 0);
+}
+const probePorts = (c: IContainer) =>
+  [c.livenessProbe, c.readinessProbe, c.startupProbe].flatMap(
+    (p) => (p?.httpGet ?? p?.tcpSocket)?.port ?? [],
+  );
+const secretsFrom = (objs: K8sObject[], c: IContainer) => [...effectiveEnv(objs, c)].filter(([, s]) => s.ref);
+
+/** Names of the Secret keys the app containers reference. */
+export const referencedSecretKeys = (objs: K8sObject[]) =>
+  new Set(appImageContainers(objs).flatMap(({ c }) => secretsFrom(objs, c).map(([, s]) => s.ref!.key)));
+
+// ---------------------------------------------------------------------------
+// the policy
+
+const at = (x: { where: string }) => x.where;
+const literal = (value: string): EnvSource => ({ source: 'literal', value });
+const sameEnv = (a?: EnvSource, b?: EnvSource) => JSON.stringify(a) === JSON.stringify(b);
+const named = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+const phase = (o: K8sObject | undefined) => o && labelsOf(o)['vllm-batch.io/phase'];
+const wave = (o?: K8sObject) => Number(annotation(o, 'argocd.argoproj.io/sync-wave') ?? 0);
+const nginx = (o: K8sObject, key: string) => annotation(o, `nginx.ingress.kubernetes.io/${key}`);
+
 type Check = (objs: K8sObject[], overlay: Overlay) => string[];
 
 export const CHECKS = {
   /** Namespaced objects are all in the overlay's namespace. */
   namespace: (objs, { namespace }) =>
-    breaks(objs, named, [
-      [`not in namespace ${namespace}`, (o) => o.kind !== 'Namespace' && o.metadata.namespace !== namespace],
-    ]),
+    breaks(objs, named, {
+      [`not in ${namespace}`]: (o) => o.kind !== 'Namespace' && o.metadata.namespace !== namespace,
+    }),
 
   /**
    * Every container has cpu+memory requests and a memory limit, requests <= limits. Every container
@@ -257,151 +274,110 @@ export const CHECKS = {
    * renewals and its batches are taken as stalled.
    */
   resources: (objs) =>
-    breaks(allContainers(objs), at, [
-      [
-        'needs cpu and memory requests',
-        ({ c }) => !c.resources?.requests?.cpu || !c.resources.requests.memory,
-      ],
-      ['needs a memory limit', ({ c }) => !c.resources?.limits?.memory],
-      ['needs a cpu limit', ({ owner, c }) => !isWorker(owner) && !c.resources?.limits?.cpu],
-      ['the worker must have no cpu limit', ({ owner, c }) => isWorker(owner) && c.resources?.limits?.cpu],
-      [
-        'requests above limits',
-        ({ c: { resources: r } }) =>
-          ['cpu', 'memory'].some((k) => parseQuantity(r?.requests?.[k]) > parseQuantity(r?.limits?.[k])),
-      ],
-    ]),
+    breaks(allContainers(objs), at, {
+      'needs cpu and memory requests': ({ res }) => !(res.requests?.cpu && res.requests.memory),
+      'needs a memory limit': ({ res }) => !res.limits?.memory,
+      'needs a cpu limit': ({ owner, res }) => !isWorker(owner) && !res.limits?.cpu,
+      'the worker must have no cpu limit': ({ owner, res }) => isWorker(owner) && res.limits?.cpu,
+      'requests above limits': ({ res }) => aboveLimit(res),
+    }),
 
   /** Deployment containers have liveness and readiness probes on declared ports; the app's on /health and /ready. */
   probes: (objs) =>
-    breaks(allContainers(ofKind(objs, 'Deployment')), at, [
-      ['no livenessProbe', ({ c }) => !c.livenessProbe],
-      ['no readinessProbe', ({ c }) => !c.readinessProbe],
-      [
-        'livenessProbe must be GET /health',
-        ({ owner, c }) => isApp(owner) && c.livenessProbe?.httpGet?.path !== '/health',
-      ],
-      [
-        'readinessProbe must be GET /ready',
-        ({ owner, c }) => isApp(owner) && c.readinessProbe?.httpGet?.path !== '/ready',
-      ],
-      [
-        'a probe on an undeclared port',
-        ({ c }) =>
-          [c.livenessProbe, c.readinessProbe, c.startupProbe]
-            .map((p) => (p?.httpGet ?? p?.tcpSocket)?.port)
-            .some((port) => port !== undefined && !declares(c, port)),
-      ],
-    ]),
+    breaks(allContainers(ofKind(objs, 'Deployment')), at, {
+      'no livenessProbe': ({ c }) => !c.livenessProbe,
+      'no readinessProbe': ({ c }) => !c.readinessProbe,
+      'livenessProbe must be GET /health': ({ app, c }) =>
+        app && c.livenessProbe?.httpGet?.path !== '/health',
+      'readinessProbe must be GET /ready': ({ app, c }) =>
+        app && c.readinessProbe?.httpGet?.path !== '/ready',
+      'a probe on an undeclared port': ({ c }) => probePorts(c).some((port) => !declares(c, port)),
+    }),
 
   /** Exactly one api and one worker Deployment, one container each, APP_ROLE literal, listening port declared. */
   roles: (objs) => [
-    ...breaks([ofKind(objs, 'Deployment').filter(isApp).map(component).sort().join()], (x) => x, [
-      ['app Deployments must be exactly api and worker', (comps) => comps !== 'api,worker'],
-    ]),
-    ...breaks(roles(objs), at, [
-      ['must have one container', ({ w }) => containersOf(w, false).length !== 1],
-      ['APP_ROLE must be its role, literally', ({ comp, env }) => env.get('APP_ROLE')?.value !== comp],
-      ['APP_ROLE must be its role, literally', ({ env }) => env.get('APP_ROLE')?.source !== 'literal'],
-      [
-        'its port (PORT / METRICS_PORT) is not a declared containerPort',
-        ({ comp, c, config }) => !declares(c, comp === 'api' ? config.port : config.metricsPort),
-      ],
-    ]),
+    ...(ofKind(objs, 'Deployment').filter(isApp).map(component).sort().join() === 'api,worker'
+      ? []
+      : ['app Deployments must be exactly api and worker']),
+    ...breaks(roles(objs), at, {
+      'must have one container': ({ w }) => containersOf(w, false).length !== 1,
+      'APP_ROLE must be its role, literally': ({ comp, env }) => !sameEnv(env.get('APP_ROLE'), literal(comp)),
+      'PORT / METRICS_PORT is not declared': (x) =>
+        !declares(x.c, x.comp === 'api' ? x.config.port : x.config.metricsPort),
+    }),
   ],
 
   /** Secret-ish variables come only from Secrets; each role's required ones are required secretKeyRefs. */
   secretEnv: (objs) => [
-    ...breaks(ofKind(objs, 'ConfigMap'), named, [
-      ['holds a secret', (cm) => Object.keys(cm.data ?? {}).some((k) => SECRET_ENV_NAMES.has(k))],
-    ]),
-    ...breaks(appImageContainers(objs), at, [
+    ...breaks(ofKind(objs, 'ConfigMap'), named, {
+      'holds a secret': (cm) => Object.keys(cm.data ?? {}).some((k) => SECRET_ENV_NAMES.has(k)),
+    }),
+    ...breaks(appImageContainers(objs), at, {
       // The API server's own validation, which no schema states.
-      [
-        'an env item needs exactly one of value / valueFrom',
-        ({ c }) => c.env?.some((e) => !e.value === !e.valueFrom),
-      ],
-      [
-        'a secret variable does not come from a Secret',
-        ({ c }) =>
-          [...effectiveEnv(objs, c)].some(([n, src]) => SECRET_ENV_NAMES.has(n) && src.source !== 'secret'),
-      ],
-    ]),
-    ...breaks(roles(objs, ['api', 'worker', 'migrate']), at, [
-      [
-        'a required secret is no required secretKeyRef',
-        ({ comp, env }) => REQUIRED_SECRETS[comp].some((n) => !env.get(n)?.ref || env.get(n)?.ref?.optional),
-      ],
-    ]),
+      'an env item needs one of value / valueFrom': ({ c }) => c.env?.some((e) => !e.value === !e.valueFrom),
+      'a secret variable does not come from a Secret': ({ c }) =>
+        [...effectiveEnv(objs, c)].some(([n, s]) => SECRET_ENV_NAMES.has(n) && s.source !== 'secret'),
+    }),
+    ...breaks(roles(objs, ['api', 'worker', 'migrate']), at, {
+      'a required secret is optional or missing': (x) =>
+        REQUIRED_SECRETS[x.comp].some((n) => x.env.get(n)?.ref?.optional !== false),
+    }),
   ],
 
   /** Every env name of an app container is one app-config.ts reads; the simulator only uses SIM_*. */
   envNames: (objs) =>
-    appImageContainers(objs).flatMap(({ owner, c, where }) =>
+    appImageContainers(objs).flatMap(({ app, c, where }) =>
       [...effectiveEnv(objs, c).keys()]
-        .filter((n) => !(isApp(owner) ? APP_ENV_NAMES.has(n) : /^SIM_[A-Z0-9_]+$/.test(n)))
+        .filter((n) => !(app ? APP_ENV_NAMES.has(n) : /^SIM_[A-Z0-9_]+$/.test(n)))
         .map((n) => `${where}: unknown environment variable ${n}`),
     ),
 
   /** secretKeyRefs: the rendered Secret has the key (unless optional); an external Secret is not rendered. */
   secretRefs: (objs, { externalSecret }) => {
     const refs = appImageContainers(objs).flatMap(({ c, where }) =>
-      [...effectiveEnv(objs, c).values()].flatMap(({ ref }) => (ref ? [{ ref, where }] : [])),
+      secretsFrom(objs, c).map(([, s]) => ({ where, ...s.ref! })),
     );
-    const secretOf = (x: (typeof refs)[number]) => find(objs, 'Secret', x.ref.name);
-    return breaks(refs, (x) => `${x.where}: Secret ${x.ref.name}`, [
-      ['must come from outside the overlay, is rendered', (x) => externalSecret && secretOf(x)],
-      ['is not rendered', (x) => !externalSecret && !secretOf(x)],
-      [
-        'lacks a key',
-        (x) =>
-          secretOf(x) && !x.ref.optional && !{ ...secretOf(x)!.data, ...secretOf(x)!.stringData }[x.ref.key],
-      ],
-    ]);
+    const secret = (ref: (typeof refs)[number]) => find(objs, 'Secret', ref.name);
+    return breaks(refs, (x) => `${x.where}: Secret ${x.name}`, {
+      'must come from outside the overlay, is rendered': (x) => externalSecret && secret(x),
+      'is not rendered': (x) => !externalSecret && !secret(x),
+      'lacks a key': (x) =>
+        secret(x) && !x.optional && !{ ...secret(x)!.data, ...secret(x)!.stringData }[x.key],
+    });
   },
 
   /** PDBs select existing pods and cover api and worker. */
   pdbs: (objs) => {
-    const selected = (pdb: Of<'PodDisruptionBudget'>) => podOwners(objs, matchLabels(pdb.spec?.selector));
     const pdbs = ofKind(objs, 'PodDisruptionBudget');
+    const selected = (pdb: (typeof pdbs)[number]) => podOwners(objs, matchLabels(pdb.spec?.selector));
     return [
-      ...breaks(pdbs, named, [['selects no pods', (pdb) => selected(pdb).length === 0]]),
-      ...breaks(roles(objs), at, [
-        ['no PodDisruptionBudget covers it', ({ w }) => !pdbs.some((p) => selected(p).includes(w))],
-      ]),
+      ...breaks(pdbs, named, { 'selects no pods': (pdb) => selected(pdb).length === 0 }),
+      ...breaks(roles(objs), at, {
+        'no PodDisruptionBudget covers it': ({ w }) => !pdbs.some((p) => selected(p).includes(w)),
+      }),
     ];
   },
 
   /** Workloads select their own template; Services select pods that declare their target ports; api and worker have one. */
-  services: (objs) => [
-    ...breaks(objs, named, [
-      [
-        'selector does not match its template',
-        (o) =>
-          POD_OWNERS.includes(o.kind) &&
-          !matches(matchLabels((o as Of<'Deployment'>).spec?.selector), templateLabels(o)),
-      ],
-    ]),
-    ...breaks(ofKind(objs, 'Service'), named, [
-      ['selects no pods', (s) => podOwners(objs, s.spec?.selector).length === 0],
-      [
-        'targets a port its pods do not declare',
-        (s) =>
-          podOwners(objs, s.spec?.selector).some((o) =>
-            s.spec?.ports?.some(
-              (p) => !containersOf(o, false).some((c) => declares(c, p.targetPort ?? p.port)),
-            ),
-          ),
-      ],
-    ]),
-    ...breaks(roles(objs), at, [
-      [
-        'no Service exposes it on its port (4080 / 9464)',
-        ({ comp, w }) =>
-          !servicesOf(objs, w).some((s) => s.spec?.ports?.some((p) => p.port === ROLE_PORTS[comp])),
-      ],
-    ]),
-  ],
+  services: (objs) => {
+    const targets = (s: Of<'Service'>) => (s.spec?.ports ?? []).map((p) => p.targetPort ?? p.port);
+    const declared = (o: K8sObject, port: unknown) => containersOf(o, false).some((c) => declares(c, port));
+    return [
+      ...breaks(objs.filter((o) => POD_OWNERS.includes(o.kind)) as Array<Of<'Deployment'>>, named, {
+        'selector does not match its template': (o) =>
+          !matches(matchLabels(o.spec?.selector), templateLabels(o)),
+      }),
+      ...breaks(ofKind(objs, 'Service'), named, {
+        'selects no pods': (s) => podOwners(objs, s.spec?.selector).length === 0,
+        'targets an undeclared port': (s) =>
+          podOwners(objs, s.spec?.selector).some((o) => targets(s).some((p) => !declared(o, p))),
+      }),
+      ...breaks(roles(objs), at, {
+        'no Service exposes its port': (x) =>
+          !servicesOf(objs, x.w).some((s) => s.spec?.ports?.some((p) => p.port === ROLE_PORTS[x.comp])),
+      }),
+    ];
+  },
 
   /** One HPA, on cpu, targeting the api Deployment, which leaves its replica count to it. */
   hpa: (objs) => {
@@ -409,45 +385,44 @@ export const CHECKS = {
     const hpas = ofKind(objs, 'HorizontalPodAutoscaler');
     return [
       ...(hpas.length === 1 ? [] : [`expected one HorizontalPodAutoscaler, found ${hpas.length}`]),
-      ...breaks(hpas, named, [
-        ['must target the api Deployment', ({ spec }) => spec?.scaleTargetRef.name !== api?.metadata.name],
-        ['must target the api Deployment', ({ spec }) => spec?.scaleTargetRef.kind !== 'Deployment'],
-        [
-          'needs 1 <= minReplicas <= maxReplicas',
-          ({ spec }) => !(1 <= (spec?.minReplicas ?? 1) && (spec?.minReplicas ?? 1) <= spec!.maxReplicas),
-        ],
-        [
-          'must scale on cpu',
-          ({ spec }) => !spec?.metrics?.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'),
-        ],
-      ]),
-      ...breaks(api ? [api] : [], named, [
-        ['sets spec.replicas, which fights the HPA', (d) => d.spec?.replicas !== undefined],
-      ]),
+      ...breaks(
+        hpas.map((h) => ({ ...h.spec!, where: named(h), min: h.spec?.minReplicas ?? 1 })),
+        at,
+        {
+          'must target the api Deployment': (x) =>
+            x.scaleTargetRef.kind !== 'Deployment' || x.scaleTargetRef.name !== api?.metadata.name,
+          'needs 1 <= minReplicas <= maxReplicas': (x) => !(1 <= x.min && x.min <= x.maxReplicas),
+          'must scale on cpu': (x) =>
+            !x.metrics?.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'),
+        },
+      ),
+      ...breaks(api ? [api] : [], named, {
+        'sets spec.replicas, which fights the HPA': (d) => d.spec?.replicas !== undefined,
+      }),
     ];
   },
 
   /** ServiceMonitors select Services on ports they have, at /metrics; with the operator, api and worker are scraped. */
   serviceMonitors: (objs, { serviceMonitor }) => {
     const monitors = ofKind(objs, 'ServiceMonitor');
-    const endpoints = monitors.flatMap((sm) => sm.spec.endpoints.map((ep) => ({ sm, ep })));
+    const endpoints = monitors.flatMap((sm) =>
+      sm.spec.endpoints.map((ep) => ({ sm, ep, where: `${named(sm)} ${ep.port}` })),
+    );
     const scrapes = (x: (typeof endpoints)[number], s: Of<'Service'>) =>
       monitored(objs, x.sm).includes(s) && s.spec?.ports?.some((p) => p.name === x.ep.port);
     return [
       ...(monitors.length === (serviceMonitor ? 1 : 0)
         ? []
         : [`expected ${serviceMonitor ? 1 : 0} ServiceMonitor`]),
-      ...breaks(monitors, named, [['selects no Service', (sm) => monitored(objs, sm).length === 0]]),
-      ...breaks(endpoints, ({ sm, ep }) => `${named(sm)} port ${ep.port}`, [
-        ['path is not /metrics', ({ ep }) => (ep.path ?? '/metrics') !== '/metrics'],
-        ['is on no selected Service', (x) => !ofKind(objs, 'Service').some((s) => scrapes(x, s))],
-      ]),
-      ...breaks(serviceMonitor ? roles(objs) : [], at, [
-        [
-          'no ServiceMonitor scrapes its Service',
-          ({ w }) => !servicesOf(objs, w).some((s) => endpoints.some((x) => scrapes(x, s))),
-        ],
-      ]),
+      ...breaks(monitors, named, { 'selects no Service': (sm) => monitored(objs, sm).length === 0 }),
+      ...breaks(endpoints, at, {
+        'path is not /metrics': ({ ep }) => (ep.path ?? '/metrics') !== '/metrics',
+        'is on no selected Service': (x) => !ofKind(objs, 'Service').some((s) => scrapes(x, s)),
+      }),
+      ...breaks(serviceMonitor ? roles(objs) : [], at, {
+        'no ServiceMonitor scrapes it': ({ w }) =>
+          !servicesOf(objs, w).some((s) => endpoints.some((x) => scrapes(x, s))),
+      }),
     ];
   },
 
@@ -469,16 +444,11 @@ export const CHECKS = {
           })),
       ),
     );
-    return breaks(reached, at, [
-      [
-        'METRICS_AUTH_TOKEN must come from a Secret the ServiceMonitor can read',
-        ({ token }) => token && !token.ref,
-      ],
-      [
-        'does not send the metrics token the pods require',
-        ({ token, sent }) => token?.ref && (sent?.name !== token.ref.name || sent?.key !== token.ref.key),
-      ],
-    ]);
+    return breaks(reached, at, {
+      'METRICS_AUTH_TOKEN must come from a Secret': ({ token }) => token && !token.ref,
+      "does not send the pods' metrics token": ({ token: t, sent }) =>
+        t?.ref && (sent?.name !== t.ref.name || sent?.key !== t.ref.key),
+    });
   },
 
   /**
@@ -490,48 +460,38 @@ export const CHECKS = {
   migrations: (objs) => {
     const [job] = roles(objs, ['migrate']);
     if (!job) return ['no migration Job (app.kubernetes.io/component=migrate)'];
-    const wave = (o?: K8sObject) => Number(annotation(o, 'argocd.argoproj.io/sync-wave') ?? 0);
     const hook = (key: string) => annotation(job.w, `argocd.argoproj.io/${key}`);
     // What the Job needs: its ConfigMaps, the Secrets it reads that the overlay renders, its ServiceAccount.
     const needs = new Set([
       ...(job.c.envFrom ?? []).flatMap((f) => (f.configMapRef ? [`ConfigMap/${f.configMapRef.name}`] : [])),
-      ...[...job.env.values()].flatMap((s) =>
-        find(objs, 'Secret', s.ref?.name) ? [`Secret/${s.ref!.name}`] : [],
+      ...secretsFrom(objs, job.c).flatMap(([, s]) =>
+        find(objs, 'Secret', s.ref!.name) ? [`Secret/${s.ref!.name}`] : [],
       ),
-      ...(podOf(job.w).serviceAccountName ? [`ServiceAccount/${podOf(job.w).serviceAccountName}`] : []),
+      ...(job.pod.serviceAccountName ? [`ServiceAccount/${job.pod.serviceAccountName}`] : []),
     ]);
     const needed = (id: string) => find(objs, id.split('/')[0], id.split('/')[1]);
     return [
-      ...breaks([job], () => 'migration Job', [
-        ['must have one container', ({ w }) => containersOf(w, false).length !== 1],
-        [
-          'must run args node dist/src/migrate.js, no command',
-          ({ c }) => c.command || c.args?.join(' ') !== 'node dist/src/migrate.js',
-        ],
-        ['must use the api image', ({ c }) => c.image !== appContainer(objs, 'api')?.image],
-        [
-          'needs restartPolicy Never or OnFailure',
-          ({ w }) => !['Never', 'OnFailure'].includes(String(podOf(w).restartPolicy)),
-        ],
-        ['must be an Argo CD Sync hook', () => hook('hook') !== 'Sync'],
-        ['must be recreated on each sync', () => hook('hook-delete-policy') !== 'BeforeHookCreation'],
-        [
-          'needs the label vllm-batch.io/phase=pre-deploy',
-          ({ w }) => labelsOf(w)['vllm-batch.io/phase'] !== 'pre-deploy',
-        ],
-      ]),
-      ...breaks(roles(objs), at, [
-        ['must set MIGRATIONS_RUN=false', ({ config }) => config.migrationsRun],
-        ['must sync after the migration Job', ({ w }) => !(wave(w) > wave(job.w))],
-      ]),
-      ...breaks([...needs], (id) => `${id}, which the migration Job needs`, [
-        ['is not rendered', (id) => !needed(id)],
-        [
-          'needs the label vllm-batch.io/phase=pre-deploy',
-          (id) => needed(id) && labelsOf(needed(id)!)['vllm-batch.io/phase'] !== 'pre-deploy',
-        ],
-        ['must sync before the Job', (id) => needed(id) && !(wave(needed(id)) < wave(job.w))],
-      ]),
+      ...breaks([job], () => 'migration Job', {
+        'must have one container': ({ w }) => containersOf(w, false).length !== 1,
+        'must run args node dist/src/migrate.js, no command': ({ c }) =>
+          c.command || c.args?.join(' ') !== 'node dist/src/migrate.js',
+        'must use the api image': ({ c }) => c.image !== appContainer(objs, 'api')?.image,
+        'needs restartPolicy Never or OnFailure': ({ pod }) =>
+          !['Never', 'OnFailure'].includes(String(pod.restartPolicy)),
+        'must be an Argo CD Sync hook': () => hook('hook') !== 'Sync',
+        'must be recreated on each sync': () => hook('hook-delete-policy') !== 'BeforeHookCreation',
+        'needs the label vllm-batch.io/phase=pre-deploy': ({ w }) => phase(w) !== 'pre-deploy',
+      }),
+      ...breaks(roles(objs), at, {
+        'must set MIGRATIONS_RUN=false': ({ config }) => config.migrationsRun,
+        'must sync after the migration Job': ({ w }) => !(wave(w) > wave(job.w)),
+      }),
+      ...breaks([...needs], (id) => `${id}, which the migration Job needs`, {
+        'is not rendered': (id) => !needed(id),
+        'needs the label vllm-batch.io/phase=pre-deploy': (id) =>
+          needed(id) && phase(needed(id)) !== 'pre-deploy',
+        'must sync before the Job': (id) => needed(id) && !(wave(needed(id)) < wave(job.w)),
+      }),
     ];
   },
 
@@ -542,41 +502,30 @@ export const CHECKS = {
    * Ingress's proxy timeouts (ingress-nginx default 60 s when unset) are never shorter, and uploads
    * stream through.
    */
-  timeouts: (objs) => [
-    ...breaks(roles(objs), at, [
-      [
-        'terminationGracePeriodSeconds must exceed SHUTDOWN_GRACE_SECONDS + preStop',
-        ({ w, c, config }) =>
-          !(
-            (podOf(w).terminationGracePeriodSeconds ?? 30) >
-            config.shutdownGraceMs / 1000 + preStopSeconds(c)
-          ),
-      ],
-      [
-        `HTTP_KEEPALIVE_TIMEOUT_MS must exceed ingress-nginx's ${NGINX_UPSTREAM_KEEPALIVE_SECONDS} s`,
-        ({ config }) => !(config.http.keepAliveTimeoutMs / 1000 > NGINX_UPSTREAM_KEEPALIVE_SECONDS),
-      ],
-      [
-        `SHUTDOWN_GRACE_SECONDS cuts uploads shorter than ${SUPPORTED_UPLOAD_SECONDS} s on every rollout`,
-        ({ comp, config }) => comp === 'api' && config.shutdownGraceMs / 1000 < SUPPORTED_UPLOAD_SECONDS,
-      ],
-      [
-        `UPLOAD_TIMEOUT_SECONDS is below ${SUPPORTED_UPLOAD_SECONDS} s`,
-        ({ comp, config }) => comp === 'api' && config.http.uploadTimeoutMs / 1000 < SUPPORTED_UPLOAD_SECONDS,
-      ],
-    ]),
-    ...breaks(ofKind(objs, 'Ingress'), named, [
-      ...['proxy-read-timeout', 'proxy-send-timeout'].map((key): Rule<K8sObject> => [
-        `${key} is below ${SUPPORTED_UPLOAD_SECONDS} s`,
-        (ing) =>
-          !(Number(annotation(ing, `nginx.ingress.kubernetes.io/${key}`) ?? 60) >= SUPPORTED_UPLOAD_SECONDS),
-      ]),
-      [
-        'uploads must stream through (proxy-request-buffering off)',
-        (ing) => annotation(ing, 'nginx.ingress.kubernetes.io/proxy-request-buffering') !== 'off',
-      ],
-    ]),
-  ],
+  timeouts: (objs) => {
+    const seconds = (ms: number) => ms / 1000;
+    const upload = SUPPORTED_UPLOAD_SECONDS;
+    return [
+      ...breaks(roles(objs), at, {
+        'terminationGracePeriodSeconds must exceed SHUTDOWN_GRACE_SECONDS + preStop': ({ pod, c, config }) =>
+          !((pod.terminationGracePeriodSeconds ?? 30) > seconds(config.shutdownGraceMs) + preStopSeconds(c)),
+        "keep-alive must exceed ingress-nginx's": ({ config }) =>
+          !(seconds(config.http.keepAliveTimeoutMs) > NGINX_UPSTREAM_KEEPALIVE_SECONDS),
+        'SHUTDOWN_GRACE_SECONDS cuts uploads on rollouts': (x) =>
+          x.comp === 'api' && seconds(x.config.shutdownGraceMs) < upload,
+        'UPLOAD_TIMEOUT_SECONDS is below the supported upload': (x) =>
+          x.comp === 'api' && seconds(x.config.http.uploadTimeoutMs) < upload,
+      }),
+      ...breaks(ofKind(objs, 'Ingress'), named, {
+        'proxy-read-timeout is below the supported upload': (ing) =>
+          !(Number(nginx(ing, 'proxy-read-timeout') ?? 60) >= upload),
+        'proxy-send-timeout is below the supported upload': (ing) =>
+          !(Number(nginx(ing, 'proxy-send-timeout') ?? 60) >= upload),
+        'uploads must stream through (proxy-request-buffering off)': (ing) =>
+          nginx(ing, 'proxy-request-buffering') !== 'off',
+      }),
+    ];
+  },
 
   /**
    * The admin surface (the queue board, which can retry and delete jobs): the api declares its
@@ -584,53 +533,39 @@ export const CHECKS = {
    */
   adminSurface: (objs) => {
     const svc = find(objs, 'Service', 'vllm-batch-admin');
-    return breaks(roles(objs, ['api']), () => 'admin surface', [
-      [
-        'container port "admin" must be ADMIN_PORT',
-        ({ c, config }) => c.ports?.find((p) => p.name === 'admin')?.containerPort !== config.adminPort,
-      ],
-      ['no Service vllm-batch-admin', () => !svc],
-      [
-        'Service vllm-batch-admin must be ClusterIP',
-        () => svc && (svc.spec?.type ?? 'ClusterIP') !== 'ClusterIP',
-      ],
-      [
-        'Service vllm-batch-admin must select the api pods',
-        ({ w }) => svc && !servicesOf(objs, w).includes(svc),
-      ],
-      [
-        'Service vllm-batch-admin must expose only the admin port',
-        () => svc && svc.spec?.ports?.map((p) => p.targetPort).join() !== 'admin',
-      ],
-      [
-        'Service vllm-batch-admin must not be scraped',
-        () => svc && labelsOf(svc)['vllm-batch.io/metrics'] !== undefined,
-      ],
-    ]);
+    return breaks(roles(objs, ['api']), () => 'admin surface', {
+      'port "admin" must be ADMIN_PORT': ({ c, config }) =>
+        c.ports?.find((p) => p.name === 'admin')?.containerPort !== config.adminPort,
+      'no Service vllm-batch-admin': () => !svc,
+      'its Service must be ClusterIP': () => svc && (svc.spec?.type ?? 'ClusterIP') !== 'ClusterIP',
+      'its Service must select the api pods': ({ w }) => svc && !servicesOf(objs, w).includes(svc),
+      'its Service must expose only the admin port': () =>
+        svc && svc.spec?.ports?.map((p) => p.targetPort).join() !== 'admin',
+      'its Service must not be scraped': () => svc && labelsOf(svc)['vllm-batch.io/metrics'] !== undefined,
+    });
   },
 
   /** Storage: s3 needs bucket+region+credentials from the Secret; local needs one claim shared by api and worker. */
   storage: (objs, { storage }) => {
-    const claimOf = ({ w, c, config: { storageDir: dir } }: ReturnType<typeof roles>[number]) => {
-      const mount = c.volumeMounts?.find((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`));
-      return podOf(w).volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
-    };
     const s3 = storage === 's3';
-    const apps = roles(objs);
+    const apps = roles(objs).map((x) => {
+      const dir = x.config.storageDir;
+      const mount = x.c.volumeMounts?.find((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`));
+      return {
+        ...x,
+        claim: x.pod.volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName,
+      };
+    });
     return [
-      ...breaks(apps, at, [
-        [`STORAGE_DRIVER must be ${storage}`, ({ config }) => config.storageDriver !== storage],
-        [
-          'S3_BUCKET and S3_REGION must be set with s3',
-          ({ env }) => s3 && !(env.get('S3_BUCKET')?.value && env.get('S3_REGION')?.value),
-        ],
-        [
-          'S3 credentials must come from the Secret',
-          ({ env }) => s3 && ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].some((n) => !env.get(n)?.ref),
-        ],
-        ['STORAGE_DIR must be on a PersistentVolumeClaim with local storage', (x) => !s3 && !claimOf(x)],
-      ]),
-      ...(!s3 && new Set(apps.map(claimOf)).size > 1
+      ...breaks(apps, at, {
+        [`STORAGE_DRIVER must be ${storage}`]: ({ config }) => config.storageDriver !== storage,
+        'S3_BUCKET and S3_REGION must be set': ({ env }) =>
+          s3 && !(env.get('S3_BUCKET')?.value && env.get('S3_REGION')?.value),
+        'S3 credentials must come from the Secret': ({ env }) =>
+          s3 && !(env.get('S3_ACCESS_KEY_ID')?.ref && env.get('S3_SECRET_ACCESS_KEY')?.ref),
+        'STORAGE_DIR must be on a PersistentVolumeClaim': ({ claim }) => !s3 && !claim,
+      }),
+      ...(!s3 && new Set(apps.map((x) => x.claim)).size > 1
         ? ['api and worker must share one files volume with local storage']
         : []),
       ...(s3 && ofKind(objs, 'PersistentVolumeClaim').some(isApp)
@@ -640,62 +575,46 @@ export const CHECKS = {
   },
 
   /** Volumes have one source (the API server's rule, not the schema's), mounts name declared volumes, claims exist. */
-  volumes: (objs) => [
-    ...breaks(
-      objs.filter((o) => podSpecOf(o)).flatMap((o) => (podOf(o).volumes ?? []).map((v) => ({ o, v }))),
-      ({ o, v }) => `${named(o)} volume ${v.name}`,
-      [
-        ['needs exactly one source', ({ v }) => Object.keys(v).length !== 2],
-        [
-          'claims what is not rendered',
-          ({ v }) =>
-            v.persistentVolumeClaim &&
-            !find(objs, 'PersistentVolumeClaim', v.persistentVolumeClaim.claimName),
-        ],
-      ],
-    ),
-    ...breaks(allContainers(objs), at, [
-      [
-        'mounts an undeclared volume',
-        ({ owner, c }) => c.volumeMounts?.some((m) => !podOf(owner).volumes?.some((v) => v.name === m.name)),
-      ],
-    ]),
-  ],
+  volumes: (objs) => {
+    const volumes = allContainers(objs).flatMap((x) =>
+      (x.c === x.pod.containers[0] ? (x.pod.volumes ?? []) : []).map((v) => ({
+        v,
+        where: `${named(x.owner)} volume ${v.name}`,
+      })),
+    );
+    return [
+      ...breaks(volumes, at, {
+        'needs exactly one source': ({ v }) => Object.keys(v).length !== 2,
+        'claims what is not rendered': ({ v }) =>
+          v.persistentVolumeClaim && !find(objs, 'PersistentVolumeClaim', v.persistentVolumeClaim.claimName),
+      }),
+      ...breaks(allContainers(objs), at, {
+        'mounts an undeclared volume': ({ c, pod }) =>
+          c.volumeMounts?.some((m) => !pod.volumes?.some((v) => v.name === m.name)),
+      }),
+    ];
+  },
 
   /** App-image pods: non-root, read-only root filesystem, no privilege escalation, /tmp on an emptyDir, no API token. */
   security: (objs) =>
-    breaks(appImageContainers(objs), at, [
-      ['must run as non-root', ({ owner }) => podOf(owner).securityContext?.runAsNonRoot !== true],
-      ['must not run as uid 0', ({ owner }) => podOf(owner).securityContext?.runAsUser === 0],
-      [
-        'automountServiceAccountToken must be false',
-        ({ owner }) => podOf(owner).automountServiceAccountToken !== false,
-      ],
-      ['readOnlyRootFilesystem must be true', ({ c }) => c.securityContext?.readOnlyRootFilesystem !== true],
-      [
-        'allowPrivilegeEscalation must be false',
-        ({ c }) => c.securityContext?.allowPrivilegeEscalation !== false,
-      ],
-      [
-        '/tmp must be an emptyDir',
-        ({ owner, c }) => {
-          const tmp = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
-          return !podOf(owner).volumes?.find((v) => v.name === tmp?.name)?.emptyDir;
-        },
-      ],
-    ]),
+    breaks(appImageContainers(objs), at, {
+      'must run as non-root': ({ pod }) =>
+        pod.securityContext?.runAsNonRoot !== true || pod.securityContext.runAsUser === 0,
+      'automountServiceAccountToken must be false': ({ pod }) => pod.automountServiceAccountToken !== false,
+      'readOnlyRootFilesystem must be true': ({ sc }) => sc.readOnlyRootFilesystem !== true,
+      'allowPrivilegeEscalation must be false': ({ sc }) => sc.allowPrivilegeEscalation !== false,
+      '/tmp must be an emptyDir': ({ c, pod }) =>
+        !pod.volumes?.find((v) => v.name === c.volumeMounts?.find((m) => m.mountPath === '/tmp')?.name)
+          ?.emptyDir,
+    }),
 
   /** App-image containers use one image, pinned by tag (not :latest) or digest. */
   images: (objs) => {
-    const placed = appImageContainers(objs);
-    return breaks(placed, at, [
-      [
-        'image needs a pinned tag or digest',
-        ({ c }) =>
-          /^(latest)?$/.test(parseImage(String(c.image)).tag ?? '') && !parseImage(String(c.image)).digest,
-      ],
-      ['app containers must share one image', ({ c }) => c.image !== placed[0].c.image],
-    ]);
+    const placed = appImageContainers(objs).map((x) => ({ ...x, ...parseImage(String(x.c.image)) }));
+    return breaks(placed, at, {
+      'image needs a pinned tag or digest': ({ tag, digest }) => !digest && (!tag || tag === 'latest'),
+      'app containers must share one image': ({ c }) => c.image !== placed[0].c.image,
+    });
   },
 
   /**
@@ -708,28 +627,23 @@ export const CHECKS = {
     const paths = ingresses.flatMap((ing) =>
       (ing.spec?.rules ?? [])
         .flatMap((r) => r.http?.paths ?? [])
-        .map(({ path = '', backend: { service } }) => {
-          const ports = find(objs, 'Service', service?.name)?.spec?.ports;
+        .map(({ path = '', backend: { service: to } }) => {
+          const ports = find(objs, 'Service', to?.name)?.spec?.ports;
           const port = ports?.find((p) =>
-            service?.port?.name ? p.name === service.port.name : p.port === service?.port?.number,
+            to?.port?.name ? p.name === to.port.name : p.port === to?.port?.number,
           );
-          return { where: `${named(ing)} ${path}`, path, ports, port };
+          return { ing, where: `${named(ing)} ${path}`, path, ports, port };
         }),
     );
     return [
-      ...breaks(ingresses, named, [
-        ['routes nothing', (ing) => !paths.some((p) => p.where.startsWith(`${named(ing)} `))],
-      ]),
-      ...breaks(paths, at, [
-        ['routes an internal path', ({ path }) => ['/', '/metrics', '/health', '/ready'].includes(path)],
-        ['routes the admin surface', ({ path }) => /^\/admin(\/|$)/.test(path)],
-        ['backend Service does not exist', ({ ports }) => !ports],
-        ['backend port is not on the Service', ({ ports, port }) => ports && !port],
-        [
-          'routes the admin port',
-          ({ port }) => port && (port.targetPort === 'admin' || port.name === 'admin'),
-        ],
-      ]),
+      ...breaks(ingresses, named, { 'routes nothing': (ing) => !paths.some((p) => p.ing === ing) }),
+      ...breaks(paths, at, {
+        'routes an internal path': ({ path }) => ['/', '/metrics', '/health', '/ready'].includes(path),
+        'routes the admin surface': ({ path }) => /^\/admin(\/|$)/.test(path),
+        'backend Service does not exist': ({ ports }) => !ports,
+        'backend port is not on the Service': ({ ports, port }) => ports && !port,
+        'routes the admin port': ({ port }) => port && (port.targetPort === 'admin' || port.name === 'admin'),
+      }),
     ];
   },
 } satisfies Record<string, Check>;
