@@ -30,8 +30,10 @@ import {
   PrometheusConfig,
   provisionedDatasourceUids,
   ROOT,
+  servicePort,
 } from './compose-checks';
-import { isObject, Json } from './kustomize';
+import { isObject, Json, renderKustomization } from './kustomize';
+import { appContainer } from './manifest-checks';
 
 const DOCKERFILE = fs.readFileSync(path.join(DOCKER_DIR, 'Dockerfile'), 'utf8');
 const PROMETHEUS = parseYaml(
@@ -94,6 +96,18 @@ describe('docker/docker-compose.yml', () => {
         problems: [],
       });
     }
+  });
+
+  it('listens on the ports the Kubernetes manifests declare: api http and admin, worker metrics', () => {
+    const objs = renderKustomization(path.join(ROOT, 'k8s', 'overlays', 'production'));
+    const port = (comp: string, name: string) =>
+      appContainer(objs, comp)!.ports!.find((p) => p.name === name)?.containerPort;
+    const admin = Number(envOf(compose.services.api).get('ADMIN_PORT'));
+    expect([servicePort(compose, 'api'), admin, servicePort(compose, 'worker')]).toEqual([
+      port('api', 'http'),
+      port('api', 'admin'),
+      port('worker', 'metrics'),
+    ]);
   });
 
   it('documents in docker/.env.example exactly the variables the compose file reads', () => {

@@ -576,11 +576,8 @@ export const CHECKS = {
 
   /** Volumes have one source (the API server's rule, not the schema's), mounts name declared volumes, claims exist. */
   volumes: (objs) => {
-    const volumes = allContainers(objs).flatMap((x) =>
-      (x.c === x.pod.containers[0] ? (x.pod.volumes ?? []) : []).map((v) => ({
-        v,
-        where: `${named(x.owner)} volume ${v.name}`,
-      })),
+    const volumes = objs.flatMap((o) =>
+      (podOf(o).volumes ?? []).map((v) => ({ v, where: `${named(o)} ${v.name}` })),
     );
     return [
       ...breaks(volumes, at, {
