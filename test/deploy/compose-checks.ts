@@ -1,149 +1,159 @@
 /**
- * Invariants of docker/docker-compose.yml, docker/Dockerfile and the files
- * they mount, checked without a Docker engine. Each check returns a list of
- * problems (empty = fine).
+ * Our policy for docker/docker-compose.yml, docker/Dockerfile and the files they mount, checked
+ * without a Docker engine. No schema package for compose files is installed, so the few shapes the
+ * rules read are typed here. Each check returns its problems (empty = fine).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { isObject, Json, JsonObject } from './kustomize';
+import { isObject, Json } from './kustomize';
 import { APP_ENV_NAMES } from './manifest-checks';
+import { breaks, failing } from './rules';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const DOCKER_DIR = path.join(ROOT, 'docker');
+
+type Volume = string | { source?: string; target?: string };
+type Dependency = { condition?: string; required?: boolean };
+export interface Service {
+  image?: string;
+  build?: string | { context?: string; dockerfile?: string };
+  command?: string | string[];
+  environment?: string[] | Record<string, string | number | boolean | null>;
+  depends_on?: string[] | Record<string, Dependency>;
+  healthcheck?: { test?: unknown; disable?: boolean };
+  restart?: string;
+  profiles?: string[];
+  ports?: Array<string | number>;
+  volumes?: Volume[];
+  stop_grace_period?: string;
+  env_file?: unknown;
+  deploy?: {
+    resources?: { reservations?: { devices?: Array<{ driver?: string; capabilities?: string[] }> } };
+  };
+}
+export interface Compose {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+  configs?: Record<string, { file?: string }>;
+  secrets?: Record<string, { file?: string }>;
+}
+export interface PrometheusConfig {
+  rule_files?: string[];
+  scrape_configs?: Array<{
+    job_name: string;
+    metrics_path?: string;
+    static_configs?: Array<{ targets: string[] }>;
+    dns_sd_configs?: Array<{ names: string[]; port: number }>;
+  }>;
+}
 
 /** Parse one YAML document, with YAML 1.1 merge keys (`<<: *anchor`) as compose resolves them. */
 export function parseYaml(text: string, source: string): Json {
   const docs = parseAllDocuments(text, { merge: true });
   if (!Array.isArray(docs) || docs.length !== 1) throw new Error(`${source}: expected one YAML document`);
-  const [doc] = docs;
-  if (doc.errors.length) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
-  return doc.toJS() as Json;
+  if (docs[0].errors.length) throw new Error(`${source}: ${docs[0].errors.map((e) => e.message).join('; ')}`);
+  return docs[0].toJS() as Json;
 }
+const readYaml = <T>(file: string) => parseYaml(fs.readFileSync(file, 'utf8'), file) as T;
 
-/**
- * Compose interpolation with an empty environment: `${X:-def}` / `${X-def}`
- * give the default, `${X}` the empty string, `$$` a dollar.
- */
+/** Compose interpolation with an empty environment: `${X:-def}` / `${X-def}` give the default, `${X}` '', `$$` a dollar. */
 export function interpolate(value: string): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g, (m, _name, op, arg) => {
-    if (m === '$$') return '$';
-    if (op === ':-' || op === '-') return String(arg);
-    return '';
-  });
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g, (m, _name, op, arg) =>
+    m === '$$' ? '$' : op === ':-' || op === '-' ? String(arg) : '',
+  );
 }
-
-export type Compose = JsonObject & { services: Record<string, JsonObject> };
 
 export function loadCompose(file = path.join(DOCKER_DIR, 'docker-compose.yml')): Compose {
-  const c = parseYaml(fs.readFileSync(file, 'utf8'), file);
+  const c = readYaml<Compose>(file);
   if (!isObject(c) || !isObject(c.services)) throw new Error(`${file}: no services`);
-  return c as Compose;
+  return c;
 }
 
 /** A service's environment as a map (list or mapping form); null = passed through from the host. */
-export function envOf(svc: JsonObject): Map<string, string | null> {
-  const env = new Map<string, string | null>();
-  if (Array.isArray(svc.environment)) {
-    for (const item of svc.environment) {
-      const [k, ...rest] = String(item).split('=');
-      env.set(k, rest.length ? interpolate(rest.join('=')) : null);
-    }
-  } else if (isObject(svc.environment)) {
-    for (const [k, v] of Object.entries(svc.environment))
-      env.set(k, v === null ? null : interpolate(String(v)));
-  }
-  return env;
+export function envOf(svc: Service): Map<string, string | null> {
+  const entries = Array.isArray(svc.environment)
+    ? svc.environment.map((item) => String(item).split(/=(.*)/s).slice(0, 2) as [string, string | undefined])
+    : Object.entries(svc.environment ?? {});
+  return new Map(entries.map(([k, v]) => [k, v === null || v === undefined ? null : interpolate(String(v))]));
 }
 
-function asArgs(v: Json | undefined): string[] {
-  if (Array.isArray(v)) return v.map((x) => interpolate(String(x)));
-  if (typeof v === 'string') return interpolate(v).split(/\s+/).filter(Boolean);
-  return [];
+const asArgs = (v: string | string[] | undefined): string[] =>
+  Array.isArray(v)
+    ? v.map((x) => interpolate(x))
+    : interpolate(v ?? '')
+        .split(/\s+/)
+        .filter(Boolean);
+
+/** Parses compose durations like 45s, 1m30s, 900s; unset is compose's default stop_grace_period (10 s). */
+export function durationSeconds(v: string | undefined): number {
+  if (v === undefined) return 10;
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9 };
+  const parts = [...String(v).matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)];
+  return parts.map((p) => p[0]).join('') === v
+    ? parts.reduce((t, p) => t + Number(p[1]) * units[p[2]], 0)
+    : NaN;
 }
 
-/** Parses compose durations like 45s, 1m30s, 900s. */
-export function durationSeconds(v: Json | undefined): number {
-  if (v === undefined || v === null) return 10; // compose default stop_grace_period
-  let total = 0;
-  const s = String(v);
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g;
-  let m: RegExpExecArray | null;
-  let matched = '';
-  while ((m = re.exec(s))) {
-    matched += m[0];
-    const n = Number(m[1]);
-    total += { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9 }[m[2] as 'h']! * n;
-  }
-  return matched === s ? total : NaN;
-}
+const depends = (svc: Service): Record<string, Dependency> =>
+  Array.isArray(svc.depends_on)
+    ? Object.fromEntries(svc.depends_on.map((d) => [d, {}]))
+    : (svc.depends_on ?? {});
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const mounts = (svc: Service) =>
+  (svc.volumes ?? []).map((v) =>
+    typeof v === 'string' ? interpolate(v).split(':') : [String(v.source), String(v.target)],
+  );
 
 // ---------------------------------------------------------------------------
 // Dockerfile
 
-export interface Instruction {
-  op: string;
-  args: string;
-}
-
 export interface Stage {
   name?: string;
   base: string;
-  instructions: Instruction[];
+  instructions: Array<{ op: string; args: string }>;
 }
 
 /** Split a Dockerfile into stages of instructions (continuations joined, comments dropped). */
 export function parseDockerfile(text: string): Stage[] {
-  const logical: string[] = [];
-  let current = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (current === '' && (line === '' || line.startsWith('#'))) continue;
-    if (current !== '' && line.startsWith('#')) continue;
-    if (line.endsWith('\\')) {
-      current += line.slice(0, -1) + ' ';
-      continue;
-    }
-    logical.push((current + line).trim());
-    current = '';
-  }
-  if (current.trim()) logical.push(current.trim());
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => !l.startsWith('#'))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((l) => l.trim());
   const stages: Stage[] = [];
-  for (const l of logical) {
-    const m = /^(\S+)\s*(.*)$/.exec(l);
-    if (!m) continue;
-    const op = m[1].toUpperCase();
-    const args = m[2];
-    if (op === 'FROM') {
+  for (const l of lines) {
+    const [, op, args] = /^(\S+)\s*(.*)$/.exec(l.trim())!;
+    if (op.toUpperCase() === 'FROM') {
       const f = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
       if (!f) throw new Error(`bad FROM: ${args}`);
       stages.push({ base: f[1], name: f[2], instructions: [] });
-    } else if (op !== 'ARG' || stages.length > 0) {
+    } else if (op.toUpperCase() !== 'ARG' || stages.length > 0) {
       if (stages.length === 0) throw new Error(`instruction before FROM: ${l}`);
-      stages[stages.length - 1].instructions.push({ op, args });
+      stages[stages.length - 1].instructions.push({ op: op.toUpperCase(), args });
     }
   }
   return stages;
 }
 
-function execForm(args: string): string[] | undefined {
+function execForm(args: string | undefined): string[] | undefined {
   try {
-    const v = JSON.parse(args) as unknown;
-    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+    const v = JSON.parse(args ?? '') as unknown;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
   } catch {
     return undefined;
   }
 }
-
-function stageEnv(stage: Stage): Map<string, string> {
-  const env = new Map<string, string>();
-  for (const i of stage.instructions.filter((x) => x.op === 'ENV')) {
-    for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)/g))
-      env.set(m[1], m[2].replace(/^"|"$/g, ''));
-  }
-  return env;
-}
-
+const argsOf = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op).map((i) => i.args);
+const stageEnv = (stage: Stage) =>
+  new Map(
+    argsOf(stage, 'ENV').flatMap((a) =>
+      [...a.matchAll(/([A-Za-z_]\w*)=("[^"]*"|\S+)/g)].map((m) => [m[1], m[2].replace(/^"|"$/g, '')]),
+    ),
+  );
 /** Node base image of a stage, following `FROM <earlier stage>`. */
 function nodeBase(stages: Stage[], stage: Stage): string {
   const parent = stages.find((s) => s.name === stage.base);
@@ -156,138 +166,87 @@ export function imageCommand(text: string): {
   cmd: string[];
   env: Map<string, string>;
 } {
-  const stages = parseDockerfile(text);
-  const final = stages[stages.length - 1];
-  const last = (op: string) => final.instructions.filter((i) => i.op === op).pop();
+  const final = parseDockerfile(text).pop()!;
   const form = (op: string) => {
-    const i = last(op);
-    return i ? (execForm(i.args) ?? ['/bin/sh', '-c', i.args]) : [];
+    const args = argsOf(final, op).pop();
+    return args === undefined ? [] : (execForm(args) ?? ['/bin/sh', '-c', args]);
   };
   return { entrypoint: form('ENTRYPOINT'), cmd: form('CMD'), env: stageEnv(final) };
 }
 
 export function checkDockerfile(text: string): string[] {
-  const problems: string[] = [];
   const stages = parseDockerfile(text);
-  if (stages.length < 2) return ['Dockerfile must be multi-stage'];
   const final = stages[stages.length - 1];
-  const ops = (op: string) => final.instructions.filter((i) => i.op === op);
-
-  for (const s of stages) {
-    if (!/^node:(22|24)([.-]|$)/.test(nodeBase(stages, s))) {
-      problems.push(`stage ${s.name ?? '?'}: base ${s.base} is not node 22 or 24`);
-    }
-  }
-
-  const users = ops('USER');
-  const user = users.length ? users[users.length - 1].args.trim() : 'root';
-  if (/^(root|0)(:|$)/.test(user)) problems.push(`final stage runs as ${user}`);
-
-  const hc = ops('HEALTHCHECK');
-  if (hc.length !== 1 || /^NONE$/i.test(hc[0].args.trim())) {
-    problems.push('final stage needs one HEALTHCHECK');
-  } else {
-    const cmd = /\bCMD\s+(.*)$/.exec(hc[0].args);
-    const form = cmd ? execForm(cmd[1]) : undefined;
-    if (!form || form[0] !== 'node') problems.push('HEALTHCHECK must run node (exec form)');
-    const script = form?.find((a) => a.endsWith('.cjs') || a.endsWith('.js'));
-    const copied = ops('COPY').some(
-      (c) => script !== undefined && c.args.includes(path.posix.basename(script)),
-    );
-    if (!script || !copied) problems.push('HEALTHCHECK script must be copied into the final stage');
-  }
-
-  const cmds = ops('CMD');
-  const cmd = cmds.length ? execForm(cmds[cmds.length - 1].args) : undefined;
-  if (JSON.stringify(cmd) !== JSON.stringify(['node', 'dist/src/main.js'])) {
-    problems.push(`CMD must be ["node","dist/src/main.js"], is ${cmds.map((c) => c.args).join(' ')}`);
-  }
-
-  // The heap cap comes from the entrypoint, so every command of the image must go through it.
+  const copies = argsOf(final, 'COPY');
+  const runs = (s: Stage | undefined) => (s ? argsOf(s, 'RUN').join(' && ') : '');
+  const healthchecks = argsOf(final, 'HEALTHCHECK');
+  const healthcheck = execForm(/\bCMD\s+(.*)$/.exec(healthchecks[0] ?? '')?.[1]);
+  const script = healthcheck?.find((a) => /\.c?js$/.test(a));
   const { entrypoint } = imageCommand(text);
-  const script = entrypoint.length === 1 ? path.posix.basename(entrypoint[0]) : undefined;
-  if (script !== 'entrypoint.sh' || !ops('COPY').some((c) => c.args.includes(`docker/${script}`))) {
-    problems.push(
-      'ENTRYPOINT must be ["/app/docker/entrypoint.sh"] (the heap cap), copied into the final stage',
-    );
-  }
-  if (stageEnv(final).get('NODE_ENV') !== 'production')
-    problems.push('the image must set NODE_ENV=production');
-
-  const exposed = ops('EXPOSE').flatMap((e) => e.args.split(/\s+/).map((p) => p.replace(/\/tcp$/, '')));
-  for (const p of ['4080', '4081', '9464']) if (!exposed.includes(p)) problems.push(`EXPOSE ${p} missing`);
-
-  // Build happens in an earlier stage; only production dependencies reach the final one.
-  const runs = (s: Stage) =>
-    s.instructions
-      .filter((i) => i.op === 'RUN')
-      .map((i) => i.args)
-      .join(' && ');
-  if (!stages.slice(0, -1).some((s) => /\bnpm ci\b/.test(runs(s)) && /\bnpm run build\b/.test(runs(s)))) {
-    problems.push('no builder stage running npm ci and npm run build');
-  }
-  if (/\bnpm (ci|install)\b/.test(runs(final)) && !/--omit=dev/.test(runs(final))) {
-    problems.push('final stage installs dev dependencies');
-  }
-  const nm = ops('COPY').find((c) => /node_modules/.test(c.args));
-  const from = nm ? /--from=(\S+)/.exec(nm.args)?.[1] : undefined;
-  const depsStage = stages.find((s) => s.name === from);
-  if (
-    !depsStage ||
-    !/(npm ci[^&]*--omit=dev|npm prune[^&]*(--omit=dev|--production))/.test(runs(depsStage))
-  ) {
-    problems.push('final stage must copy node_modules from a stage with production dependencies only');
-  }
-  if (!ops('COPY').some((c) => /--from=\S+/.test(c.args) && /\bdist\b/.test(c.args))) {
-    problems.push('final stage must copy dist/ from the build stage');
-  }
-
-  // STORAGE_DIR lives on a declared volume.
-  const storageDir = stageEnv(final).get('STORAGE_DIR');
-  const volumes = ops('VOLUME').flatMap((v) => execForm(v.args) ?? v.args.split(/\s+/));
-  if (
-    !storageDir ||
-    !volumes.some((v) => storageDir === v || storageDir.startsWith(`${v.replace(/\/$/, '')}/`))
-  ) {
-    problems.push(`STORAGE_DIR (${storageDir}) must be on a VOLUME`);
-  }
-  return problems;
+  const from = /--from=(\S+)/.exec(copies.find((c) => /node_modules/.test(c)) ?? '')?.[1];
+  const exposed = argsOf(final, 'EXPOSE').flatMap((e) => e.split(/\s+/).map((p) => p.replace(/\/tcp$/, '')));
+  const storageDir = stageEnv(final).get('STORAGE_DIR') ?? '';
+  const volumes = argsOf(final, 'VOLUME').flatMap((v) => execForm(v) ?? v.split(/\s+/));
+  if (stages.length < 2) return ['Dockerfile must be multi-stage'];
+  return failing({
+    'every stage must be on node 22 or 24': () =>
+      stages.some((s) => !/^node:(22|24)([.-]|$)/.test(nodeBase(stages, s))),
+    'the final stage must not run as root': () =>
+      /^(root|0)(:|$)/.test(argsOf(final, 'USER').pop()?.trim() ?? 'root'),
+    'one HEALTHCHECK, node running a script copied into the final stage': () =>
+      healthchecks.length !== 1 ||
+      healthcheck?.[0] !== 'node' ||
+      !script ||
+      !copies.some((c) => c.includes(path.posix.basename(script))),
+    'CMD must be ["node","dist/src/main.js"]': () =>
+      !sameJson(execForm(argsOf(final, 'CMD').pop()), ['node', 'dist/src/main.js']),
+    'ENTRYPOINT must be ["/app/docker/entrypoint.sh"] (the heap cap), copied into the final stage': () =>
+      entrypoint.length !== 1 ||
+      path.posix.basename(entrypoint[0]) !== 'entrypoint.sh' ||
+      !copies.some((c) => c.includes('docker/entrypoint.sh')),
+    'the image must set NODE_ENV=production': () => stageEnv(final).get('NODE_ENV') !== 'production',
+    'EXPOSE 4080, 4081 and 9464': () => !['4080', '4081', '9464'].every((p) => exposed.includes(p)),
+    // Build happens in an earlier stage; only production dependencies reach the final one.
+    'no builder stage running npm ci and npm run build': () =>
+      !stages.slice(0, -1).some((s) => /\bnpm ci\b/.test(runs(s)) && /\bnpm run build\b/.test(runs(s))),
+    'the final stage installs dev dependencies': () =>
+      /\bnpm (ci|install)\b/.test(runs(final)) && !/--omit=dev/.test(runs(final)),
+    'node_modules must come from a stage with production dependencies only': () =>
+      !/(npm ci[^&]*--omit=dev|npm prune[^&]*(--omit=dev|--production))/.test(
+        runs(stages.find((s) => s.name === from)),
+      ),
+    'the final stage must copy dist/ from the build stage': () =>
+      !copies.some((c) => /--from=\S+/.test(c) && /\bdist\b/.test(c)),
+    'STORAGE_DIR must be on a VOLUME': () =>
+      !storageDir ||
+      !volumes.some((v) => storageDir === v || storageDir.startsWith(`${v.replace(/\/$/, '')}/`)),
+  });
 }
 
 /** COPY sources of the build context that the Dockerfile needs, relative to the repository root. */
-export function contextSources(text: string): string[] {
-  const out: string[] = [];
-  for (const s of parseDockerfile(text)) {
-    for (const i of s.instructions.filter((x) => x.op === 'COPY' && !/--from=/.test(x.args))) {
-      const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
-      out.push(...parts.slice(0, -1).filter((p) => p !== '.'));
-    }
-  }
-  return out;
-}
+export const contextSources = (text: string): string[] =>
+  parseDockerfile(text)
+    .flatMap((s) => argsOf(s, 'COPY').filter((a) => !/--from=/.test(a)))
+    .flatMap((a) =>
+      a
+        .split(/\s+/)
+        .filter((p) => !p.startsWith('--'))
+        .slice(0, -1)
+        .filter((p) => p !== '.'),
+    );
 
 /** .dockerignore matching (patterns with * and **, `!` exceptions, last match wins). */
 export function dockerIgnored(patterns: string[], file: string): boolean {
   let ignored = false;
-  for (const raw of patterns) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
+  for (const line of patterns.map((p) => p.trim()).filter((p) => p && !p.startsWith('#'))) {
     const negate = line.startsWith('!');
-    const pat = (negate ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
-    let re = '';
-    for (let i = 0; i < pat.length; i++) {
-      const ch = pat[i];
-      if (ch === '*' && pat[i + 1] === '*') {
-        re += pat[i + 2] === '/' ? '(?:.*/)?' : '.*';
-        i += pat[i + 2] === '/' ? 2 : 1;
-      } else if (ch === '*') {
-        re += '[^/]*';
-      } else if (ch === '?') {
-        re += '[^/]';
-      } else {
-        re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-      }
-    }
+    const re = (negate ? line.slice(1) : line)
+      .replace(/^\/+|\/+$/g, '')
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(
+        /\*\*\/|\*\*|\*|\?/g,
+        (m) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[m]!,
+      );
     if (new RegExp(`^${re}(?:/.*)?$`).test(file)) ignored = !negate;
   }
   return ignored;
@@ -296,402 +255,297 @@ export function dockerIgnored(patterns: string[], file: string): boolean {
 // ---------------------------------------------------------------------------
 // compose
 
-const APP_SERVICES = ['migrate', 'api', 'worker'];
-
-function depends(svc: JsonObject): Record<string, JsonObject> {
-  if (Array.isArray(svc.depends_on)) return Object.fromEntries(svc.depends_on.map((d) => [String(d), {}]));
-  if (isObject(svc.depends_on)) {
-    return Object.fromEntries(Object.entries(svc.depends_on).map(([k, v]) => [k, isObject(v) ? v : {}]));
-  }
-  return {};
-}
-
-function hasHealthcheck(c: Compose, name: string, dockerfileHasHealthcheck: boolean): boolean {
-  const svc = c.services[name];
-  const hc = svc.healthcheck;
-  if (isObject(hc)) return hc.disable !== true && hc.test !== undefined;
-  return dockerfileHasHealthcheck && svc.build !== undefined;
-}
-
-/** depends_on targets exist, are not behind a profile the dependant lacks, and their conditions can be met. */
-export function checkDependsOn(c: Compose, dockerfileHasHealthcheck = true): string[] {
-  const problems: string[] = [];
-  for (const [name, svc] of Object.entries(c.services)) {
-    for (const [dep, opts] of Object.entries(depends(svc))) {
-      const target = c.services[dep];
-      if (!target) {
-        problems.push(`${name} depends on missing service ${dep}`);
-        continue;
-      }
-      const tp = Array.isArray(target.profiles) ? target.profiles : [];
-      const sp = Array.isArray(svc.profiles) ? svc.profiles : [];
-      if (tp.length && !tp.some((p) => sp.includes(p)) && opts.required !== false) {
-        problems.push(`${name} depends on ${dep}, which only runs with profile ${tp.join('/')}`);
-      }
-      const cond = opts.condition ?? 'service_started';
-      if (cond === 'service_healthy' && !hasHealthcheck(c, dep, dockerfileHasHealthcheck)) {
-        problems.push(`${name} waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
-      }
-      if (
-        cond === 'service_completed_successfully' &&
-        !['no', '"no"', 'on-failure'].includes(String(target.restart))
-      ) {
-        problems.push(
-          `${name} waits for ${dep} to complete, but ${dep} restarts (${String(target.restart)})`,
-        );
-      }
-      if (!['service_started', 'service_healthy', 'service_completed_successfully'].includes(String(cond))) {
-        problems.push(`${name} -> ${dep}: unknown condition ${String(cond)}`);
-      }
-    }
-  }
-  return problems;
-}
-
-/** One image and build for every app role; roles, migrations and env names as the run contract says. */
-export function checkAppServices(c: Compose): string[] {
-  const problems: string[] = [];
-  for (const n of [...APP_SERVICES, 'simulator']) if (!c.services[n]) problems.push(`service ${n} missing`);
-  if (problems.length) return problems;
-  const { api, worker, migrate, simulator } = c.services;
-  for (const [n, s] of Object.entries({ worker, migrate, simulator })) {
-    if (
-      JSON.stringify(s.image) !== JSON.stringify(api.image) ||
-      JSON.stringify(s.build) !== JSON.stringify(api.build)
-    ) {
-      problems.push(`${n} must use the same image and build as api`);
-    }
-  }
-  if (!api.image && !api.build) problems.push('api has neither image nor build');
-  if (envOf(api).get('APP_ROLE') !== 'api') problems.push('api must set APP_ROLE=api');
-  if (envOf(worker).get('APP_ROLE') !== 'worker') problems.push('worker must set APP_ROLE=worker');
-  for (const [n, s] of Object.entries({ api, worker })) {
-    if (envOf(s).get('MIGRATIONS_RUN') !== 'false') problems.push(`${n} must set MIGRATIONS_RUN=false`);
-    if (depends(s).migrate?.condition !== 'service_completed_successfully') {
-      problems.push(`${n} must wait for migrate to complete`);
-    }
-    const grace = Number(envOf(s).get('SHUTDOWN_GRACE_SECONDS') ?? 30);
-    if (!(durationSeconds(s.stop_grace_period) > grace)) {
-      problems.push(`${n}: stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS (${grace})`);
-    }
-  }
-  if (JSON.stringify(asArgs(migrate.command)) !== JSON.stringify(['node', 'dist/src/migrate.js'])) {
-    problems.push('migrate must run node dist/src/migrate.js');
-  }
-  if (JSON.stringify(asArgs(simulator.command)) !== JSON.stringify(['node', 'dist/simulator/main.js'])) {
-    problems.push('simulator must run node dist/simulator/main.js');
-  }
-  if (envOf(simulator).get('SIM_HOST') !== '0.0.0.0')
-    problems.push('simulator must listen on SIM_HOST=0.0.0.0');
-  for (const n of APP_SERVICES) {
-    for (const k of envOf(c.services[n]).keys()) {
-      if (!APP_ENV_NAMES.has(k)) problems.push(`${n}: unknown environment variable ${k}`);
-    }
-  }
-  for (const k of envOf(simulator).keys())
-    if (!/^SIM_/.test(k)) problems.push(`simulator: unknown variable ${k}`);
-
-  // The worker's upstream is a compose service on its listening port.
-  const upstream = new URL(envOf(worker).get('VLLM_BASE_URL') ?? 'http://127.0.0.1:8000/v1');
-  const port = servicePort(c, upstream.hostname);
-  if (port === undefined || String(port) !== (upstream.port || '80')) {
-    problems.push(`worker VLLM_BASE_URL ${upstream.href} does not point at a compose service port`);
-  }
-  return problems;
-}
-
-/**
- * The api publishes its admin port (the queue board) on the loopback address only, written out
- * rather than interpolated, so no variable (API_BIND=0.0.0.0) can publish it further.
- */
-export function checkAdminPort(c: Compose): string[] {
-  const api = c.services.api;
-  if (!api) return ['service api missing'];
-  const adminPort = String(envOf(api).get('ADMIN_PORT') ?? 4081);
-  const mappings = (Array.isArray(api.ports) ? api.ports : []).map(String);
-  const admin = mappings.filter((m) => m.split(':').pop() === adminPort);
-  if (admin.length === 0) return [`api does not publish its admin port ${adminPort}`];
-  return admin
-    .filter((m) => !m.startsWith('127.0.0.1:'))
-    .map((m) => `api publishes the admin port beyond 127.0.0.1: ${m}`);
-}
-
 /** The port a compose service listens on inside the network (for the services of this stack). */
 export function servicePort(c: Compose, name: string): number | undefined {
   const s = c.services[name];
+  const env = s ? envOf(s) : new Map<string, string | null>();
+  const args = asArgs(s?.command);
   if (!s) return undefined;
-  const env = envOf(s);
   if (name === 'simulator') return Number(env.get('SIM_PORT') ?? 8000);
-  const args = asArgs(s.command);
-  const portArg = args.indexOf('--port');
-  if (portArg >= 0) return Number(args[portArg + 1]);
+  if (args.includes('--port')) return Number(args[args.indexOf('--port') + 1]);
   if (env.get('APP_ROLE') === 'worker') return Number(env.get('METRICS_PORT') ?? 9464);
-  if (env.get('APP_ROLE') !== undefined) return Number(env.get('PORT') ?? 4080);
-  const known: Record<string, number> = { prometheus: 9090, grafana: 3000, postgres: 5432, redis: 6379 };
-  return known[name];
+  if (env.has('APP_ROLE')) return Number(env.get('PORT') ?? 4080);
+  return { prometheus: 9090, grafana: 3000, postgres: 5432, redis: 6379 }[name];
 }
 
 /** Host path of a bind mount of a service at `target`, resolved against docker/. */
-function bindSource(svc: JsonObject, target: string): string | undefined {
-  for (const v of Array.isArray(svc.volumes) ? svc.volumes : []) {
-    const [src, dst] =
-      typeof v === 'string' ? v.split(':') : isObject(v) ? [String(v.source), String(v.target)] : [];
-    if (dst === target && src && /^\.\.?\//.test(src)) return path.resolve(DOCKER_DIR, src);
-  }
-  return undefined;
+const bindSource = (svc: Service | undefined, target: string) => {
+  const src = mounts(svc ?? {}).find(([s, t]) => t === target && /^\.\.?\//.test(s))?.[0];
+  return src && path.resolve(DOCKER_DIR, src);
+};
+
+/** depends_on targets exist, are not behind a profile the dependant lacks, and their conditions can be met. */
+export function checkDependsOn(c: Compose): string[] {
+  const edges = Object.entries(c.services).flatMap(([name, svc]) =>
+    Object.entries(depends(svc)).map(([dep, { condition = 'service_started', required }]) => {
+      const target = c.services[dep] ?? {};
+      // A service built here inherits the Dockerfile's HEALTHCHECK (checkDockerfile requires one).
+      const hc = target.healthcheck;
+      const healthy = hc ? !hc.disable && hc.test !== undefined : target.build !== undefined;
+      return { name, dep, svc, target, condition, required, healthy, exists: dep in c.services };
+    }),
+  );
+  return breaks(edges, (e) => `${e.name} -> ${e.dep}`, {
+    'no such service': (e) => !e.exists,
+    'runs only under a profile the dependant lacks': (e) =>
+      e.target.profiles?.length &&
+      !e.target.profiles.some((p) => e.svc.profiles?.includes(p)) &&
+      e.required !== false,
+    'waits for health, but it has no healthcheck': (e) => e.condition === 'service_healthy' && !e.healthy,
+    'waits for it to complete, but it restarts': (e) =>
+      e.condition === 'service_completed_successfully' &&
+      !['no', 'on-failure'].includes(String(e.target.restart)),
+    'unknown condition': (e) =>
+      !['service_started', 'service_healthy', 'service_completed_successfully'].includes(e.condition),
+  });
 }
 
-/** Files the stack mounts or builds from exist; named volumes are declared. */
+/** One image and build for every app role; roles, migrations, grace periods and env names as the run contract says. */
+export function checkAppServices(c: Compose): string[] {
+  const missing = ['migrate', 'api', 'worker', 'simulator'].filter((n) => !c.services[n]);
+  if (missing.length) return missing.map((n) => `service ${n} missing`);
+  const { api, worker, migrate, simulator } = c.services;
+  const upstream = new URL(envOf(worker).get('VLLM_BASE_URL') ?? 'http://127.0.0.1:8000/v1');
+  const apps = ['api', 'worker', 'migrate', 'simulator'].map((name) => ({
+    name,
+    svc: c.services[name],
+    env: envOf(c.services[name]),
+  }));
+  return [
+    ...breaks(apps, (x) => x.name, {
+      'must use the same image and build as api': ({ svc }) =>
+        !sameJson([svc.image, svc.build], [api.image, api.build]) || !(api.image || api.build),
+      'unknown environment variable': ({ name, env }) =>
+        [...env.keys()].some((k) => (name === 'simulator' ? !/^SIM_/.test(k) : !APP_ENV_NAMES.has(k))),
+    }),
+    ...breaks(apps.slice(0, 2), (x) => x.name, {
+      'APP_ROLE must be its role': ({ name, env }) => env.get('APP_ROLE') !== name,
+      'must set MIGRATIONS_RUN=false': ({ env }) => env.get('MIGRATIONS_RUN') !== 'false',
+      'must wait for migrate to complete': ({ svc }) =>
+        depends(svc).migrate?.condition !== 'service_completed_successfully',
+      'stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS': ({ svc, env }) =>
+        !(durationSeconds(svc.stop_grace_period) > Number(env.get('SHUTDOWN_GRACE_SECONDS') ?? 30)),
+    }),
+    ...failing({
+      'migrate must run node dist/src/migrate.js': () =>
+        asArgs(migrate.command).join(' ') !== 'node dist/src/migrate.js',
+      'simulator must run node dist/simulator/main.js': () =>
+        asArgs(simulator.command).join(' ') !== 'node dist/simulator/main.js',
+      'simulator must listen on SIM_HOST=0.0.0.0': () => envOf(simulator).get('SIM_HOST') !== '0.0.0.0',
+      'worker VLLM_BASE_URL must point at a compose service port': () =>
+        String(servicePort(c, upstream.hostname)) !== (upstream.port || '80'),
+    }),
+  ];
+}
+
+/**
+ * Host ports are published on the loopback address by default; the api's admin port (the queue board)
+ * on the loopback address only, written out rather than interpolated, so no variable
+ * (API_BIND=0.0.0.0) can publish it further.
+ */
+export function checkPorts(c: Compose): string[] {
+  const published = Object.entries(c.services).flatMap(([name, svc]) =>
+    (svc.ports ?? []).map((p) => ({ name, p: String(p) })),
+  );
+  const adminPort = String(c.services.api && (envOf(c.services.api).get('ADMIN_PORT') ?? 4081));
+  const admin = published.filter(({ name, p }) => name === 'api' && p.split(':').pop() === adminPort);
+  return [
+    ...failing({ [`api does not publish its admin port ${adminPort}`]: () => admin.length === 0 }),
+    ...breaks(published, ({ name, p }) => `${name} ${p}`, {
+      'publishes beyond 127.0.0.1 by default': ({ p }) => !interpolate(p).startsWith('127.0.0.1:'),
+      'publishes the admin port beyond 127.0.0.1': (x) => admin.includes(x) && !x.p.startsWith('127.0.0.1:'),
+    }),
+  ];
+}
+
+/** Files the stack mounts or builds from exist; named volumes are declared; no env_file. */
 export function checkReferencedFiles(c: Compose): string[] {
-  const problems: string[] = [];
-  const declared = new Set(Object.keys(isObject(c.volumes) ? c.volumes : {}));
-  for (const [name, svc] of Object.entries(c.services)) {
-    for (const v of Array.isArray(svc.volumes) ? svc.volumes : []) {
-      const src = typeof v === 'string' ? interpolate(v).split(':')[0] : isObject(v) ? String(v.source) : '';
-      if (/^(\.\.?\/|\/)/.test(src)) {
-        if (!fs.existsSync(path.resolve(DOCKER_DIR, src)))
-          problems.push(`${name}: mounted ${src} does not exist`);
-      } else if (src && !declared.has(src)) {
-        problems.push(`${name}: volume ${src} is not declared`);
-      }
-    }
-    if (svc.build !== undefined) {
-      const b = isObject(svc.build) ? svc.build : { context: svc.build };
-      const ctx = path.resolve(DOCKER_DIR, String(b.context ?? '.'));
-      const dockerfile = path.resolve(ctx, String(b.dockerfile ?? 'Dockerfile'));
-      if (!fs.existsSync(ctx)) problems.push(`${name}: build context ${String(b.context)} does not exist`);
-      if (!fs.existsSync(dockerfile))
-        problems.push(`${name}: Dockerfile ${String(b.dockerfile)} does not exist`);
-    }
-    if (svc.env_file !== undefined) problems.push(`${name}: env_file is not used by this stack`);
-  }
-  for (const key of ['configs', 'secrets']) {
-    const top = c[key];
-    for (const [n, v] of Object.entries(isObject(top) ? top : {})) {
-      if (isObject(v) && typeof v.file === 'string' && !fs.existsSync(path.resolve(DOCKER_DIR, v.file))) {
-        problems.push(`${key}.${n}: ${v.file} does not exist`);
-      }
-    }
-  }
-  return problems;
+  const exists = (p: string) => fs.existsSync(path.resolve(DOCKER_DIR, p));
+  const services = Object.entries(c.services).map(([name, svc]) => {
+    const build = typeof svc.build === 'string' ? { context: svc.build } : svc.build;
+    const context = path.resolve(DOCKER_DIR, build?.context ?? '.');
+    return { name, svc, build, context, sources: mounts(svc).map(([s]) => s) };
+  });
+  const files = Object.entries({ ...c.configs, ...c.secrets }).filter(([, v]) => v.file);
+  return [
+    ...breaks(services, (x) => x.name, {
+      'mounts a file that does not exist': ({ sources }) =>
+        sources.some((s) => /^(\.\.?\/|\/)/.test(s) && !exists(s)),
+      'uses an undeclared named volume': ({ sources }) =>
+        sources.some((s) => !/^(\.\.?\/|\/)/.test(s) && !(s in (c.volumes ?? {}))),
+      'builds from a context or Dockerfile that does not exist': ({ build, context }) =>
+        build && !fs.existsSync(path.resolve(context, build.dockerfile ?? 'Dockerfile')),
+      'env_file is not used by this stack': ({ svc }) => svc.env_file !== undefined,
+    }),
+    ...breaks(files, ([n, v]) => `${n}: ${v.file}`, { 'does not exist': ([, v]) => !exists(v.file!) }),
+  ];
 }
 
 /** With local storage, api and worker share one named volume holding STORAGE_DIR. */
 export function checkSharedStorage(c: Compose): string[] {
-  const volumeAt = (svc: JsonObject, dir: string) =>
-    (Array.isArray(svc.volumes) ? svc.volumes : [])
-      .map((v) => (typeof v === 'string' ? v.split(':') : []))
-      .find(
-        ([src, dst]) => src && dst && !/^[./]/.test(src) && (dir === dst || dir.startsWith(`${dst}/`)),
-      )?.[0];
-  const problems: string[] = [];
-  const vols: Array<string | undefined> = [];
-  for (const n of ['api', 'worker']) {
-    const svc = c.services[n];
-    if (!svc) continue;
-    const env = envOf(svc);
-    if ((env.get('STORAGE_DRIVER') ?? 'local') !== 'local')
-      problems.push(`${n}: default STORAGE_DRIVER must be local`);
-    const dir = env.get('STORAGE_DIR');
-    if (!dir || !dir.startsWith('/'))
-      problems.push(`${n}: STORAGE_DIR must be an absolute path on the shared volume`);
-    vols.push(dir ? volumeAt(svc, dir) : undefined);
-  }
-  if (vols.length !== 2 || !vols[0] || vols[0] !== vols[1])
-    problems.push('api and worker must share a named volume for STORAGE_DIR');
-  return problems;
+  const apps = ['api', 'worker'].map((name) => {
+    const env = envOf(c.services[name] ?? {});
+    const dir = env.get('STORAGE_DIR') ?? '';
+    const volume = mounts(c.services[name] ?? {}).find(
+      ([s, t]) => !/^[./]/.test(s) && t && (dir === t || dir.startsWith(`${t}/`)),
+    );
+    return { name, env, dir, volume: volume?.[0] };
+  });
+  return [
+    ...breaks(apps, (x) => x.name, {
+      'default STORAGE_DRIVER must be local': ({ env }) => (env.get('STORAGE_DRIVER') ?? 'local') !== 'local',
+      'STORAGE_DIR must be an absolute path on a named volume': ({ dir, volume }) =>
+        !dir.startsWith('/') || !volume,
+    }),
+    ...failing({
+      'api and worker must share a named volume for STORAGE_DIR': () => apps[0].volume !== apps[1].volume,
+    }),
+  ];
 }
 
-/** The gpu profile runs vLLM with an NVIDIA device reservation. */
+/** The gpu profile runs vllm/vllm-openai as service vllm, with an NVIDIA device reservation. */
 export function checkGpuProfile(c: Compose): string[] {
-  const problems: string[] = [];
-  const gpu = Object.entries(c.services).filter(
-    ([, s]) => Array.isArray(s.profiles) && s.profiles.includes('gpu'),
+  const gpu = Object.entries(c.services).filter(([, s]) => s.profiles?.includes('gpu'));
+  return [
+    ...failing({
+      'no service under profile gpu': () => gpu.length === 0,
+      'the gpu profile must run vllm/vllm-openai as service vllm': () =>
+        !interpolate(String(c.services.vllm?.image)).startsWith('vllm/vllm-openai:'),
+    }),
+    ...breaks(gpu, ([name]) => name, {
+      'no nvidia gpu device reservation': ([, s]) =>
+        !s.deploy?.resources?.reservations?.devices?.some(
+          (d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu'),
+        ),
+    }),
+  ];
+}
+
+export const scrapeTargets = (prom: PrometheusConfig) =>
+  (prom.scrape_configs ?? []).flatMap((j) => [
+    ...(j.static_configs ?? []).flatMap((sc) =>
+      sc.targets.map((t) => ({ job: j.job_name, host: t.split(':')[0], port: Number(t.split(':')[1]) })),
+    ),
+    ...(j.dns_sd_configs ?? []).flatMap((d) =>
+      d.names.map((host) => ({ job: j.job_name, host, port: d.port })),
+    ),
+  ]);
+
+/** Prometheus scrapes api, worker, simulator and vllm at /metrics on the ports they listen on, and loads mounted rules. */
+export function checkPrometheus(c: Compose, prom: PrometheusConfig): string[] {
+  const unknownSd = (prom.scrape_configs ?? []).flatMap((j) =>
+    Object.keys(j).filter((k) => k.endsWith('_sd_configs') && k !== 'dns_sd_configs'),
   );
-  if (gpu.length === 0) problems.push('no service under profile gpu');
-  for (const [name, s] of gpu) {
-    const devices =
-      isObject(s.deploy) && isObject(s.deploy.resources) && isObject(s.deploy.resources.reservations)
-        ? s.deploy.resources.reservations.devices
-        : undefined;
-    const ok =
-      Array.isArray(devices) &&
-      devices.some(
-        (d) =>
-          isObject(d) &&
-          d.driver === 'nvidia' &&
-          Array.isArray(d.capabilities) &&
-          d.capabilities.includes('gpu'),
-      );
-    if (!ok) problems.push(`${name}: no nvidia gpu device reservation`);
-  }
-  const vllm = c.services.vllm;
-  if (!vllm || !String(interpolate(String(vllm.image))).startsWith('vllm/vllm-openai:')) {
-    problems.push('the gpu profile must run vllm/vllm-openai as service vllm');
-  }
-  return problems;
-}
-
-export interface ScrapeTarget {
-  job: string;
-  host: string;
-  port: number;
-}
-
-export function scrapeTargets(promConfig: Json): ScrapeTarget[] {
-  const out: ScrapeTarget[] = [];
-  const jobs =
-    isObject(promConfig) && Array.isArray(promConfig.scrape_configs) ? promConfig.scrape_configs : [];
-  for (const j of jobs.filter(isObject)) {
-    const job = String(j.job_name);
-    for (const sc of Array.isArray(j.static_configs) ? j.static_configs.filter(isObject) : []) {
-      for (const t of Array.isArray(sc.targets) ? sc.targets : []) {
-        const [host, port] = String(t).split(':');
-        out.push({ job, host, port: Number(port) });
-      }
-    }
-    for (const dns of Array.isArray(j.dns_sd_configs) ? j.dns_sd_configs.filter(isObject) : []) {
-      for (const n of Array.isArray(dns.names) ? dns.names : [])
-        out.push({ job, host: String(n), port: Number(dns.port) });
-    }
-    for (const key of Object.keys(j)) {
-      if (key.endsWith('_sd_configs') && key !== 'dns_sd_configs')
-        throw new Error(`${job}: ${key} not understood`);
-    }
-  }
-  return out;
-}
-
-/** Prometheus scrapes api, worker, simulator and vllm on the ports those services listen on. */
-export function checkPrometheus(c: Compose, promConfig: Json): string[] {
-  const problems: string[] = [];
-  const targets = scrapeTargets(promConfig);
-  for (const t of targets) {
-    if (t.host === 'localhost' || t.host === '127.0.0.1') continue;
-    if (!c.services[t.host]) {
-      problems.push(`job ${t.job}: ${t.host} is not a compose service`);
-      continue;
-    }
-    const port = servicePort(c, t.host);
-    if (port !== t.port)
-      problems.push(`job ${t.job}: ${t.host}:${t.port}, but ${t.host} listens on ${String(port)}`);
-  }
-  for (const [host, port] of [
-    ['api', 4080],
-    ['worker', 9464],
-    ['simulator', 8000],
-    ['vllm', 8000],
-  ] as const) {
-    if (!targets.some((t) => t.host === host && t.port === port))
-      problems.push(`Prometheus does not scrape ${host}:${port}`);
-  }
-  const jobs =
-    isObject(promConfig) && Array.isArray(promConfig.scrape_configs) ? promConfig.scrape_configs : [];
-  for (const j of jobs.filter(isObject)) {
-    if (j.metrics_path !== undefined && j.metrics_path !== '/metrics')
-      problems.push(`job ${String(j.job_name)}: metrics_path`);
-  }
-  const prom = c.services.prometheus;
-  if (!prom || !bindSource(prom, '/etc/prometheus/prometheus.yml'))
-    problems.push('prometheus must mount its config file');
-  // Alerting rules: each rule_files pattern names mounted files that exist.
-  const ruleFiles = isObject(promConfig) && Array.isArray(promConfig.rule_files) ? promConfig.rule_files : [];
-  if (ruleFiles.length === 0) problems.push('prometheus loads no rule_files');
-  for (const pattern of ruleFiles.map(String)) {
-    const dir = path.posix.dirname(pattern);
-    const src = prom ? bindSource(prom, dir) : undefined;
+  if (unknownSd.length) throw new Error(`${unknownSd} not understood`);
+  const targets = scrapeTargets(prom).filter((t) => !['localhost', '127.0.0.1'].includes(t.host));
+  const prometheus = c.services.prometheus;
+  const rules = (prom.rule_files ?? []).map((pattern) => {
+    const src = bindSource(prometheus, path.posix.dirname(pattern));
     const glob = new RegExp(
       `^${path.posix.basename(pattern).replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`,
     );
-    const found = src && fs.existsSync(src) ? fs.readdirSync(src).filter((f) => glob.test(f)) : [];
-    if (found.length === 0) problems.push(`rule_files ${pattern}: no mounted file matches`);
-  }
-  return problems;
+    return {
+      pattern,
+      found: src && fs.existsSync(src) ? fs.readdirSync(src).filter((f) => glob.test(f)) : [],
+    };
+  });
+  const wanted = Object.entries({ api: 4080, worker: 9464, simulator: 8000, vllm: 8000 });
+  return [
+    ...breaks(targets, (t) => `job ${t.job}`, {
+      'is not a compose service': (t) => !c.services[t.host],
+      'scrapes another port than the service listens on': (t) =>
+        c.services[t.host] && servicePort(c, t.host) !== t.port,
+    }),
+    ...breaks(wanted, ([host, port]) => `${host}:${port}`, {
+      'is not scraped': ([h, p]) => !targets.some((t) => t.host === h && t.port === p),
+    }),
+    ...breaks(prom.scrape_configs ?? [], (j) => `job ${j.job_name}`, {
+      'metrics_path is not /metrics': (j) => (j.metrics_path ?? '/metrics') !== '/metrics',
+    }),
+    ...failing({
+      'prometheus must mount its config file': () =>
+        !bindSource(prometheus, '/etc/prometheus/prometheus.yml'),
+      'prometheus loads no rule_files': () => rules.length === 0,
+    }),
+    ...breaks(rules, (r) => `rule_files ${r.pattern}`, {
+      'no mounted file matches': (r) => r.found.length === 0,
+    }),
+  ];
 }
 
-/** Grafana's provisioning: datasource on the prometheus service, dashboards provider on the mounted folder. */
+const yamlsIn = (dir: string) =>
+  (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)) : []).map((f) =>
+    path.join(dir, f),
+  );
+const provisioned = <T>(dir: string, key: string) =>
+  yamlsIn(dir).flatMap((f) => readYaml<Record<string, T[]>>(f)?.[key] ?? []);
+type Datasource = { name: string; type: string; url: string; uid?: string };
+
+/** Grafana's provisioning: datasource on the prometheus service, dashboards provider on a mounted folder. */
 export function checkGrafana(c: Compose): string[] {
-  const problems: string[] = [];
   const g = c.services.grafana;
-  if (!g) return ['no grafana service'];
   const prov = bindSource(g, '/etc/grafana/provisioning');
   if (!prov) return ['grafana must mount ./grafana/provisioning at /etc/grafana/provisioning'];
-  const dsDir = path.join(prov, 'datasources');
-  const dbDir = path.join(prov, 'dashboards');
-  const yamls = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => /\.ya?ml$/.test(f)) : []);
-  if (yamls(dsDir).length === 0) problems.push('no datasource provisioning file');
-  if (yamls(dbDir).length === 0) problems.push('no dashboard provider file');
-  for (const f of yamls(dsDir)) {
-    const doc = parseYaml(fs.readFileSync(path.join(dsDir, f), 'utf8'), f);
-    const list = isObject(doc) && Array.isArray(doc.datasources) ? doc.datasources.filter(isObject) : [];
-    for (const ds of list) {
-      if (ds.type !== 'prometheus') continue;
-      const u = new URL(String(ds.url));
-      if (!c.services[u.hostname] || servicePort(c, u.hostname) !== Number(u.port)) {
-        problems.push(`datasource ${String(ds.name)}: ${String(ds.url)} is not the prometheus service`);
-      }
-    }
-  }
-  for (const f of yamls(dbDir)) {
-    const doc = parseYaml(fs.readFileSync(path.join(dbDir, f), 'utf8'), f);
-    const list = isObject(doc) && Array.isArray(doc.providers) ? doc.providers.filter(isObject) : [];
-    for (const p of list) {
-      const target = isObject(p.options) ? String(p.options.path) : '';
-      const host = bindSource(g, target);
-      if (!host)
-        problems.push(`dashboard provider ${String(p.name)}: ${target} is not mounted from the repository`);
-      else if (!fs.existsSync(host))
-        problems.push(`dashboard provider ${String(p.name)}: ${host} does not exist`);
-    }
-  }
-  return problems;
+  const datasources = provisioned<Datasource>(path.join(prov, 'datasources'), 'datasources');
+  const providers = provisioned<{ name: string; options?: { path?: string } }>(
+    path.join(prov, 'dashboards'),
+    'providers',
+  );
+  return [
+    ...failing({
+      'no datasource provisioning file': () => datasources.length === 0,
+      'no dashboard provider file': () => providers.length === 0,
+    }),
+    ...breaks(
+      datasources.filter((d) => d.type === 'prometheus'),
+      (d) => `datasource ${d.name}`,
+      {
+        'is not the prometheus service': (d) =>
+          servicePort(c, new URL(d.url).hostname) !== Number(new URL(d.url).port),
+      },
+    ),
+    ...breaks(providers, (p) => `dashboard provider ${p.name}`, {
+      'is not mounted from an existing folder of the repository': (p) =>
+        !fs.existsSync(bindSource(g, String(p.options?.path)) ?? ''),
+    }),
+  ];
 }
 
 /** Datasource uids provisioned for Grafana. */
-export function provisionedDatasourceUids(): Set<string> {
-  const dir = path.join(DOCKER_DIR, 'grafana', 'provisioning', 'datasources');
-  const uids = new Set<string>();
-  for (const f of fs.readdirSync(dir).filter((x) => /\.ya?ml$/.test(x))) {
-    const doc = parseYaml(fs.readFileSync(path.join(dir, f), 'utf8'), f);
-    for (const ds of isObject(doc) && Array.isArray(doc.datasources)
-      ? doc.datasources.filter(isObject)
-      : []) {
-      if (typeof ds.uid === 'string') uids.add(ds.uid);
-    }
-  }
-  return uids;
-}
+export const provisionedDatasourceUids = () =>
+  new Set(
+    provisioned<Datasource>(
+      path.join(DOCKER_DIR, 'grafana', 'provisioning', 'datasources'),
+      'datasources',
+    ).flatMap((d) => d.uid ?? []),
+  );
 
 /**
- * A file-provisioned dashboard must name a provisioned datasource uid or a
- * datasource-type template variable: `${DS_...}` inputs of an exported
- * dashboard are not resolved by file provisioning.
+ * A file-provisioned dashboard must name a provisioned datasource uid or a datasource-type template
+ * variable: `${DS_...}` inputs of an exported dashboard are not resolved by file provisioning.
  */
 export function checkDashboardDatasources(dashboard: Json, uids: Set<string>): string[] {
-  const problems: string[] = [];
-  const vars = new Set<string>();
-  const templating =
-    isObject(dashboard) && isObject(dashboard.templating) ? dashboard.templating.list : undefined;
-  for (const v of Array.isArray(templating) ? templating.filter(isObject) : []) {
-    if (v.type === 'datasource') vars.add(String(v.name));
-  }
-  const visit = (node: Json, where: string): void => {
-    if (Array.isArray(node)) node.forEach((n, i) => visit(n, `${where}[${i}]`));
+  const templating = isObject(dashboard) && isObject(dashboard.templating) ? dashboard.templating.list : [];
+  const vars = new Set(
+    (Array.isArray(templating) ? templating.filter(isObject) : [])
+      .filter((v) => v.type === 'datasource')
+      .map((v) => String(v.name)),
+  );
+  const found: string[] = [];
+  const visit = (node: Json): void => {
+    if (Array.isArray(node)) node.forEach(visit);
     if (!isObject(node)) return;
     for (const [k, v] of Object.entries(node)) {
-      if (k === 'datasource' && v !== null) {
-        const uid = isObject(v) ? v.uid : v;
-        if (typeof uid === 'string') {
-          const m = /^\$\{?([A-Za-z0-9_]+)(?::[a-z]+)?\}?$/.exec(uid);
-          const ok = m ? vars.has(m[1]) : uids.has(uid) || uid === '-- Grafana --' || uid === 'grafana';
-          if (!ok)
-            problems.push(`${where}.datasource: ${uid} is neither provisioned nor a datasource variable`);
-        }
-      } else {
-        visit(v, `${where}.${k}`);
-      }
+      const uid = k === 'datasource' && v !== null ? (isObject(v) ? v.uid : v) : undefined;
+      if (k !== 'datasource') visit(v);
+      else if (typeof uid === 'string') found.push(uid);
     }
   };
-  visit(dashboard, '$');
-  return problems;
+  visit(dashboard);
+  return breaks(found, (uid) => `datasource ${uid}`, {
+    'is neither provisioned nor a datasource variable': (uid) => {
+      const m = /^\$\{?([A-Za-z0-9_]+)(?::[a-z]+)?\}?$/.exec(uid);
+      return m ? !vars.has(m[1]) : !(uids.has(uid) || uid === '-- Grafana --' || uid === 'grafana');
+    },
+  });
 }

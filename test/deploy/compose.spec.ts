@@ -8,13 +8,13 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import {
-  checkAdminPort,
   checkAppServices,
   checkDashboardDatasources,
   checkDependsOn,
   checkDockerfile,
   checkGpuProfile,
   checkGrafana,
+  checkPorts,
   checkPrometheus,
   checkReferencedFiles,
   checkSharedStorage,
@@ -27,21 +27,20 @@ import {
   interpolate,
   loadCompose,
   parseYaml,
+  PrometheusConfig,
   provisionedDatasourceUids,
   ROOT,
+  servicePort,
 } from './compose-checks';
-import { isObject, Json, JsonObject } from './kustomize';
+import { isObject, Json, renderKustomization } from './kustomize';
+import { appContainer } from './manifest-checks';
 
 const DOCKERFILE = fs.readFileSync(path.join(DOCKER_DIR, 'Dockerfile'), 'utf8');
 const PROMETHEUS = parseYaml(
   fs.readFileSync(path.join(DOCKER_DIR, 'prometheus', 'prometheus.yml'), 'utf8'),
   'prometheus.yml',
-);
+) as PrometheusConfig;
 const DOCKERIGNORE = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
-
-function clone<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
 
 describe('docker/docker-compose.yml', () => {
   let compose: Compose;
@@ -99,6 +98,18 @@ describe('docker/docker-compose.yml', () => {
     }
   });
 
+  it('listens on the ports the Kubernetes manifests declare: api http and admin, worker metrics', () => {
+    const objs = renderKustomization(path.join(ROOT, 'k8s', 'overlays', 'production'));
+    const port = (comp: string, name: string) =>
+      appContainer(objs, comp)!.ports!.find((p) => p.name === name)?.containerPort;
+    const admin = Number(envOf(compose.services.api).get('ADMIN_PORT'));
+    expect([servicePort(compose, 'api'), admin, servicePort(compose, 'worker')]).toEqual([
+      port('api', 'http'),
+      port('api', 'admin'),
+      port('worker', 'metrics'),
+    ]);
+  });
+
   it('documents in docker/.env.example exactly the variables the compose file reads', () => {
     const text = fs.readFileSync(path.join(DOCKER_DIR, 'docker-compose.yml'), 'utf8');
     const interpolated = [...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]);
@@ -110,19 +121,8 @@ describe('docker/docker-compose.yml', () => {
     expect([...new Set(listed)].sort()).toEqual([...new Set([...interpolated, ...passedThrough])].sort());
   });
 
-  it('publishes the queue board on the loopback interface only, whatever API_BIND says', () => {
-    expect(checkAdminPort(compose)).toEqual([]);
-  });
-
-  it('publishes host ports on the loopback interface by default', () => {
-    for (const [name, svc] of Object.entries(compose.services)) {
-      for (const p of Array.isArray(svc.ports) ? svc.ports : []) {
-        expect({ name, port: interpolate(String(p)) }).toEqual({
-          name,
-          port: expect.stringMatching(/^127\.0\.0\.1:/),
-        });
-      }
-    }
+  it('publishes host ports on the loopback interface by default, the queue board whatever API_BIND says', () => {
+    expect(checkPorts(compose)).toEqual([]);
   });
 });
 
@@ -241,143 +241,83 @@ describe('docker/healthcheck.cjs', () => {
 });
 
 describe('the compose and Dockerfile checks catch breakage', () => {
-  let compose: Compose;
-  beforeAll(() => {
-    compose = loadCompose();
-  });
-  const svc = (c: Compose, n: string) => c.services[n];
-  const env = (c: Compose, n: string) => svc(c, n).environment as JsonObject;
+  const compose = loadCompose();
+  const env = (c: Compose, n: string) => c.services[n].environment as Record<string, string>;
+  const deps = (c: Compose, n: string) => c.services[n].depends_on as Record<string, object>;
+  const jobs = (p: PrometheusConfig) => p.scrape_configs!;
+  type Case = [
+    string,
+    (c: Compose, p: PrometheusConfig) => string[],
+    (c: Compose, p: PrometheusConfig) => unknown,
+  ];
 
-  const composeCases: Array<[string, (c: Compose) => string[], (c: Compose) => void]> = [
+  const cases: Case[] = [
     [
       'depends_on a missing service',
       checkDependsOn,
-      (c) => {
-        (svc(c, 'api').depends_on as JsonObject).cache = { condition: 'service_started' };
-      },
+      (c) => (deps(c, 'api').cache = { condition: 'service_started' }),
     ],
     [
       'waiting for health of a service without healthcheck',
       checkDependsOn,
-      (c) => {
-        svc(c, 'redis').healthcheck = { disable: true };
-      },
+      (c) => (c.services.redis.healthcheck = { disable: true }),
     ],
     [
       'a default service depending on the gpu profile',
       checkDependsOn,
-      (c) => {
-        (svc(c, 'worker').depends_on as JsonObject).vllm = { condition: 'service_healthy' };
-      },
+      (c) => (deps(c, 'worker').vllm = { condition: 'service_healthy' }),
     ],
-    [
-      'worker with another image',
-      checkAppServices,
-      (c) => {
-        svc(c, 'worker').image = 'other:1';
-      },
-    ],
-    [
-      'worker with APP_ROLE=all',
-      checkAppServices,
-      (c) => {
-        env(c, 'worker').APP_ROLE = 'all';
-      },
-    ],
-    [
-      'api migrating on start',
-      checkAppServices,
-      (c) => {
-        env(c, 'api').MIGRATIONS_RUN = 'true';
-      },
-    ],
-    [
-      'unknown env var',
-      checkAppServices,
-      (c) => {
-        env(c, 'worker').INFLIGHT = '4';
-      },
-    ],
-    [
-      'stop_grace_period too short',
-      checkAppServices,
-      (c) => {
-        svc(c, 'worker').stop_grace_period = '20s';
-      },
-    ],
-    [
-      'vllm without a GPU reservation',
-      checkGpuProfile,
-      (c) => {
-        delete svc(c, 'vllm').deploy;
-      },
-    ],
+    ['worker with another image', checkAppServices, (c) => (c.services.worker.image = 'other:1')],
+    ['worker with APP_ROLE=all', checkAppServices, (c) => (env(c, 'worker').APP_ROLE = 'all')],
+    ['api migrating on start', checkAppServices, (c) => (env(c, 'api').MIGRATIONS_RUN = 'true')],
+    ['unknown env var', checkAppServices, (c) => (env(c, 'worker').INFLIGHT = '4')],
+    ['stop_grace_period too short', checkAppServices, (c) => (c.services.worker.stop_grace_period = '20s')],
+    ['vllm without a GPU reservation', checkGpuProfile, (c) => delete c.services.vllm.deploy],
     [
       'mount of a missing file',
       checkReferencedFiles,
-      (c) => {
-        (svc(c, 'prometheus').volumes as Json[]).push('./prometheus/rules.yml:/etc/prometheus/rules.yml:ro');
-      },
+      (c) => c.services.prometheus.volumes!.push('./prometheus/rules.yml:/etc/rules.yml'),
     ],
     [
       'undeclared named volume',
       checkReferencedFiles,
-      (c) => {
-        (svc(c, 'api').volumes as Json[]).push('uploads:/uploads');
-      },
+      (c) => c.services.api.volumes!.push('uploads:/uploads'),
     ],
     [
       'the admin port published on API_BIND',
-      checkAdminPort,
-      (c) => {
-        svc(c, 'api').ports = ['${API_BIND:-127.0.0.1}:4080:4080', '${API_BIND:-127.0.0.1}:4081:4081'];
-      },
+      checkPorts,
+      (c) => (c.services.api.ports![1] = '${API_BIND:-127.0.0.1}:4081:4081'),
     ],
-    [
-      'the admin port not published',
-      checkAdminPort,
-      (c) => {
-        svc(c, 'api').ports = ['${API_BIND:-127.0.0.1}:4080:4080'];
-      },
-    ],
+    ['the admin port not published', checkPorts, (c) => c.services.api.ports!.pop()],
+    ['a port published on all interfaces', checkPorts, (c) => (c.services.grafana.ports = ['3000:3000'])],
     [
       'api and worker on different volumes',
       checkSharedStorage,
-      (c) => {
-        svc(c, 'worker').volumes = ['worker-files:/app/data'];
-      },
+      (c) => (c.services.worker.volumes = ['worker-files:/app/data']),
+    ],
+    [
+      'a Prometheus target on the wrong port',
+      checkPrometheus,
+      (_, p) => (jobs(p)[1].dns_sd_configs![0].port = 4080),
+    ],
+    [
+      'a Prometheus target that is no service',
+      checkPrometheus,
+      (_, p) => jobs(p).push({ job_name: 'x', static_configs: [{ targets: ['gateway:8080'] }] }),
+    ],
+    ['Prometheus without its alerting rules', checkPrometheus, (_, p) => delete p.rule_files],
+    [
+      'Prometheus rules from an unmounted folder',
+      checkPrometheus,
+      (_, p) => (p.rule_files = ['/etc/prometheus/alerts/*.rules.yml']),
     ],
   ];
 
-  it.each(composeCases)('%s', (_label, check, mutate) => {
-    expect(check(compose)).toEqual([]);
-    const broken = clone(compose);
-    mutate(broken);
-    expect(check(broken).length).toBeGreaterThan(0);
-  });
-
-  it('a Prometheus target on the wrong port or an unknown service', () => {
-    const wrongPort = clone(PROMETHEUS) as JsonObject;
-    const jobs = wrongPort.scrape_configs as JsonObject[];
-    (jobs.find((j) => j.job_name === 'vllm-batch-worker')!.dns_sd_configs as JsonObject[])[0].port = 4080;
-    expect(checkPrometheus(compose, wrongPort).length).toBeGreaterThan(0);
-    const unknown = clone(PROMETHEUS) as JsonObject;
-    (unknown.scrape_configs as JsonObject[]).push({
-      job_name: 'x',
-      static_configs: [{ targets: ['gateway:8080'] }],
-    });
-    expect(checkPrometheus(compose, unknown)).toEqual(['job x: gateway is not a compose service']);
-  });
-
-  it('Prometheus without its alerting rules', () => {
-    const none = clone(PROMETHEUS) as JsonObject;
-    delete none.rule_files;
-    expect(checkPrometheus(compose, none)).toEqual(['prometheus loads no rule_files']);
-    const unmounted = clone(PROMETHEUS) as JsonObject;
-    unmounted.rule_files = ['/etc/prometheus/alerts/*.rules.yml'];
-    expect(checkPrometheus(compose, unmounted)).toEqual([
-      'rule_files /etc/prometheus/alerts/*.rules.yml: no mounted file matches',
-    ]);
+  it.each(cases)('%s', (_label, check, mutate) => {
+    expect(check(compose, PROMETHEUS)).toEqual([]);
+    const [c, p] = JSON.parse(JSON.stringify([compose, PROMETHEUS])) as [Compose, PrometheusConfig];
+    mutate(c, p);
+    expect(check(c, p).length).toBeGreaterThan(0);
   });
 
   it('a dashboard bound to an unprovisioned datasource', () => {

@@ -5,8 +5,8 @@
  * dependencies, and everything that must stay shut.
  */
 import * as path from 'node:path';
-import { JsonObject, K8sObject, renderKustomization } from './kustomize';
-import { appWorkload, containersOf, effectiveEnv, ofKind } from './manifest-checks';
+import { K8sObject, renderKustomization } from './kustomize';
+import { appContainer, appWorkload, effectiveEnv, ofKind } from './manifest-checks';
 import { connectionAllowed, Endpoint, inCidr, PodEndpoint, podOf } from './network-policy';
 
 const K8S = path.resolve(__dirname, '..', '..', 'k8s');
@@ -48,9 +48,9 @@ function workloadByName(objs: K8sObject[], appName: string): K8sObject {
 
 function appPods(objs: K8sObject[]): Pick<Network, 'api' | 'worker' | 'migrate'> {
   return {
-    api: podOf(appWorkload(objs, 'Deployment', 'api')!, '10.244.1.10'),
-    worker: podOf(appWorkload(objs, 'Deployment', 'worker')!, '10.244.1.11'),
-    migrate: podOf(appWorkload(objs, 'Job', 'migrate')!, '10.244.1.12'),
+    api: podOf(appWorkload(objs, 'api')!, '10.244.1.10'),
+    worker: podOf(appWorkload(objs, 'worker')!, '10.244.1.11'),
+    migrate: podOf(appWorkload(objs, 'migrate')!, '10.244.1.12'),
   };
 }
 
@@ -86,119 +86,91 @@ const networks: Record<'dev' | 'production', () => Network> = {
 };
 
 describe.each(['dev', 'production'] as const)('network policies of the %s overlay', (overlay) => {
-  let net: Network;
-  beforeAll(() => {
-    net = networks[overlay]();
-  });
-  const can = (from: PodEndpoint, to: Endpoint, port: number, protocol = 'TCP') =>
-    connectionAllowed(net.policies, from, to, port, protocol);
+  const net = networks[overlay]();
+  const { api, worker, migrate, postgres, redis, vllm } = net;
+  const { ingressController, prometheus, kubeDns, otherNamespacePod, publicS3, cloudMetadata, internet } =
+    outside;
+  const prod = overlay === 'production';
+  /** A pod of the app's own namespace that is none of the app's (the dev database, a debug pod). */
+  const neighbour = { ...otherNamespacePod, namespace: api.namespace };
+  const port = (pod: PodEndpoint, name: string) => pod.ports!.find((p) => p.name === name)!.containerPort;
+  const [http, metrics, admin] = [port(api, 'http'), port(worker, 'metrics'), port(api, 'admin')];
+  const appPods = { api, worker, migrate };
+  const each = (pods: Record<string, PodEndpoint>, row: (pod: PodEndpoint) => Connection) =>
+    Object.entries(pods).map(([name, pod]): Connection => {
+      const [label, ...rest] = row(pod);
+      return [`${name}: ${label}`, ...rest];
+    });
+  type Connection = [string, boolean, PodEndpoint, Endpoint, number, string?];
+
+  const connections: Connection[] = [
+    // Clients come in only through the ingress controller, to the api port.
+    ['ingress controller -> api http', true, ingressController, api, http],
+    ['ingress controller -> worker metrics', false, ingressController, worker, metrics],
+    ['another namespace -> api http', false, otherNamespacePod, api, http],
+    ['a neighbour pod -> api http', false, neighbour, api, http],
+    ['postgres -> api http', false, postgres, api, http],
+    ['worker -> api http', false, worker, api, http],
+    ['api -> worker metrics', false, api, worker, metrics],
+    // Prometheus scrapes the api's and the worker's metrics ports, nothing else.
+    ['prometheus -> api http', true, prometheus, api, http],
+    ['prometheus -> worker metrics', true, prometheus, worker, metrics],
+    ['prometheus -> migrate', false, prometheus, migrate, metrics],
+    [
+      'a pod named prometheus elsewhere -> worker metrics',
+      false,
+      { ...prometheus, namespace: 'default' },
+      worker,
+      metrics,
+    ],
+    // The admin port (the queue board) is shut to every pod: port-forward only.
+    ...[ingressController, prometheus, otherNamespacePod, neighbour, worker].map((from, i): Connection => [
+      `admin port shut (${i})`,
+      false,
+      from,
+      api,
+      admin,
+    ]),
+    // Cluster DNS for every app pod.
+    ...each(appPods, (pod) => ['DNS over UDP', true, pod, kubeDns, 53, 'UDP']),
+    ...each(appPods, (pod) => ['DNS over TCP', true, pod, kubeDns, 53]),
+    ...each(appPods, (pod) => ['kube-dns metrics', false, pod, kubeDns, 9153]),
+    // PostgreSQL and Redis for api and worker; the migration Job PostgreSQL only; vLLM for the worker only.
+    ...each({ api, worker, migrate }, (pod) => ['postgres', true, pod, postgres, 5432]),
+    ...each({ api, worker }, (pod) => ['redis', true, pod, redis, 6379]),
+    ...each({ api, worker }, (pod) => ['redis on the postgres port', false, pod, redis, 5432]),
+    ['migrate -> redis', false, migrate, redis, 6379],
+    ['worker -> vLLM', true, worker, vllm, 8000],
+    ...each({ api, migrate }, (pod) => ['vLLM', false, pod, vllm, 8000]),
+    // Public HTTPS: the worker's webhooks in every overlay, the api's object storage in production only.
+    ['worker -> public HTTPS (webhooks)', true, worker, internet, 443],
+    ['worker -> object storage', true, worker, publicS3, 443],
+    ['api -> object storage', prod, api, publicS3, 443],
+    ['api -> public HTTPS', prod, api, internet, 443],
+    ['migrate -> object storage', false, migrate, publicS3, 443],
+    ['migrate -> public HTTPS', false, migrate, internet, 443],
+    ['worker -> cloud metadata over HTTPS', false, worker, cloudMetadata, 443],
+    // Everything else stays shut: plain HTTP, cloud metadata, the Kubernetes API, other pods.
+    ...each(appPods, (pod) => ['internet over HTTP', false, pod, internet, 80]),
+    ...each(appPods, (pod) => ['cloud metadata', false, pod, cloudMetadata, 80]),
+    ...each(appPods, (pod) => ['cloud metadata over HTTPS', false, pod, cloudMetadata, 443]),
+    ...each(appPods, (pod) => ['Kubernetes API', false, pod, outside.kubeApiServer, 443]),
+    ...each(appPods, (pod) => ['other namespace', false, pod, otherNamespacePod, 8080]),
+  ];
 
   it('are there: a default deny and one policy per peer (schemas: schemas.spec.ts)', () => {
     expect(net.policies.map((p) => p.metadata.name)).toContain('vllm-batch-default-deny');
     expect(net.policies.length).toBeGreaterThanOrEqual(overlay === 'dev' ? 7 : 8);
+    expect([http, metrics, admin]).toEqual([4080, 9464, 4081]);
   });
 
-  it('let clients in only through the ingress controller, to the api port', () => {
-    expect(can(outside.ingressController, net.api, 4080)).toBe(true);
-    expect(can(outside.ingressController, net.worker, 9464)).toBe(false);
-    expect(can(outside.otherNamespacePod, net.api, 4080)).toBe(false);
-    // Not even pods of the app's own namespace (the dev database, a debug pod).
-    expect(can({ ...outside.otherNamespacePod, namespace: net.api.namespace }, net.api, 4080)).toBe(false);
-    expect(can(net.postgres, net.api, 4080)).toBe(false);
-    expect(can(net.worker, net.api, 4080)).toBe(false);
-    expect(can(net.api, net.worker, 9464)).toBe(false);
-  });
-
-  it("let Prometheus scrape the api's and the worker's metrics ports, nothing else", () => {
-    expect(can(outside.prometheus, net.api, 4080)).toBe(true);
-    expect(can(outside.prometheus, net.worker, 9464)).toBe(true);
-    expect(can(outside.prometheus, net.migrate, 9464)).toBe(false);
-    expect(can({ ...outside.prometheus, namespace: 'default' }, net.worker, 9464)).toBe(false);
-  });
-
-  it('leave the admin port (the queue board) shut to every pod: port-forward only', () => {
-    const adminPort = net.api.ports!.find((p) => p.name === 'admin')!.containerPort;
-    expect(adminPort).toBe(4081);
-    expect(can(outside.ingressController, net.api, adminPort)).toBe(false);
-    expect(can(outside.prometheus, net.api, adminPort)).toBe(false);
-    expect(can(outside.otherNamespacePod, net.api, adminPort)).toBe(false);
-    expect(can({ ...outside.otherNamespacePod, namespace: net.api.namespace }, net.api, adminPort)).toBe(
-      false,
-    );
-    expect(can(net.worker, net.api, adminPort)).toBe(false);
-  });
-
-  it('route no /admin path through the public Ingress', () => {
-    const paths = ofKind(renderKustomization(path.join(K8S, 'overlays', overlay)), 'Ingress').flatMap((ing) =>
-      ((ing.spec as JsonObject).rules as JsonObject[]).flatMap((r) =>
-        ((r.http as JsonObject).paths as JsonObject[]).map((p) => String(p.path)),
-      ),
-    );
-    expect(paths.length).toBeGreaterThan(0);
-    expect(paths.filter((p) => p.startsWith('/admin'))).toEqual([]);
-  });
-
-  it('let every app pod resolve names through cluster DNS', () => {
-    for (const pod of [net.api, net.worker, net.migrate]) {
-      expect(can(pod, outside.kubeDns, 53, 'UDP')).toBe(true);
-      expect(can(pod, outside.kubeDns, 53, 'TCP')).toBe(true);
-      expect(can(pod, outside.kubeDns, 9153)).toBe(false);
-    }
-  });
-
-  it('let api and worker reach PostgreSQL and Redis, the migration Job PostgreSQL only', () => {
-    for (const pod of [net.api, net.worker]) {
-      expect(can(pod, net.postgres, 5432)).toBe(true);
-      expect(can(pod, net.redis, 6379)).toBe(true);
-      expect(can(pod, net.redis, 5432)).toBe(false);
-    }
-    expect(can(net.migrate, net.postgres, 5432)).toBe(true);
-    expect(can(net.migrate, net.redis, 6379)).toBe(false);
-  });
-
-  it('let only the worker reach vLLM', () => {
-    expect(can(net.worker, net.vllm, 8000)).toBe(true);
-    expect(can(net.api, net.vllm, 8000)).toBe(false);
-    expect(can(net.migrate, net.vllm, 8000)).toBe(false);
-  });
-
-  it(
-    overlay === 'production'
-      ? 'let api and worker reach object storage over HTTPS'
-      : 'give no way to object storage (files on the shared volume)',
-    () => {
-      expect(can(net.api, outside.publicS3, 443)).toBe(overlay === 'production');
-      // The worker reaches public HTTPS in every overlay anyway: that is how webhooks leave.
-      expect(can(net.worker, outside.publicS3, 443)).toBe(true);
-      expect(can(net.migrate, outside.publicS3, 443)).toBe(false);
-    },
-  );
-
-  it('let the worker deliver webhooks to public HTTPS receivers, and nobody else reach the internet', () => {
-    expect(can(net.worker, outside.internet, 443)).toBe(true);
-    expect(can(net.worker, outside.cloudMetadata, 443)).toBe(false);
-    expect(can(net.migrate, outside.internet, 443)).toBe(false);
-    // In production the api reaches public HTTPS for object storage only; in dev not at all.
-    expect(can(net.api, outside.internet, 443)).toBe(overlay === 'production');
-  });
-
-  it('keep everything else shut: internet, cloud metadata, the Kubernetes API, other pods', () => {
-    for (const pod of [net.api, net.worker, net.migrate]) {
-      expect(can(pod, outside.internet, 80)).toBe(false);
-      expect(can(pod, outside.cloudMetadata, 80)).toBe(false);
-      expect(can(pod, outside.cloudMetadata, 443)).toBe(false);
-      expect(can(pod, outside.kubeApiServer, 443)).toBe(false);
-      expect(can(pod, outside.otherNamespacePod, 8080)).toBe(false);
-    }
+  it.each(connections)('%s: allowed %s', (_label, allowed, from, to, p, protocol = 'TCP') => {
+    expect(connectionAllowed(net.policies, from, to, p, protocol)).toBe(allowed);
   });
 
   it('give VLLM_API_KEY to the worker only', () => {
     const objs = renderKustomization(path.join(K8S, 'overlays', overlay));
-    const env = (comp: string) =>
-      effectiveEnv(
-        objs,
-        containersOf(appWorkload(objs, comp === 'migrate' ? 'Job' : 'Deployment', comp)!)[0],
-      );
+    const env = (comp: string) => effectiveEnv(objs, appContainer(objs, comp)!);
     expect(env('worker').get('VLLM_API_KEY')).toMatchObject({ source: 'secret' });
     expect(env('api').has('VLLM_API_KEY')).toBe(false);
     expect(env('migrate').has('VLLM_API_KEY')).toBe(false);
