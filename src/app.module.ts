@@ -58,7 +58,6 @@ export class AppModule {
           autoLogging: {
             ignore: (req) => ['/health', '/ready', '/metrics'].includes((req.url ?? '').split('?')[0]),
           },
-          transport: process.env.NODE_ENV === 'development' ? { target: 'pino-pretty' } : undefined,
         },
       }),
       TypeOrmModule.forRoot({

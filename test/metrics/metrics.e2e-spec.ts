@@ -114,7 +114,7 @@ describe('/metrics', () => {
       // No worker in the api role: the job waits in the queue.
       expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'batches', state: 'waiting' })).toBe(1);
       for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused']) {
-        expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'maintenance', state })).toBeDefined();
+        expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'webhooks', state })).toBeDefined();
       }
     });
   });

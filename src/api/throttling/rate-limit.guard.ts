@@ -9,6 +9,7 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { Response } from 'express';
+import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { ApiKeyService } from '../auth/api-key.service';
 import type { AuthedRequest } from '../auth/auth.types';
 import { ApiError } from '../../platform/http/api-error';
@@ -46,7 +47,7 @@ export interface RateLimitIdentity {
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
-  private lastFailOpenLog = 0;
+  private readonly failOpenWarning = rateLimitedWarning(this.logger, FAIL_OPEN_LOG_INTERVAL_MS);
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -152,10 +153,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   private warnFailOpen(name: string, err: unknown): void {
-    const now = Date.now();
-    if (now - this.lastFailOpenLog < FAIL_OPEN_LOG_INTERVAL_MS) return;
-    this.lastFailOpenLog = now;
-    this.logger.warn(
+    this.failOpenWarning(
       `Rate limiting is failing open: the counter store did not answer (${(err as Error)?.message ?? String(err)}); "${name}" and other throttlers let requests through until Redis is back`,
     );
   }

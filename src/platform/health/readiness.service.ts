@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig, READY_DEPENDENCIES, ReadyDependency } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
@@ -46,7 +47,7 @@ export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly logger = new Logger('Readiness');
   private readonly last = new Map<
     Dependency,
-    { state: DependencyState; warnedAt: number; downSince: number }
+    { state: DependencyState; downSince: number; warn: (message: string) => void }
   >();
   private readonly probes: Record<Dependency, () => Promise<unknown>>;
   private timer: NodeJS.Timeout | null = null;
@@ -102,16 +103,18 @@ export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy
 
   private record(dep: Dependency, state: DependencyState, reason?: string): void {
     this.metrics.dependencyState(dep, state === 'up');
-    const now = Date.now();
     const previous = this.last.get(dep);
     if (state === 'up') {
       if (previous?.state === 'down') this.logger.log(`${dep} is up again`);
-      this.last.set(dep, { state, warnedAt: 0, downSince: 0 });
+      this.last.set(dep, { state, downSince: 0, warn: () => undefined });
       return;
     }
-    const downSince = previous?.state === 'down' ? previous.downSince : now;
-    if (previous?.state === 'down' && now - previous.warnedAt < WARNING_INTERVAL_MS) return;
-    this.logger.warn(`${dep} is down: ${reason}`);
-    this.last.set(dep, { state, warnedAt: now, downSince });
+    // A fresh warner on every change of state: the first warning of an outage is always said.
+    const current =
+      previous?.state === 'down'
+        ? previous
+        : { state, downSince: Date.now(), warn: rateLimitedWarning(this.logger, WARNING_INTERVAL_MS) };
+    this.last.set(dep, current);
+    current.warn(`${dep} is down: ${reason}`);
   }
 }

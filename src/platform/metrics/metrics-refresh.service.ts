@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { withTimeout } from '../../common/with-timeout';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
+import { BATCH_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
 import { WebhookEventsRepository } from '../../domain/webhooks/webhook-events.repository';
 import { EXPIRING_SOON_SECONDS, QUEUE_JOB_STATES } from './metrics';
 import { MetricsService } from './metrics.service';
@@ -40,7 +40,6 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
     private readonly metrics: MetricsService,
     @InjectDataSource() private readonly db: DataSource,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
-    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenanceQueue: Queue,
     @InjectQueue(WEBHOOK_QUEUE) private readonly webhookQueue: Queue,
     private readonly webhookEvents: WebhookEventsRepository,
   ) {}
@@ -91,7 +90,7 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
 
   private async readQueues(): Promise<void> {
     try {
-      const queues = [this.batchQueue, this.maintenanceQueue, this.webhookQueue];
+      const queues = [this.batchQueue, this.webhookQueue];
       const counts = await withTimeout(
         Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
         SOURCE_TIMEOUT_MS,
