@@ -10,6 +10,7 @@ import {
 import IORedis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { FairLimiter } from '../dispatch/fair-limiter';
@@ -214,7 +215,7 @@ export class ConcurrencyController
       await this.round?.catch(() => undefined);
       await this.runRound();
     })();
-    await Promise.race([run, new Promise((r) => setTimeout(r, KICK_WAIT_MS).unref())]);
+    await withTimeout(run, KICK_WAIT_MS, 'the first control round').catch(() => undefined);
   }
 
   snapshot(): ControllerSnapshot {
