@@ -1,5 +1,6 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AdminModule } from './api/admin/admin.module';
@@ -39,6 +40,8 @@ export class AppModule {
     const serveApi = config.role !== 'worker';
     const imports: NonNullable<ModuleMetadata['imports']> = [
       AppConfigModule.forRoot(config),
+      // Periodic sweeps (@Interval, SchedulerRegistry): started after bootstrap, cleared before shutdown.
+      ScheduleModule.forRoot(),
       LoggerModule.forRoot({
         pinoHttp: {
           level: config.logLevel,

@@ -1,5 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -43,14 +44,13 @@ export type Readiness = { status: 'ok' | 'degraded' | 'error' } & Record<Depende
  * stuck without Redis serves no traffic, so readiness could not catch it anyway).
  */
 @Injectable()
-export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy {
+export class ReadinessService {
   private readonly logger = new Logger('Readiness');
   private readonly last = new Map<
     Dependency,
     { state: DependencyState; downSince: number; warn: (message: string) => void }
   >();
   private readonly probes: Record<Dependency, () => Promise<unknown>>;
-  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     @InjectDataSource() db: DataSource,
@@ -66,12 +66,9 @@ export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy
     };
   }
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.check(), BACKGROUND_CHECK_MS).unref();
-  }
-
-  onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+  @Interval(BACKGROUND_CHECK_MS)
+  async backgroundCheck(): Promise<void> {
+    await this.check();
   }
 
   async check(): Promise<Readiness> {

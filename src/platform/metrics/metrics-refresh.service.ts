@@ -1,5 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -32,7 +33,6 @@ type Source = 'batches' | 'queues' | 'webhooks';
 export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Metrics');
   private readonly warners = new Map<Source, (message: string) => void>();
-  private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
 
@@ -46,18 +46,16 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
 
   onApplicationBootstrap(): void {
     void this.refresh();
-    // unref: the timer alone never keeps a process alive.
-    this.timer = setInterval(() => void this.refresh(), BACKLOG_REFRESH_MS).unref();
   }
 
   onModuleDestroy(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
   }
 
-  /** One read of both sources; a read still running (slow database) is not started twice. */
+  /** One read of every source; a read still running (slow database) is not started twice. */
+  @Interval(BACKLOG_REFRESH_MS)
   refresh(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.running ??= Promise.all([this.readBatches(), this.readQueues(), this.readWebhooks()])
       .then(() => undefined)
       .finally(() => {

@@ -1,5 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
@@ -21,9 +22,8 @@ import { WebhookOutbox } from '../../domain/webhooks/webhook-outbox.service';
  * (job id = batch id), so several workers reconciling at once is harmless.
  */
 @Injectable()
-export class ReconcilerService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ReconcilerService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Reconciler');
-  private timer: NodeJS.Timeout | null = null;
   private ticking = false;
 
   constructor(
@@ -33,18 +33,15 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     private readonly files: FilesService,
     private readonly webhooks: WebhookOutbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly scheduler: SchedulerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
     // Not awaited: a worker must come up (and serve /health) even while Redis or PostgreSQL is away.
     void this.tick();
-    this.timer = setInterval(() => void this.tick(), this.config.worker.reconcileIntervalMs);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    // The period comes from config, so the interval is added here rather than by a decorator.
+    const every = setInterval(() => void this.tick(), this.config.worker.reconcileIntervalMs);
+    this.scheduler.addInterval('reconcile', every);
   }
 
   /** One maintenance pass; skipped while the previous one still waits (e.g. on an unreachable Redis). */
