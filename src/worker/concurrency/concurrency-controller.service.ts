@@ -7,12 +7,13 @@ import {
   OnModuleInit,
   Optional,
 } from '@nestjs/common';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
+import { createFailFastRedis, waitUntilReady } from '../../platform/redis/redis-client';
 import { FairLimiter } from '../dispatch/fair-limiter';
 import type { DispatchFeedback } from '../dispatch/line-dispatcher';
 import { ConcurrencyLaw, LawDecision, LawSignals } from './control-law';
@@ -132,33 +133,18 @@ export class ConcurrencyController
     this.source = source ?? new HttpVllmMetricsSource(config.vllmMetricsUrl, config.vllmApiKey);
     if (store) this.store = store;
     else if (this.adaptive) {
-      this.redis = new IORedis(config.redisUrl, {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: 1000,
-        connectTimeout: 2000,
-        disconnectTimeout: 500,
+      this.redis = createFailFastRedis(config.redisUrl, {
+        onError: (err) => this.warn(`coordination Redis unreachable: ${err.message}`),
       });
-      this.redis.on('error', (err: Error) => this.warn(`coordination Redis unreachable: ${err.message}`));
       const prefix = `${config.queuePrefix}:concurrency:${endpointId(config.vllmBaseUrl)}`;
       this.store = new RedisCoordinatorStore(this.redis, this.id, prefix);
     } else this.store = null;
     this.metrics.setInflight(0, this.limiter.limit);
   }
 
-  /** Without an offline queue, commands fail until the connection is up: wait for it, briefly. */
+  /** The first rounds would find no coordination: wait for the connection, briefly. */
   async onModuleInit(): Promise<void> {
-    const redis = this.redis;
-    if (!redis || redis.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        redis.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, REDIS_WAIT_MS);
-      redis.once('ready', done);
-    });
+    if (this.redis) await waitUntilReady(this.redis, REDIS_WAIT_MS);
   }
 
   onApplicationBootstrap(): void {
