@@ -25,7 +25,7 @@ import {
   splitLimit,
   WorkerReport,
 } from './coordinator';
-import type { LineShape } from './line-shape';
+import type { LineShape } from '../dispatch/line-shape';
 import { HttpVllmMetricsSource, VllmMetricsSource, VllmSample } from './vllm-metrics';
 
 /** Injection token for the vLLM /metrics adapter (tests swap it). */

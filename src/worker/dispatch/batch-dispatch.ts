@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { BatchEntity } from '../../domain/batches/batch.entity';
 import { JsonlLine, readJsonlLines } from '../input/jsonl-reader';
-import { LineShape, lineShape } from '../concurrency/line-shape';
+import { LineShape, lineShape } from './line-shape';
 import { FairLimiter } from './fair-limiter';
 import { LineDispatcher } from './line-dispatcher';
 import { ResultRecorder } from './result-recorder';
