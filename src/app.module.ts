@@ -23,6 +23,7 @@ import { BatchesModule } from './api/batches/batches.module';
 import { FilesModule } from './api/files/files.module';
 import { WorkerModule } from './worker/worker.module';
 import { HealthModule } from './platform/health/health.module';
+import { FEATURE_METRIC_SETS } from './metric-sets';
 import { MetricsModule } from './platform/metrics/metrics.module';
 import { QueueModule } from './platform/queue/queue.module';
 import { StorageModule } from './platform/storage/storage.module';
@@ -71,7 +72,7 @@ export class AppModule {
       AuthModule,
       QueueModule,
       HealthModule,
-      MetricsModule,
+      MetricsModule.forRoot(FEATURE_METRIC_SETS),
       ...(extra.imports ?? []),
     ];
     // Global guards run in the order listed. The rate limiter comes first and identifies the caller

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
+import { BATCH_METRICS } from '../../src/domain/batches/batch.metrics';
 import { until } from '../support/processes';
 import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
@@ -157,7 +158,7 @@ describe('/metrics', () => {
 
   it('records what the worker reports through MetricsService', async () => {
     const metrics = app.app.get(MetricsService);
-    metrics.batchTransition('validating', 'in_progress');
+    metrics.of(BATCH_METRICS).transition('validating', 'in_progress');
     metrics.upstreamResult('ok', 0.3);
     metrics.upstreamResult('upstream_5xx', 2);
     metrics.upstreamResult('retried', 0.01);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { MetricsService } from '../../platform/metrics/metrics.service';
+import { BATCH_METRICS } from './batch.metrics';
 import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { WebhookOutbox } from '../webhooks/webhook-outbox.service';
 import { BatchEntity, BatchStatus, TERMINAL_STATUSES } from './batch.entity';
@@ -82,7 +83,7 @@ export class BatchStateService {
       ? await this.webhookEvents.updateWithEvent(update.returning('id').getQueryAndParameters(), event)
       : Boolean((await update.execute()).affected);
     if (!moved) return null;
-    this.metrics.batchTransition(before.status, to);
+    this.metrics.of(BATCH_METRICS).transition(before.status, to);
     if (event) this.outbox.announce(event);
     return m.findOneByOrFail(BatchEntity, { id });
   }

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from '../../api/auth/public.decorator';
+import { Public } from '../http/public.decorator';
 import { Readiness, ReadinessService } from './readiness.service';
 
 const READY_EXAMPLE = { status: 'ok', postgres: 'up', redis: 'up', storage: 'up' };

@@ -1,10 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ALL_STATUSES, TERMINAL_STATUSES } from '../../domain/batches/batch.entity';
-import { LIMIT_REASONS } from '../../worker/concurrency/control-law';
 
 /**
- * Every metric the service exports is defined in this file, so names, labels and buckets can be
- * reviewed in one place and the Grafana dashboard test can check its queries against them.
+ * The catalogue of the service's metrics: the ones shared by every feature are defined in this
+ * file; a feature whose labels come from its own vocabulary (batch statuses, reasons of a limit
+ * change) owns its set (`<feature>.metrics.ts`, made with defineMetrics) and the composition root
+ * registers it here (src/metric-sets.ts), so every role exports the same series and the Grafana
+ * dashboard and alert tests can check their queries against the whole catalogue.
  *
  * Rules: the `vllm_batch_` prefix (never `vllm:`/`vllm_`, which belong to vLLM itself) and bounded
  * label values only: HTTP route templates, statuses, outcomes, throttler and queue names. Batch ids,
@@ -12,13 +13,15 @@ import { LIMIT_REASONS } from '../../worker/concurrency/control-law';
  */
 export const METRIC_PREFIX = 'vllm_batch_';
 
-export const BATCH_STATUSES: readonly string[] = ALL_STATUSES;
-/** Statuses a batch can still expire from (the others are final). */
-export const UNFINISHED_STATUSES: readonly string[] = ALL_STATUSES.filter(
-  (s) => !TERMINAL_STATUSES.includes(s),
-);
-/** "Expiring soon": an unfinished batch this close to its expires_at is at risk of expiring. */
-export const EXPIRING_SOON_SECONDS = 3600;
+/** A feature's own metrics: `create` defines them in the registry and returns how to record them. */
+export interface MetricSet<T> {
+  readonly name: string;
+  readonly create: (registry: Registry) => T;
+}
+
+export function defineMetrics<T>(name: string, create: (registry: Registry) => T): MetricSet<T> {
+  return { name, create };
+}
 
 /** Queue job states reported by `Queue.getJobCounts`. */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
@@ -65,12 +68,6 @@ export function createMetrics(registry: Registry) {
       labelNames: ['throttler'] as const,
       registers,
     }),
-    batchTransitions: new Counter({
-      name: `${METRIC_PREFIX}batch_transitions_total`,
-      help: 'Batch status transitions; from="none" when a batch is created.',
-      labelNames: ['from', 'to'] as const,
-      registers,
-    }),
     upstreamRequests: new Counter({
       name: `${METRIC_PREFIX}upstream_requests_total`,
       help: 'Batch lines dispatched to vLLM, by outcome (retried = a transient failure that will be retried).',
@@ -94,48 +91,6 @@ export function createMetrics(registry: Registry) {
       help: "The worker's current in-flight limit (adaptive or fixed).",
       registers,
     }),
-    concurrencyGlobalLimit: new Gauge({
-      name: `${METRIC_PREFIX}concurrency_global_limit`,
-      help: "In-flight limit for the whole vLLM endpoint, shared by every worker (adaptive mode; fixed mode: this worker's limit).",
-      registers,
-    }),
-    concurrencyLimitChanges: new Counter({
-      name: `${METRIC_PREFIX}concurrency_limit_changes_total`,
-      help: 'Changes of the global in-flight limit by the reason of the change (counted by the worker that ran the control law).',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
-    concurrencyLimitReason: new Gauge({
-      name: `${METRIC_PREFIX}concurrency_limit_reason`,
-      help: 'Why the global in-flight limit last changed: 1 for that reason, 0 for the others.',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
-    concurrencyLeader: new Gauge({
-      name: `${METRIC_PREFIX}concurrency_leader`,
-      help: '1 when this worker runs the concurrency control law for its vLLM endpoint, else 0.',
-      registers,
-    }),
-    concurrencyWorkers: new Gauge({
-      name: `${METRIC_PREFIX}concurrency_workers`,
-      help: 'Live worker processes sharing the in-flight limit of the vLLM endpoint.',
-      registers,
-    }),
-    upstreamKvCacheUsage: new Gauge({
-      name: `${METRIC_PREFIX}upstream_kv_cache_usage_ratio`,
-      help: "vLLM's KV-cache usage (0..1) at the controller's last scrape of its /metrics.",
-      registers,
-    }),
-    upstreamWaiting: new Gauge({
-      name: `${METRIC_PREFIX}upstream_requests_waiting`,
-      help: "Requests in vLLM's waiting queue (all clients) at the controller's last scrape.",
-      registers,
-    }),
-    upstreamRunning: new Gauge({
-      name: `${METRIC_PREFIX}upstream_requests_running`,
-      help: "Requests in vLLM's running batch (all clients) at the controller's last scrape.",
-      registers,
-    }),
     promptTokens: new Counter({
       name: `${METRIC_PREFIX}prompt_tokens_total`,
       help: 'Prompt tokens reported by vLLM in successful responses.',
@@ -156,20 +111,6 @@ export function createMetrics(registry: Registry) {
       name: `${METRIC_PREFIX}finalize_duration_seconds`,
       help: 'Time to write the output and error files of a batch.',
       buckets: FILE_PASS_BUCKETS,
-      registers,
-    }),
-    // The two backlog gauges are set by MetricsRefreshService from a read in the background, never
-    // read on scrape: a scrape must not wait on (or load) PostgreSQL and Redis.
-    batchesByStatus: new Gauge({
-      name: `${METRIC_PREFIX}batches`,
-      help: 'Batches in the database by status (read from PostgreSQL every few seconds in the background; every replica reports the same totals, aggregate with max).',
-      labelNames: ['status'] as const,
-      registers,
-    }),
-    batchesExpiringSoon: new Gauge({
-      name: `${METRIC_PREFIX}batches_expiring_soon`,
-      help: `Unfinished batches whose expires_at is less than ${EXPIRING_SOON_SECONDS / 3600} h away, by status (background read like vllm_batch_batches; aggregate with max).`,
-      labelNames: ['status'] as const,
       registers,
     }),
     queueJobs: new Gauge({
@@ -201,16 +142,20 @@ export function createMetrics(registry: Registry) {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * A fresh registry holding the service metrics and Node's process metrics, both prefixed.
+ * A fresh registry holding the shared metrics, the given feature sets and Node's process metrics,
+ * all prefixed.
  * One registry per application instance (never prom-client's global one), so several instances in
  * one process (the tests) do not collide with "metric already registered".
  */
-export function createMetricsRegistry(): { registry: Registry; metrics: Metrics } {
+export function createMetricsRegistry(sets: readonly MetricSet<unknown>[] = []): {
+  registry: Registry;
+  metrics: Metrics;
+  features: Map<MetricSet<unknown>, unknown>;
+} {
   const registry = new Registry();
   const metrics = createMetrics(registry);
-  // Every reason of a limit change is a series from the start (0 until it happens).
-  for (const reason of LIMIT_REASONS) metrics.concurrencyLimitChanges.inc({ reason }, 0);
+  const features = new Map(sets.map((set) => [set, set.create(registry)]));
   for (const outcome of WEBHOOK_OUTCOMES) metrics.webhookDeliveries.inc({ outcome }, 0);
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
-  return { registry, metrics };
+  return { registry, metrics, features };
 }

@@ -17,6 +17,7 @@ import { createFailFastRedis, waitUntilReady } from '../../platform/redis/redis-
 import { FairLimiter } from '../dispatch/fair-limiter';
 import type { DispatchFeedback } from '../dispatch/line-dispatcher';
 import { ConcurrencyLaw, LawDecision, LawSignals } from './control-law';
+import { CONCURRENCY_METRICS } from './concurrency.metrics';
 import {
   CoordinatorStore,
   endpointId,
@@ -241,7 +242,7 @@ export class ConcurrencyController
   /** Fixed mode: the limit never moves; vLLM's gauges are still scraped for visibility. */
   private async fixedRound(): Promise<void> {
     const sample = await this.scrape();
-    this.metrics.concurrencyState({
+    this.metrics.of(CONCURRENCY_METRICS).state({
       globalLimit: this.limiter.limit,
       reason: 'fixed',
       leader: false,
@@ -376,7 +377,7 @@ export class ConcurrencyController
     });
     const share = Math.min(decision.limit, this.lastShare ?? Infinity);
     this.setShare(share);
-    this.metrics.concurrencyState({
+    this.metrics.of(CONCURRENCY_METRICS).state({
       globalLimit: share,
       reason: this.law.reason,
       leader: false,
@@ -391,7 +392,7 @@ export class ConcurrencyController
     this.state = state;
     this.setShare(state.shares[this.id] ?? this.config.worker.minInflight);
     this.lastShare = this.limiter.limit;
-    this.metrics.concurrencyState({
+    this.metrics.of(CONCURRENCY_METRICS).state({
       globalLimit: state.limit,
       reason: state.reason,
       leader: this.leader,
@@ -411,7 +412,7 @@ export class ConcurrencyController
 
   private noteDecision(d: LawDecision, workers: number): void {
     if (!d.changed) return;
-    this.metrics.concurrencyLimitChanged(d.reason);
+    this.metrics.of(CONCURRENCY_METRICS).limitChanged(d.reason);
     this.logger.log(
       `in-flight limit ${d.previous} → ${d.limit} (${d.reason}: ${d.detail}${workers > 1 ? `; ${workers} workers` : ''})`,
     );
