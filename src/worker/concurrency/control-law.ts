@@ -19,8 +19,24 @@ export const LIMIT_REASONS = [
 ] as const;
 export type LimitReason = (typeof LIMIT_REASONS)[number];
 
-/** What the law sees once per tick (about once a second). Counts are global over every worker. */
-export interface LawSignals {
+/** Dispatch outcomes, counted over some span (cumulative in a report, per tick for the law). */
+export interface DispatchOutcomes {
+  /** Successful answers, the sum of their latencies and of their usage. */
+  ok: number;
+  latencyMsSum: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** 429 and 503 answers (vLLM or a proxy in front of it is overloaded). */
+  overloaded: number;
+  /** Requests that got no answer within the request timeout. */
+  timeouts: number;
+}
+
+/**
+ * What the law sees once per tick (about once a second). Counts are global over every worker;
+ * the outcomes are those since the previous tick.
+ */
+export interface LawSignals extends DispatchOutcomes {
   /** The latest scrape of vLLM's /metrics; null when it is unreachable (or not vLLM's). */
   vllm: VllmSample | null;
   /** Our requests in flight now. */
@@ -29,15 +45,6 @@ export interface LawSignals {
   queued: number;
   /** Our lines read ahead of dispatch (work about to arrive). */
   pending: number;
-  /** Since the previous tick: successful answers, the sum of their latencies and of their usage. */
-  ok: number;
-  latencyMsSum: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** Since the previous tick: 429 and 503 answers (vLLM or a proxy in front of it is overloaded). */
-  overloaded: number;
-  /** Since the previous tick: requests that got no answer within the request timeout. */
-  timeouts: number;
   /** Mean prompt tokens (estimated from its text) and max_tokens of the lines being dispatched. */
   lines: { promptTokens: number; maxTokens: number } | null;
 }
