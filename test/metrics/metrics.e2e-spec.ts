@@ -3,6 +3,7 @@ import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.s
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
 import { BATCH_METRICS } from '../../src/domain/batches/batch.metrics';
+import { THROTTLE_METRICS } from '../../src/api/throttling/throttle.metrics';
 import { until } from '../support/processes';
 import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
@@ -166,7 +167,7 @@ describe('/metrics', () => {
     metrics.addTokens(120, 30);
     metrics.observeValidation(0.2);
     metrics.observeFinalize(1.5);
-    metrics.throttled('reads');
+    metrics.of(THROTTLE_METRICS).throttled('reads');
 
     await scrapeUntil(app, (text) => {
       expect(

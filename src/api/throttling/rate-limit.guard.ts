@@ -17,6 +17,7 @@ import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { clientAddress } from './client-address';
 import { RATE_LIMIT } from './rate-limit.decorator';
+import { THROTTLE_METRICS } from './throttle.metrics';
 import { describeWindow, type ThrottlerName, tierLimit } from './throttlers';
 
 const FAIL_OPEN_LOG_INTERVAL_MS = 30_000;
@@ -103,14 +104,14 @@ export class RateLimitGuard extends ThrottlerGuard {
       // headers, since there is no count to report). A rate-limit store outage must not become an
       // API outage; the exposure is bounded by the outage and visible in
       // vllm_batch_throttle_fail_open_total and a warning logged at most every 30 s.
-      this.metrics.throttleFailedOpen(name);
+      this.metrics.of(THROTTLE_METRICS).failedOpen(name);
       this.warnFailOpen(name, err);
       return true;
     }
 
     if (record.isBlocked) {
       const retryAfter = String(Math.max(1, record.timeToBlockExpire));
-      this.metrics.throttled(name);
+      this.metrics.of(THROTTLE_METRICS).throttled(name);
       throw new ApiError(
         429,
         `Rate limit exceeded: ${limit} per ${describeWindow(ttl)}`,

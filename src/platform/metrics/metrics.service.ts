@@ -7,7 +7,6 @@ import {
   QUEUE_JOB_STATES,
   QueueJobState,
   UpstreamOutcome,
-  WebhookOutcome,
 } from './metrics';
 
 /** Injection token for the feature metric sets registered at start (see MetricsModule.forRoot). */
@@ -102,26 +101,6 @@ export class MetricsService {
 
   observeFinalize(seconds: number): void {
     this.metrics.finalizeDuration.observe(seconds);
-  }
-
-  /** One webhook delivery attempt ended this way. */
-  webhookDelivery(outcome: WebhookOutcome): void {
-    this.metrics.webhookDeliveries.inc({ outcome });
-  }
-
-  /** Undelivered webhook events in the outbox, from the background read. */
-  setWebhookEventsPending(count: number): void {
-    this.metrics.webhookEventsPending.set(count);
-  }
-
-  /** A request was answered 429 by the named throttler. */
-  throttled(name: string): void {
-    this.metrics.throttledRequests.inc({ throttler: name });
-  }
-
-  /** A request passed unthrottled because the rate-limit store did not answer. */
-  throttleFailedOpen(name: string): void {
-    this.metrics.throttleFailOpen.inc({ throttler: name });
   }
 
   /** An HTTP response finished; `route` is the route template or "unmatched", never a raw URL. */

@@ -1,11 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * The catalogue of the service's metrics: the ones shared by every feature are defined in this
- * file; a feature whose labels come from its own vocabulary (batch statuses, reasons of a limit
- * change) owns its set (`<feature>.metrics.ts`, made with defineMetrics) and the composition root
- * registers it here (src/metric-sets.ts), so every role exports the same series and the Grafana
- * dashboard and alert tests can check their queries against the whole catalogue.
+ * The catalogue of the service's metrics. HTTP, upstream dispatch, file passes, queues and
+ * dependencies are defined in this file; a feature with metrics in its own terms (batches,
+ * webhooks, concurrency, throttling) owns its set (`<feature>.metrics.ts`, made with
+ * defineMetrics) and the composition root registers it here (src/metric-sets.ts), so every role
+ * exports the same series and the Grafana dashboard and alert tests can check their queries
+ * against the whole catalogue.
  *
  * Rules: the `vllm_batch_` prefix (never `vllm:`/`vllm_`, which belong to vLLM itself) and bounded
  * label values only: HTTP route templates, statuses, outcomes, throttler and queue names. Batch ids,
@@ -26,10 +27,6 @@ export function defineMetrics<T>(name: string, create: (registry: Registry) => T
 /** Queue job states reported by `Queue.getJobCounts`. */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
-
-/** What became of one webhook delivery attempt (see WebhookDeliveryProcessor). */
-export const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'dropped'] as const;
-export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
 export type UpstreamOutcome =
   'ok' | 'upstream_4xx' | 'upstream_5xx' | 'timeout' | 'connection_error' | 'retried';
@@ -54,18 +51,6 @@ export function createMetrics(registry: Registry) {
       help: 'Time from receiving an HTTP request to finishing its response.',
       labelNames: ['method', 'route', 'status'] as const,
       buckets: HTTP_BUCKETS,
-      registers,
-    }),
-    throttledRequests: new Counter({
-      name: `${METRIC_PREFIX}throttled_requests_total`,
-      help: 'Requests answered 429 by the rate limiter, by named throttler.',
-      labelNames: ['throttler'] as const,
-      registers,
-    }),
-    throttleFailOpen: new Counter({
-      name: `${METRIC_PREFIX}throttle_fail_open_total`,
-      help: 'Requests let through unthrottled because the rate-limit store (Redis) did not answer.',
-      labelNames: ['throttler'] as const,
       registers,
     }),
     upstreamRequests: new Counter({
@@ -119,17 +104,6 @@ export function createMetrics(registry: Registry) {
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
-    webhookDeliveries: new Counter({
-      name: `${METRIC_PREFIX}webhook_deliveries_total`,
-      help: 'Webhook delivery attempts by outcome: delivered (2xx), retried (failed, another attempt scheduled), dropped (failed, no attempt left). Attempts postponed by an open circuit are not counted.',
-      labelNames: ['outcome'] as const,
-      registers,
-    }),
-    webhookEventsPending: new Gauge({
-      name: `${METRIC_PREFIX}webhook_events_pending`,
-      help: 'Webhook events in the outbox not yet delivered or dropped (background read like vllm_batch_batches; aggregate with max).',
-      registers,
-    }),
     dependencyUp: new Gauge({
       name: `${METRIC_PREFIX}dependency_up`,
       help: '1 while this process reaches the dependency (postgres, redis, storage), 0 while it does not (checked every few seconds). Alerts use it to catch a worker stuck without Redis, which readiness does not.',
@@ -155,7 +129,6 @@ export function createMetricsRegistry(sets: readonly MetricSet<unknown>[] = []):
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const features = new Map(sets.map((set) => [set, set.create(registry)]));
-  for (const outcome of WEBHOOK_OUTCOMES) metrics.webhookDeliveries.inc({ outcome }, 0);
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   return { registry, metrics, features };
 }
