@@ -1,21 +1,19 @@
-import { Counter } from 'prom-client';
-import { defineMetrics, METRIC_PREFIX } from '../../platform/metrics/metrics';
+import { counter, defineMetrics } from '../../platform/metrics/metrics';
 
 /** The rate limiter's answers: 429s, and requests let through while its store was away. */
 export const THROTTLE_METRICS = defineMetrics('throttling', (registry) => {
-  const registers = [registry];
-  const throttled = new Counter({
-    name: `${METRIC_PREFIX}throttled_requests_total`,
-    help: 'Requests answered 429 by the rate limiter, by named throttler.',
-    labelNames: ['throttler'] as const,
-    registers,
-  });
-  const failOpen = new Counter({
-    name: `${METRIC_PREFIX}throttle_fail_open_total`,
-    help: 'Requests let through unthrottled because the rate-limit store (Redis) did not answer.',
-    labelNames: ['throttler'] as const,
-    registers,
-  });
+  const throttled = counter(
+    registry,
+    'throttled_requests_total',
+    'Requests answered 429 by the rate limiter, by named throttler.',
+    ['throttler'],
+  );
+  const failOpen = counter(
+    registry,
+    'throttle_fail_open_total',
+    'Requests let through unthrottled because the rate-limit store (Redis) did not answer.',
+    ['throttler'],
+  );
   return {
     /** A request was answered 429 by the named throttler. */
     throttled(name: string): void {

@@ -1,5 +1,4 @@
-import { Counter, Gauge } from 'prom-client';
-import { defineMetrics, METRIC_PREFIX } from '../../platform/metrics/metrics';
+import { counter, gauge, defineMetrics } from '../../platform/metrics/metrics';
 import { ALL_STATUSES, TERMINAL_STATUSES } from './batch.entity';
 
 /** "Expiring soon": an unfinished batch this close to its expires_at is at risk of expiring. */
@@ -13,25 +12,24 @@ const UNFINISHED_STATUSES = ALL_STATUSES.filter((s) => !TERMINAL_STATUSES.includ
  * (or load) PostgreSQL.
  */
 export const BATCH_METRICS = defineMetrics('batches', (registry) => {
-  const registers = [registry];
-  const transitions = new Counter({
-    name: `${METRIC_PREFIX}batch_transitions_total`,
-    help: 'Batch status transitions; from="none" when a batch is created.',
-    labelNames: ['from', 'to'] as const,
-    registers,
-  });
-  const byStatus = new Gauge({
-    name: `${METRIC_PREFIX}batches`,
-    help: 'Batches in the database by status (read from PostgreSQL every few seconds in the background; every replica reports the same totals, aggregate with max).',
-    labelNames: ['status'] as const,
-    registers,
-  });
-  const expiringSoon = new Gauge({
-    name: `${METRIC_PREFIX}batches_expiring_soon`,
-    help: `Unfinished batches whose expires_at is less than ${EXPIRING_SOON_SECONDS / 3600} h away, by status (background read like vllm_batch_batches; aggregate with max).`,
-    labelNames: ['status'] as const,
-    registers,
-  });
+  const transitions = counter(
+    registry,
+    'batch_transitions_total',
+    'Batch status transitions; from="none" when a batch is created.',
+    ['from', 'to'],
+  );
+  const byStatus = gauge(
+    registry,
+    'batches',
+    'Batches in the database by status (read from PostgreSQL every few seconds in the background; every replica reports the same totals, aggregate with max).',
+    ['status'],
+  );
+  const expiringSoon = gauge(
+    registry,
+    'batches_expiring_soon',
+    `Unfinished batches whose expires_at is less than ${EXPIRING_SOON_SECONDS / 3600} h away, by status (background read like vllm_batch_batches; aggregate with max).`,
+    ['status'],
+  );
   return {
     /** A batch moved from one status to another; `from` is null when the batch was just created. */
     transition(from: string | null, to: string): void {

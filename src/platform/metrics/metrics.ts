@@ -24,6 +24,26 @@ export function defineMetrics<T>(name: string, create: (registry: Registry) => T
   return { name, create };
 }
 
+/** A counter named `vllm_batch_<name>` in `registry`, for a feature's set. */
+export function counter<L extends string = never>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Counter<L> {
+  return new Counter({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] });
+}
+
+/** A gauge named `vllm_batch_<name>` in `registry`, for a feature's set. */
+export function gauge<L extends string = never>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+): Gauge<L> {
+  return new Gauge({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] });
+}
+
 /** Queue job states reported by `Queue.getJobCounts`. */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
