@@ -1,5 +1,6 @@
 import { DynamicModule, Module, ModuleMetadata, Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AdminModule } from './api/admin/admin.module';
@@ -22,6 +23,7 @@ import { BatchesModule } from './api/batches/batches.module';
 import { FilesModule } from './api/files/files.module';
 import { WorkerModule } from './worker/worker.module';
 import { HealthModule } from './platform/health/health.module';
+import { FEATURE_METRIC_SETS } from './metric-sets';
 import { MetricsModule } from './platform/metrics/metrics.module';
 import { QueueModule } from './platform/queue/queue.module';
 import { StorageModule } from './platform/storage/storage.module';
@@ -39,6 +41,8 @@ export class AppModule {
     const serveApi = config.role !== 'worker';
     const imports: NonNullable<ModuleMetadata['imports']> = [
       AppConfigModule.forRoot(config),
+      // Periodic sweeps (@Interval, SchedulerRegistry): started after bootstrap, cleared before shutdown.
+      ScheduleModule.forRoot(),
       LoggerModule.forRoot({
         pinoHttp: {
           level: config.logLevel,
@@ -58,7 +62,6 @@ export class AppModule {
           autoLogging: {
             ignore: (req) => ['/health', '/ready', '/metrics'].includes((req.url ?? '').split('?')[0]),
           },
-          transport: process.env.NODE_ENV === 'development' ? { target: 'pino-pretty' } : undefined,
         },
       }),
       TypeOrmModule.forRoot({
@@ -69,7 +72,7 @@ export class AppModule {
       AuthModule,
       QueueModule,
       HealthModule,
-      MetricsModule,
+      MetricsModule.forRoot(FEATURE_METRIC_SETS),
       ...(extra.imports ?? []),
     ];
     // Global guards run in the order listed. The rate limiter comes first and identifies the caller

@@ -8,7 +8,7 @@ const basic = (user: string, password: string): Record<string, string> => ({
 const from = (address: string): Record<string, string> => ({ 'X-Forwarded-For': address });
 
 const ADMIN = { user: 'ops', password: 'board-pass-9f2c' };
-const ADD_JOB = '/admin/queues/api/queues/maintenance/add';
+const ADD_JOB = '/admin/queues/api/queues/webhooks/add';
 
 interface Envelope {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -65,7 +65,7 @@ describe('Bull Board at /admin/queues on ADMIN_PORT', () => {
     });
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: { name: string }[] };
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['batches', 'maintenance', 'webhooks']);
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['batches', 'webhooks']);
   });
 
   it('blocks an address after ADMIN_AUTH_FAIL_LIMIT (10) failed logins a minute, even with the right password', async () => {
@@ -150,14 +150,11 @@ describe('Bull Board at /admin/queues on ADMIN_PORT', () => {
       });
     }
     const jobs = async (): Promise<number> => {
-      const res = await fetch(
-        `${app.adminUrl}/admin/queues/api/queues?activeQueue=maintenance&status=waiting`,
-        {
-          headers: admin,
-        },
-      );
+      const res = await fetch(`${app.adminUrl}/admin/queues/api/queues?activeQueue=webhooks&status=waiting`, {
+        headers: admin,
+      });
       const body = (await res.json()) as { queues: { name: string; counts: { waiting: number } }[] };
-      return body.queues.find((q) => q.name === 'maintenance')!.counts.waiting;
+      return body.queues.find((q) => q.name === 'webhooks')!.counts.waiting;
     };
     expect(await jobs()).toBe(0);
 

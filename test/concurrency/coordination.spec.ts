@@ -26,11 +26,7 @@ describe('concurrency coordination through Redis', () => {
     kvCapacityTokens: 16_384,
   };
   const source: VllmMetricsSource = { scrape: async () => sample };
-  const metrics = {
-    setInflight: () => undefined,
-    concurrencyState: () => undefined,
-    concurrencyLimitChanged: () => undefined,
-  } as unknown as MetricsService;
+  const metrics = new MetricsService();
   const controllers: ConcurrencyController[] = [];
   let survivor: ConcurrencyController;
 

@@ -1,7 +1,9 @@
 /**
- * The service's metric names and labels, from the registry src/platform/metrics/metrics.ts builds, for
- * tests that check PromQL written elsewhere (the Grafana dashboard, the alerting rules) against it.
+ * The service's metric names and labels, from the catalogue src/platform/metrics/metrics.ts builds
+ * with every feature's set (src/metric-sets.ts), for tests that check PromQL written elsewhere (the
+ * Grafana dashboard, the alerting rules) against it.
  */
+import { FEATURE_METRIC_SETS } from '../../src/metric-sets';
 import { createMetricsRegistry } from '../../src/platform/metrics/metrics';
 
 export interface RegisteredMetric {
@@ -10,7 +12,7 @@ export interface RegisteredMetric {
 }
 
 // The same registry the service builds: service metrics plus prefixed process metrics.
-const { registry } = createMetricsRegistry();
+const { registry } = createMetricsRegistry(FEATURE_METRIC_SETS);
 export const registeredMetrics = new Map<string, RegisteredMetric>();
 for (const m of registry.getMetricsAsArray()) {
   const { name, type, labelNames } = m as unknown as { name: string; type: string; labelNames?: string[] };

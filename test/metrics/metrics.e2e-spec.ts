@@ -2,6 +2,8 @@ import { DataSource } from 'typeorm';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch-status';
+import { BATCH_METRICS } from '../../src/domain/batches/batch.metrics';
+import { THROTTLE_METRICS } from '../../src/api/throttling/throttle.metrics';
 import { until } from '../support/processes';
 import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
@@ -114,7 +116,7 @@ describe('/metrics', () => {
       // No worker in the api role: the job waits in the queue.
       expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'batches', state: 'waiting' })).toBe(1);
       for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused']) {
-        expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'maintenance', state })).toBeDefined();
+        expect(sampleValue(text, 'vllm_batch_queue_jobs', { queue: 'webhooks', state })).toBeDefined();
       }
     });
   });
@@ -157,7 +159,7 @@ describe('/metrics', () => {
 
   it('records what the worker reports through MetricsService', async () => {
     const metrics = app.app.get(MetricsService);
-    metrics.batchTransition('validating', 'in_progress');
+    metrics.of(BATCH_METRICS).transition('validating', 'in_progress');
     metrics.upstreamResult('ok', 0.3);
     metrics.upstreamResult('upstream_5xx', 2);
     metrics.upstreamResult('retried', 0.01);
@@ -165,7 +167,7 @@ describe('/metrics', () => {
     metrics.addTokens(120, 30);
     metrics.observeValidation(0.2);
     metrics.observeFinalize(1.5);
-    metrics.throttled('reads');
+    metrics.of(THROTTLE_METRICS).throttled('reads');
 
     await scrapeUntil(app, (text) => {
       expect(

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { matchesDigest, secretDigest } from '../../common/secret-digest';
 import { ApiError } from '../../platform/http/api-error';
 import { writeError } from '../../platform/http/openai-exception.filter';
 import { clientAddress } from '../throttling/client-address';
@@ -9,7 +9,6 @@ import type { AdminLoginLimiter } from './admin-login-limiter';
 export const ADMIN_REALM = 'vllm-batch admin';
 
 const logger = new Logger('Admin');
-const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** Reads `Authorization: Basic base64(user:password)`; null when absent or malformed. */
 export function parseBasicAuth(header: string | undefined): { user: string; password: string } | null {
@@ -47,12 +46,12 @@ const tooManyFailures = (retryAfter: number): ApiError =>
  * anything anyway, and serving it then would let password guessing run unbounded.
  */
 export function adminBasicAuth(user: string, password: string, limiter: AdminLoginLimiter): RequestHandler {
-  const expectedUser = digest(user);
-  const expectedPassword = digest(password);
+  const expectedUser = secretDigest(user);
+  const expectedPassword = secretDigest(password);
   const verify = (header: string | undefined): boolean => {
     const given = parseBasicAuth(header);
-    const userOk = timingSafeEqual(digest(given?.user ?? ''), expectedUser);
-    const passwordOk = timingSafeEqual(digest(given?.password ?? ''), expectedPassword);
+    const userOk = matchesDigest(given?.user ?? '', expectedUser);
+    const passwordOk = matchesDigest(given?.password ?? '', expectedPassword);
     return given !== null && userOk && passwordOk;
   };
 

@@ -2,7 +2,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { AppConfig } from '../../platform/config/app-config';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from '../../platform/queue/queue.constants';
+import { BATCH_QUEUE, WEBHOOK_QUEUE } from '../../platform/queue/queue.constants';
 import { ThrottleRedisClient } from '../throttling/throttle-redis.client';
 import { ThrottleRedisModule } from '../throttling/throttling.module';
 import { ADMIN_QUEUES_ROUTE, AdminServer } from './admin-server';
@@ -33,12 +33,7 @@ export class AdminModule {
       providers: [
         {
           provide: AdminServer,
-          inject: [
-            ThrottleRedisClient,
-            getQueueToken(BATCH_QUEUE),
-            getQueueToken(MAINTENANCE_QUEUE),
-            getQueueToken(WEBHOOK_QUEUE),
-          ],
+          inject: [ThrottleRedisClient, getQueueToken(BATCH_QUEUE), getQueueToken(WEBHOOK_QUEUE)],
           useFactory: (throttleRedis: ThrottleRedisClient, ...queues: Queue[]) =>
             new AdminServer(config, queues, throttleRedis),
         },

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { ApiError } from '../../platform/http/api-error';
 import { ApiKeyService } from './api-key.service';
 import { AuthedRequest } from './auth.types';
-import { IS_PUBLIC } from './public.decorator';
+import { IS_PUBLIC } from '../../platform/http/public.decorator';
 
 /** Global guard: every route needs a valid key unless marked @Public(). Attaches the tenant. */
 @Injectable()

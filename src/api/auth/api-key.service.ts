@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerToken, secretDigest } from '../../common/secret-digest';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { OPEN_MODE_TENANT, TenantContext } from './auth.types';
 
@@ -19,7 +20,7 @@ export class ApiKeyService implements OnModuleInit {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.entries = config.apiKeys.map((k) => ({
-      digest: createHash('sha256').update(k.key).digest(),
+      digest: secretDigest(k.key),
       tenant: k.tenant,
       tier: k.tier,
       fingerprint: keyFingerprint(k.key),
@@ -47,7 +48,7 @@ export class ApiKeyService implements OnModuleInit {
   resolve(key: string | undefined): TenantContext | null {
     if (this.isOpen()) return { tenant: OPEN_MODE_TENANT, tier: 'default', keyFingerprint: null };
     if (!key) return null;
-    const digest = createHash('sha256').update(key).digest();
+    const digest = secretDigest(key);
     let match: (typeof this.entries)[number] | null = null;
     for (const entry of this.entries) {
       if (timingSafeEqual(entry.digest, digest)) match = entry;
@@ -57,8 +58,6 @@ export class ApiKeyService implements OnModuleInit {
 
   /** Reads `Authorization: Bearer <key>` from a request's headers. */
   static bearer(header: string | string[] | undefined): string | undefined {
-    if (typeof header !== 'string') return undefined;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return m ? m[1] : undefined;
+    return bearerToken(header);
   }
 }

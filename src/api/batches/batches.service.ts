@@ -5,6 +5,7 @@ import { isWellFormedId, newBatchId } from '../../common/ids';
 import { ListPage, parseLimit, toListPage } from '../../common/pagination';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { FilesService } from '../../domain/files/files.service';
+import { BATCH_METRICS } from '../../domain/batches/batch.metrics';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { BatchQueueProducer } from '../../platform/queue/batch-queue.producer';
 import { BatchAdmissionService } from '../../domain/batches/batch-admission.service';
@@ -90,7 +91,7 @@ export class BatchesService {
     };
     // Row first, then the job: if enqueueing fails the reconciler finds the row and enqueues it.
     await this.admission.insertNew(batch);
-    this.metrics.batchTransition(null, 'validating');
+    this.metrics.of(BATCH_METRICS).transition(null, 'validating');
     await this.queue.enqueue(batch.id).catch(() => undefined);
     return BatchObjectDto.from(batch);
   }

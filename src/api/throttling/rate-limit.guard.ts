@@ -9,6 +9,7 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { Response } from 'express';
+import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { ApiKeyService } from '../auth/api-key.service';
 import type { AuthedRequest } from '../auth/auth.types';
 import { ApiError } from '../../platform/http/api-error';
@@ -16,6 +17,7 @@ import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { clientAddress } from './client-address';
 import { RATE_LIMIT } from './rate-limit.decorator';
+import { THROTTLE_METRICS } from './throttle.metrics';
 import { describeWindow, type ThrottlerName, tierLimit } from './throttlers';
 
 const FAIL_OPEN_LOG_INTERVAL_MS = 30_000;
@@ -46,7 +48,7 @@ export interface RateLimitIdentity {
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
-  private lastFailOpenLog = 0;
+  private readonly failOpenWarning = rateLimitedWarning(this.logger, FAIL_OPEN_LOG_INTERVAL_MS);
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -102,14 +104,14 @@ export class RateLimitGuard extends ThrottlerGuard {
       // headers, since there is no count to report). A rate-limit store outage must not become an
       // API outage; the exposure is bounded by the outage and visible in
       // vllm_batch_throttle_fail_open_total and a warning logged at most every 30 s.
-      this.metrics.throttleFailedOpen(name);
+      this.metrics.of(THROTTLE_METRICS).failedOpen(name);
       this.warnFailOpen(name, err);
       return true;
     }
 
     if (record.isBlocked) {
       const retryAfter = String(Math.max(1, record.timeToBlockExpire));
-      this.metrics.throttled(name);
+      this.metrics.of(THROTTLE_METRICS).throttled(name);
       throw new ApiError(
         429,
         `Rate limit exceeded: ${limit} per ${describeWindow(ttl)}`,
@@ -152,10 +154,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   private warnFailOpen(name: string, err: unknown): void {
-    const now = Date.now();
-    if (now - this.lastFailOpenLog < FAIL_OPEN_LOG_INTERVAL_MS) return;
-    this.lastFailOpenLog = now;
-    this.logger.warn(
+    this.failOpenWarning(
       `Rate limiting is failing open: the counter store did not answer (${(err as Error)?.message ?? String(err)}); "${name}" and other throttlers let requests through until Redis is back`,
     );
   }

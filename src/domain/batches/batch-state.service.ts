@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { WebhookEventType } from '../webhooks/webhook-event';
+import { BATCH_METRICS } from './batch.metrics';
 import { WebhookOutbox } from '../webhooks/webhook-outbox.service';
 import { BatchStatus, TERMINAL_STATUSES } from './batch-status';
 import { BatchEntity } from './batch.entity';
@@ -81,7 +82,7 @@ export class BatchStateService {
     const type = EVENT_TYPE[to];
     const event = type ? this.outbox.eventFor(before.tenantId, id, type, now) : null;
     if (!(await this.batches.moveIf(id, from, set, event, m))) return null;
-    this.metrics.batchTransition(before.status, to);
+    this.metrics.of(BATCH_METRICS).transition(before.status, to);
     if (event) this.outbox.announce(event);
     return this.batches.get(id, m);
   }

@@ -4,6 +4,7 @@ import { BatchAdmissionService } from './batch-admission.service';
 import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchResultRepository } from './batch-result.repository';
 import { BatchStateService } from './batch-state.service';
+import { BatchStatusCollector } from './batch-status.collector';
 import { BatchRepository } from './batch.repository';
 
 /** Batch state and rules shared by the API and the worker. */
@@ -15,6 +16,7 @@ import { BatchRepository } from './batch.repository';
     BatchStateService,
     BatchLimitsRepository,
     BatchAdmissionService,
+    BatchStatusCollector,
   ],
   exports: [BatchRepository, BatchResultRepository, BatchStateService, BatchAdmissionService],
 })

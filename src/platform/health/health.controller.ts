@@ -1,15 +1,13 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
-import { Public } from '../../api/auth/public.decorator';
+import { Public } from '../http/public.decorator';
 import { Readiness, ReadinessService } from './readiness.service';
 
 const READY_EXAMPLE = { status: 'ok', postgres: 'up', redis: 'up', storage: 'up' };
 
 @ApiTags('Health')
 @Public()
-@SkipThrottle()
 @Controller()
 export class HealthController {
   constructor(private readonly readiness: ReadinessService) {}

@@ -1,6 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { Queue } from 'bullmq';
+import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig, READY_DEPENDENCIES, ReadyDependency } from '../config/app-config';
 import { DatabaseProbe } from '../database/database-probe';
@@ -41,14 +43,13 @@ export type Readiness = { status: 'ok' | 'degraded' | 'error' } & Record<Depende
  * stuck without Redis serves no traffic, so readiness could not catch it anyway).
  */
 @Injectable()
-export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy {
+export class ReadinessService {
   private readonly logger = new Logger('Readiness');
   private readonly last = new Map<
     Dependency,
-    { state: DependencyState; warnedAt: number; downSince: number }
+    { state: DependencyState; downSince: number; warn: (message: string) => void }
   >();
   private readonly probes: Record<Dependency, () => Promise<unknown>>;
-  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     db: DatabaseProbe,
@@ -64,12 +65,9 @@ export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy
     };
   }
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.check(), BACKGROUND_CHECK_MS).unref();
-  }
-
-  onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+  @Interval(BACKGROUND_CHECK_MS)
+  async backgroundCheck(): Promise<void> {
+    await this.check();
   }
 
   async check(): Promise<Readiness> {
@@ -101,16 +99,18 @@ export class ReadinessService implements OnApplicationBootstrap, OnModuleDestroy
 
   private record(dep: Dependency, state: DependencyState, reason?: string): void {
     this.metrics.dependencyState(dep, state === 'up');
-    const now = Date.now();
     const previous = this.last.get(dep);
     if (state === 'up') {
       if (previous?.state === 'down') this.logger.log(`${dep} is up again`);
-      this.last.set(dep, { state, warnedAt: 0, downSince: 0 });
+      this.last.set(dep, { state, downSince: 0, warn: () => undefined });
       return;
     }
-    const downSince = previous?.state === 'down' ? previous.downSince : now;
-    if (previous?.state === 'down' && now - previous.warnedAt < WARNING_INTERVAL_MS) return;
-    this.logger.warn(`${dep} is down: ${reason}`);
-    this.last.set(dep, { state, warnedAt: now, downSince });
+    // A fresh warner on every change of state: the first warning of an outage is always said.
+    const current =
+      previous?.state === 'down'
+        ? previous
+        : { state, downSince: Date.now(), warn: rateLimitedWarning(this.logger, WARNING_INTERVAL_MS) };
+    this.last.set(dep, current);
+    current.warn(`${dep} is down: ${reason}`);
   }
 }

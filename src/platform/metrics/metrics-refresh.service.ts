@@ -1,12 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { Queue } from 'bullmq';
 import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { withTimeout } from '../../common/with-timeout';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
-import { BatchRepository } from '../../domain/batches/batch.repository';
-import { WebhookEventsRepository } from '../../domain/webhooks/webhook-events.repository';
-import { EXPIRING_SOON_SECONDS, QUEUE_JOB_STATES } from './metrics';
+import { BATCH_QUEUE, WEBHOOK_QUEUE } from '../queue/queue.constants';
+import { QUEUE_JOB_STATES } from './metrics';
 import { MetricsService } from './metrics.service';
 
 /**
@@ -19,46 +18,52 @@ const SOURCE_TIMEOUT_MS = 2000;
 /** At most one warning per source per interval, so a dead dependency does not flood the log. */
 const WARNING_INTERVAL_MS = 60_000;
 
-type Source = 'batches' | 'queues' | 'webhooks';
+/** One background read that sets gauges (e.g. batches by status, read by the batches feature). */
+export interface BacklogSource {
+  /** What is read, for the warning when it fails ("batches", "webhooks"). */
+  name: string;
+  read(): Promise<void>;
+}
 
 /**
- * Keeps the batches-by-status (and expiring-soon) and queue-depth gauges current from one timer per process, so a
- * scrape only renders what is in memory: no scrape scans the batches table or waits on Redis, and
- * the database load of these gauges does not grow with the scrape rate. When a read fails the
- * gauges keep their last values (better a slightly old number than a gap).
+ * Keeps the backlog gauges (queue depths here; batches by status and pending webhook events from
+ * the sources their features register) current from one timer per process, so a scrape only
+ * renders what is in memory: no scrape scans a table or waits on Redis, and the database load of
+ * these gauges does not grow with the scrape rate. When a read fails the gauges keep their last
+ * values (better a slightly old number than a gap).
  */
 @Injectable()
 export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Metrics');
-  private readonly warners = new Map<Source, (message: string) => void>();
-  private timer: NodeJS.Timeout | null = null;
+  private readonly warners = new Map<string, (message: string) => void>();
+  private readonly sources: BacklogSource[] = [{ name: 'queues', read: () => this.readQueues() }];
   private running: Promise<void> | null = null;
   private stopped = false;
 
   constructor(
     private readonly metrics: MetricsService,
-    private readonly batches: BatchRepository,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
-    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenanceQueue: Queue,
     @InjectQueue(WEBHOOK_QUEUE) private readonly webhookQueue: Queue,
-    private readonly webhookEvents: WebhookEventsRepository,
   ) {}
+
+  /** A feature adds its background read (call it in onModuleInit, before the first refresh). */
+  register(source: BacklogSource): void {
+    this.sources.push(source);
+  }
 
   onApplicationBootstrap(): void {
     void this.refresh();
-    // unref: the timer alone never keeps a process alive.
-    this.timer = setInterval(() => void this.refresh(), BACKLOG_REFRESH_MS).unref();
   }
 
   onModuleDestroy(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
   }
 
-  /** One read of both sources; a read still running (slow database) is not started twice. */
+  /** One read of every source; a read still running (slow database) is not started twice. */
+  @Interval(BACKLOG_REFRESH_MS)
   refresh(): Promise<void> {
-    this.running ??= Promise.all([this.readBatches(), this.readQueues(), this.readWebhooks()])
+    if (this.stopped) return Promise.resolve();
+    this.running ??= Promise.all(this.sources.map((source) => this.readOne(source)))
       .then(() => undefined)
       .finally(() => {
         this.running = null;
@@ -66,49 +71,21 @@ export class MetricsRefreshService implements OnApplicationBootstrap, OnModuleDe
     return this.running;
   }
 
-  private async readBatches(): Promise<void> {
+  private async readOne(source: BacklogSource): Promise<void> {
     try {
-      // One scan for both gauges; terminal statuses' counts of "expiring" are ignored.
-      const rows = await withTimeout(
-        this.batches.countByStatus(EXPIRING_SOON_SECONDS),
-        SOURCE_TIMEOUT_MS,
-        'batch count query',
-      );
-      this.metrics.setBatchCounts(Object.fromEntries(rows.map((r) => [r.status, r.count])));
-      this.metrics.setBatchesExpiringSoon(Object.fromEntries(rows.map((r) => [r.status, r.expiring])));
+      await withTimeout(source.read(), SOURCE_TIMEOUT_MS, `reading ${source.name}`);
     } catch (err) {
-      this.warn('batches', err);
+      this.warn(source.name, err);
     }
   }
 
   private async readQueues(): Promise<void> {
-    try {
-      const queues = [this.batchQueue, this.maintenanceQueue, this.webhookQueue];
-      const counts = await withTimeout(
-        Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES))),
-        SOURCE_TIMEOUT_MS,
-        'queue job counts',
-      );
-      this.metrics.setQueueJobCounts(Object.fromEntries(queues.map((q, i) => [q.name, counts[i]])));
-    } catch (err) {
-      this.warn('queues', err);
-    }
+    const queues = [this.batchQueue, this.webhookQueue];
+    const counts = await Promise.all(queues.map((q) => q.getJobCounts(...QUEUE_JOB_STATES)));
+    this.metrics.setQueueJobCounts(Object.fromEntries(queues.map((q, i) => [q.name, counts[i]])));
   }
 
-  private async readWebhooks(): Promise<void> {
-    try {
-      const pending = await withTimeout(
-        this.webhookEvents.countPending(),
-        SOURCE_TIMEOUT_MS,
-        'webhook count',
-      );
-      this.metrics.setWebhookEventsPending(pending);
-    } catch (err) {
-      this.warn('webhooks', err);
-    }
-  }
-
-  private warn(source: Source, err: unknown): void {
+  private warn(source: string, err: unknown): void {
     // A read cut short by shutdown (connections closing) is not worth a warning.
     if (this.stopped) return;
     let warn = this.warners.get(source);

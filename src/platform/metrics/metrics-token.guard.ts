@@ -1,11 +1,8 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiKeyService } from '../../api/auth/api-key.service';
+import { bearerToken, matchesDigest, secretDigest } from '../../common/secret-digest';
 import { ApiError } from '../http/api-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
  * /metrics needs no API key (Prometheus has none), but when METRICS_AUTH_TOKEN is set the scraper
@@ -16,13 +13,13 @@ export class MetricsTokenGuard implements CanActivate {
   private readonly expected: Buffer | null;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.expected = config.metricsAuthToken ? digest(config.metricsAuthToken) : null;
+    this.expected = config.metricsAuthToken ? secretDigest(config.metricsAuthToken) : null;
   }
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.expected) return true;
-    const token = ApiKeyService.bearer(context.switchToHttp().getRequest<Request>().headers.authorization);
-    if (token && timingSafeEqual(digest(token), this.expected)) return true;
+    const token = bearerToken(context.switchToHttp().getRequest<Request>().headers.authorization);
+    if (token && matchesDigest(token, this.expected)) return true;
     throw new ApiError(
       401,
       'A valid metrics token is required (Authorization: Bearer <METRICS_AUTH_TOKEN>).',

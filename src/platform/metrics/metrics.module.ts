@@ -1,16 +1,16 @@
-import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
-import { BatchRepository } from '../../domain/batches/batch.repository';
-import { WebhookEventsRepository } from '../../domain/webhooks/webhook-events.repository';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { METRICS_PATH, MetricsController } from './metrics.controller';
 import { MetricsRefreshService } from './metrics-refresh.service';
-import { MetricsService } from './metrics.service';
+import { METRIC_SETS, MetricsService } from './metrics.service';
+import type { MetricSet } from './metrics';
 import { MetricsTokenGuard } from './metrics-token.guard';
 
 /**
  * Metrics in every role: the API serves /metrics on its port, a worker-only process on
- * METRICS_PORT. Global so any feature can inject MetricsService.
+ * METRICS_PORT. Global so any feature can inject MetricsService (and register a background read
+ * with MetricsRefreshService); `forRoot` takes the features' metric sets.
  *
  * Default process metrics are off in PrometheusModule (it would register them in prom-client's
  * global registry); MetricsService collects them, prefixed, into its own registry.
@@ -24,17 +24,14 @@ import { MetricsTokenGuard } from './metrics-token.guard';
       defaultMetrics: { enabled: false },
     }),
   ],
-  providers: [
-    MetricsService,
-    MetricsRefreshService,
-    MetricsTokenGuard,
-    HttpMetricsMiddleware,
-    WebhookEventsRepository,
-    BatchRepository,
-  ],
-  exports: [MetricsService],
+  providers: [MetricsService, MetricsRefreshService, MetricsTokenGuard, HttpMetricsMiddleware],
+  exports: [MetricsService, MetricsRefreshService],
 })
 export class MetricsModule implements NestModule {
+  static forRoot(sets: readonly MetricSet<unknown>[]): DynamicModule {
+    return { module: MetricsModule, providers: [{ provide: METRIC_SETS, useValue: sets }] };
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(HttpMetricsMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
   }

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { withTimeout } from '../../common/with-timeout';
 import {
   BATCH_QUEUE,
   JOB_PROCESS_BATCH,
@@ -22,18 +23,10 @@ export class BatchQueueProducer {
 
   /** Idempotent: a batch that already has a waiting or running job is not enqueued twice. */
   async enqueue(batchId: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not accept the job in time')), ENQUEUE_TIMEOUT_MS);
-      timer.unref();
-    });
-    try {
-      await Promise.race([
-        this.queue.add(JOB_PROCESS_BATCH, { batchId }, processBatchJobOptions(batchId)),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.queue.add(JOB_PROCESS_BATCH, { batchId }, processBatchJobOptions(batchId)),
+      ENQUEUE_TIMEOUT_MS,
+      'enqueueing the batch job',
+    );
   }
 }

@@ -1,5 +1,7 @@
 import type { Queue } from 'bullmq';
+import type IORedis from 'ioredis';
 import { withTimeout } from '../../common/with-timeout';
+import { pingRedis } from '../redis/redis-client';
 
 const lastErrors = new WeakMap<Queue, string>();
 
@@ -15,9 +17,7 @@ function lastError(queue: Queue): string | undefined {
 
 /**
  * Resolves when the queue's Redis connection is up and answers a PING within `timeoutMs`, else
- * rejects saying why. The status is checked before pinging because BullMQ's connection holds
- * commands while Redis is away (its workers need that) instead of failing them: a plain PING, like
- * any call Bull Board makes, would wait for the reconnect rather than answer.
+ * rejects saying why (see pingRedis: BullMQ's connection holds commands while Redis is away).
  */
 export async function pingQueueRedis(queue: Queue, timeoutMs: number): Promise<void> {
   lastError(queue);
@@ -25,13 +25,7 @@ export async function pingQueueRedis(queue: Queue, timeoutMs: number): Promise<v
   const client = await withTimeout(queue.client, timeoutMs, 'connecting to Redis').catch((err: Error) => {
     throw new Error(lastError(queue) ?? err.message);
   });
-  if (client.status !== 'ready') {
-    // A Redis that went away closes the socket without an error; one comes with the next reconnect attempt.
-    const reason = lastError(queue) ?? 'connection lost';
-    const { host, port } = client.options as { host?: string; port?: number };
-    throw new Error(`Redis at ${host}:${port} ${client.status}: ${reason}`);
-  }
-  lastErrors.set(queue, '');
-  const ping = (client as unknown as { ping(): Promise<string> }).ping();
-  await withTimeout(ping, timeoutMs, 'Redis PING');
+  const reason = lastError(queue);
+  if (client.status === 'ready') lastErrors.set(queue, '');
+  await pingRedis(client as unknown as IORedis, timeoutMs, reason);
 }

@@ -2,11 +2,9 @@ import type { JobsOptions } from 'bullmq';
 
 /** Queue and job names, payloads and job options: the typed contract between API and worker. */
 export const BATCH_QUEUE = 'batches';
-export const MAINTENANCE_QUEUE = 'maintenance';
 export const WEBHOOK_QUEUE = 'webhooks';
 
 export const JOB_PROCESS_BATCH = 'process-batch';
-export const JOB_RECONCILE = 'reconcile';
 export const JOB_DELIVER_WEBHOOK = 'deliver-webhook';
 
 /** The custom backoff of batch jobs; see batchJobBackoff in run-batch.processor.ts. */

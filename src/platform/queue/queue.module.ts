@@ -3,7 +3,7 @@ import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { BatchQueueProducer } from './batch-queue.producer';
-import { BATCH_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE } from './queue.constants';
+import { BATCH_QUEUE, WEBHOOK_QUEUE } from './queue.constants';
 import { SettleConnectionsOnShutdown } from './settle-connections-on-shutdown';
 
 /** Parses REDIS_URL into the options BullMQ's ioredis connection takes. */
@@ -32,7 +32,7 @@ export function redisConnection(url: string) {
         prefix: config.queuePrefix,
       }),
     }),
-    BullModule.registerQueue({ name: BATCH_QUEUE }, { name: MAINTENANCE_QUEUE }, { name: WEBHOOK_QUEUE }),
+    BullModule.registerQueue({ name: BATCH_QUEUE }, { name: WEBHOOK_QUEUE }),
   ],
   providers: [BatchQueueProducer, SettleConnectionsOnShutdown],
   exports: [BullModule, BatchQueueProducer],

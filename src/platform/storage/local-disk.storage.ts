@@ -1,4 +1,5 @@
-import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -6,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomId } from '../../common/ids';
 import { ByteCounter } from './byte-counter';
-import { StorageDriver, StorageNotFoundError, StoredObject } from './storage.types';
+import { StorageDriver, StorageNotFoundError, StoredObject, SWEEP_EVERY_MS } from './storage.types';
 
 const SAFE_KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
 
@@ -14,9 +15,8 @@ const SAFE_KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/;
  * Local-disk storage. Writes go to a temporary name in the same directory and are renamed into place
  * only when complete, so a reader never sees half a file and an aborted upload leaves no stray bytes.
  */
-export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, OnApplicationShutdown {
+export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap {
   private readonly root: string;
-  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(dir: string) {
     this.root = resolve(dir);
@@ -90,18 +90,14 @@ export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap, 
    * long (Node ends an HTTP request after 5 minutes), so another replica's upload is never touched.
    */
   onApplicationBootstrap(): void {
-    const sweep = (): void => {
-      this.sweepPartials().catch((err) =>
-        new Logger('Storage').warn(`sweeping partial files failed: ${(err as Error).message}`),
-      );
-    };
-    sweep();
-    this.sweepTimer = setInterval(sweep, 3_600_000);
-    this.sweepTimer.unref();
+    this.sweep();
   }
 
-  onApplicationShutdown(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  @Interval(SWEEP_EVERY_MS)
+  sweep(): void {
+    this.sweepPartials().catch((err) =>
+      new Logger('Storage').warn(`sweeping partial files failed: ${(err as Error).message}`),
+    );
   }
 
   /** Removes `.partial` files not written to for `maxIdleMs`; returns how many. */

@@ -9,12 +9,13 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Logger } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../config/app-config';
 import { ByteCounter } from './byte-counter';
-import { StorageDriver, StorageNotFoundError, StoredObject } from './storage.types';
+import { StorageDriver, StorageNotFoundError, StoredObject, SWEEP_EVERY_MS } from './storage.types';
 
 export type S3StorageConfig = AppConfig['s3'];
 
@@ -35,10 +36,9 @@ export const QUEUE_SIZE = 2;
  * cleaning up after a failure: a multipart upload that is neither completed nor aborted keeps its
  * parts (and bills for them) forever, so every failure path aborts it.
  */
-export class S3Storage implements StorageDriver {
+export class S3Storage implements StorageDriver, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly client: S3Client;
   private readonly bucket: string;
-  private sweepTimer: NodeJS.Timeout | null = null;
   private readonly where: string;
 
   constructor(config: S3StorageConfig, client?: S3Client) {
@@ -137,14 +137,14 @@ export class S3Storage implements StorageDriver {
    * (A bucket lifecycle rule "abort incomplete multipart uploads" does the same on the server side.)
    */
   onApplicationBootstrap(): void {
-    const sweep = (): void => {
-      this.sweepStaleUploads().catch((err) =>
-        new Logger('Storage').warn(`sweeping stale multipart uploads failed: ${(err as Error).message}`),
-      );
-    };
-    sweep();
-    this.sweepTimer = setInterval(sweep, 3_600_000);
-    this.sweepTimer.unref();
+    this.sweep();
+  }
+
+  @Interval(SWEEP_EVERY_MS)
+  sweep(): void {
+    this.sweepStaleUploads().catch((err) =>
+      new Logger('Storage').warn(`sweeping stale multipart uploads failed: ${(err as Error).message}`),
+    );
   }
 
   /** Aborts multipart uploads of this bucket initiated more than `maxAgeMs` ago; returns how many. */
@@ -181,7 +181,6 @@ export class S3Storage implements StorageDriver {
    * so workers flushing output files during shutdown still have a working client.
    */
   onApplicationShutdown(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.destroy();
   }
 }

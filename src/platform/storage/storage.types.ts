@@ -27,3 +27,6 @@ export interface StoredObject {
 export class StorageNotFoundError extends Error {}
 
 export const STORAGE = Symbol('STORAGE');
+
+/** How often a driver sweeps what interrupted writes left behind (besides once at start). */
+export const SWEEP_EVERY_MS = 3_600_000;

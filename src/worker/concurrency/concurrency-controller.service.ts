@@ -7,23 +7,29 @@ import {
   OnModuleInit,
   Optional,
 } from '@nestjs/common';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { rateLimitedWarning } from '../../common/rate-limited-warning';
+import { withTimeout } from '../../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
+import { createFailFastRedis, waitUntilReady } from '../../platform/redis/redis-client';
 import { FairLimiter } from '../dispatch/fair-limiter';
 import type { DispatchFeedback } from '../dispatch/line-dispatcher';
-import { ConcurrencyLaw, LawDecision, LawSignals } from './control-law';
+import { ConcurrencyLaw, LawDecision } from './control-law';
+import { CONCURRENCY_METRICS } from './concurrency.metrics';
 import {
   CoordinatorStore,
-  endpointId,
+  coordinationPrefix,
   PublishedState,
   RedisCoordinatorStore,
   splitLimit,
   WorkerReport,
 } from './coordinator';
-import type { LineShape } from './line-shape';
+import type { LineShape } from '../dispatch/line-shape';
+import { lawSignals, ReportTracker } from './leader-aggregation';
+import { LocalSignals } from './local-signals';
 import { HttpVllmMetricsSource, VllmMetricsSource, VllmSample } from './vllm-metrics';
 
 /** Injection token for the vLLM /metrics adapter (tests swap it). */
@@ -33,12 +39,8 @@ export const COORDINATOR_STORE = Symbol('COORDINATOR_STORE');
 
 /** One control round per tick: scrape, law, publish. */
 export const TICK_MS = 1000;
-/** A worker whose heartbeat stopped this long ago no longer gets a share. */
-const WORKER_STALE_MS = 5000;
 /** A published state younger than this is continued by a new leader. */
 const STATE_FRESH_MS = 10_000;
-/** Per-tick decay of the line-size sums (the estimate follows the lines being read). */
-const LINE_DECAY = 0.5;
 /** How long a batch waits for the first control round before sending anyway. */
 const KICK_WAIT_MS = 1000;
 const WARN_INTERVAL_MS = 30_000;
@@ -61,12 +63,6 @@ export interface ControllerSnapshot {
   reason: string;
   workers: number;
   sample: VllmSample | null;
-}
-
-interface Seen {
-  seq: number;
-  changedAt: number;
-  last: WorkerReport;
 }
 
 /**
@@ -95,17 +91,7 @@ export class ConcurrencyController
   private readonly redis: IORedis | null = null;
   private demand: () => LocalDemand = () => ({ pending: 0, batches: 0 });
 
-  // Cumulative dispatch outcomes of this process.
-  private readonly counters = {
-    ok: 0,
-    latencyMsSum: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    overloaded: 0,
-    timeouts: 0,
-  };
-  private lines = { n: 0, prompt: 0, max: 0 };
-  private seq = 0;
+  private readonly local = new LocalSignals();
 
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
@@ -114,9 +100,9 @@ export class ConcurrencyController
   private state: PublishedState | null = null;
   private lastSample: VllmSample | null = null;
   private scrapeOk: boolean | null = null;
-  private readonly seen = new Map<string, Seen>();
+  private readonly tracker = new ReportTracker();
   private lastShare: number | null = null;
-  private lastWarn = 0;
+  private readonly warn = rateLimitedWarning(this.logger, WARN_INTERVAL_MS);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -131,33 +117,17 @@ export class ConcurrencyController
     this.source = source ?? new HttpVllmMetricsSource(config.vllmMetricsUrl, config.vllmApiKey);
     if (store) this.store = store;
     else if (this.adaptive) {
-      this.redis = new IORedis(config.redisUrl, {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: 1000,
-        connectTimeout: 2000,
-        disconnectTimeout: 500,
+      this.redis = createFailFastRedis(config.redisUrl, {
+        onError: (err) => this.warn(`coordination Redis unreachable: ${err.message}`),
       });
-      this.redis.on('error', (err: Error) => this.warn(`coordination Redis unreachable: ${err.message}`));
-      const prefix = `${config.queuePrefix}:concurrency:${endpointId(config.vllmBaseUrl)}`;
-      this.store = new RedisCoordinatorStore(this.redis, this.id, prefix);
+      this.store = new RedisCoordinatorStore(this.redis, this.id, coordinationPrefix(config));
     } else this.store = null;
     this.metrics.setInflight(0, this.limiter.limit);
   }
 
-  /** Without an offline queue, commands fail until the connection is up: wait for it, briefly. */
+  /** The first rounds would find no coordination: wait for the connection, briefly. */
   async onModuleInit(): Promise<void> {
-    const redis = this.redis;
-    if (!redis || redis.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        redis.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, REDIS_WAIT_MS);
-      redis.once('ready', done);
-    });
+    if (this.redis) await waitUntilReady(this.redis, REDIS_WAIT_MS);
   }
 
   onApplicationBootstrap(): void {
@@ -182,26 +152,20 @@ export class ConcurrencyController
   // DispatchFeedback ----------------------------------------------------------------------------
 
   answered(ms: number, promptTokens: number, completionTokens: number): void {
-    const c = this.counters;
-    c.ok++;
-    c.latencyMsSum += ms;
-    c.promptTokens += promptTokens;
-    c.completionTokens += completionTokens;
+    this.local.answered(ms, promptTokens, completionTokens);
   }
 
   overloaded(): void {
-    this.counters.overloaded++;
+    this.local.overloaded();
   }
 
   timedOut(): void {
-    this.counters.timeouts++;
+    this.local.timedOut();
   }
 
   /** A line was read for dispatch: its estimated size feeds the estimate of the limit. */
   noteLine(shape: LineShape): void {
-    this.lines.n++;
-    this.lines.prompt += shape.promptTokens;
-    this.lines.max += shape.maxTokens;
+    this.local.noteLine(shape);
   }
 
   /**
@@ -214,7 +178,7 @@ export class ConcurrencyController
       await this.round?.catch(() => undefined);
       await this.runRound();
     })();
-    await Promise.race([run, new Promise((r) => setTimeout(r, KICK_WAIT_MS).unref())]);
+    await withTimeout(run, KICK_WAIT_MS, 'the first control round').catch(() => undefined);
   }
 
   snapshot(): ControllerSnapshot {
@@ -254,7 +218,7 @@ export class ConcurrencyController
   /** Fixed mode: the limit never moves; vLLM's gauges are still scraped for visibility. */
   private async fixedRound(): Promise<void> {
     const sample = await this.scrape();
-    this.metrics.concurrencyState({
+    this.metrics.of(CONCURRENCY_METRICS).state({
       globalLimit: this.limiter.limit,
       reason: 'fixed',
       leader: false,
@@ -284,7 +248,7 @@ export class ConcurrencyController
     const store = this.store as CoordinatorStore;
     if (!this.leader) {
       this.leader = true;
-      this.seen.clear();
+      this.tracker.clear();
       const recent = previous && Date.now() - previous.at < STATE_FRESH_MS;
       if (recent && previous.leader !== this.id) this.law.restore(previous.limit, previous.fresh);
       this.logger.log(
@@ -295,46 +259,11 @@ export class ConcurrencyController
     const reports = (await store.reports()).filter((r) => r.id !== own.id);
     reports.push(own);
     const now = Date.now();
-    const live: WorkerReport[] = [];
-    const stale: string[] = [];
-    const sum = { ok: 0, latencyMsSum: 0, promptTokens: 0, completionTokens: 0, overloaded: 0, timeouts: 0 };
-    for (const r of reports) {
-      const seen = this.seen.get(r.id);
-      if (!seen) {
-        // First sighting: its counters so far are history, not this tick's events.
-        this.seen.set(r.id, { seq: r.seq, changedAt: now, last: r });
-        live.push(r);
-        continue;
-      }
-      if (r.seq === seen.seq) {
-        if (now - seen.changedAt > WORKER_STALE_MS) {
-          stale.push(r.id);
-          this.seen.delete(r.id);
-        } else live.push(r);
-        continue;
-      }
-      for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += Math.max(0, r[k] - seen.last[k]);
-      this.seen.set(r.id, { seq: r.seq, changedAt: now, last: r });
-      live.push(r);
-    }
+    const { live, stale, outcomes } = this.tracker.aggregate(reports, now);
     await store.drop(stale).catch(() => undefined);
 
     const sample = await this.scrape();
-    const lineN = live.reduce((a, r) => a + r.lineN, 0);
-    const signals: LawSignals = {
-      vllm: sample,
-      inflight: live.reduce((a, r) => a + r.inflight, 0),
-      queued: live.reduce((a, r) => a + r.queued, 0),
-      pending: live.reduce((a, r) => a + r.pending, 0),
-      ...sum,
-      lines:
-        lineN > 0.5
-          ? {
-              promptTokens: live.reduce((a, r) => a + r.linePrompt, 0) / lineN,
-              maxTokens: live.reduce((a, r) => a + r.lineMax, 0) / lineN,
-            }
-          : null,
-    };
+    const signals = lawSignals(sample, live, outcomes);
     const decision = this.law.tick(signals);
     const shares = splitLimit(
       decision.limit,
@@ -371,25 +300,13 @@ export class ConcurrencyController
   private async standalone(own: WorkerReport, err: Error): Promise<void> {
     this.warn(`cannot coordinate the in-flight limit through Redis (${err.message}); using local signals`);
     this.leader = false;
-    const seen = this.seen.get(own.id);
-    const sum = { ok: 0, latencyMsSum: 0, promptTokens: 0, completionTokens: 0, overloaded: 0, timeouts: 0 };
-    if (seen) for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] = own[k] - seen.last[k];
-    this.seen.set(own.id, { seq: own.seq, changedAt: Date.now(), last: own });
+    // The same aggregation as the leader's, over this worker's report alone.
+    const { outcomes } = this.tracker.aggregate([own], Date.now());
     const sample = await this.scrape();
-    const decision = this.law.tick({
-      vllm: sample,
-      inflight: own.inflight,
-      queued: own.queued,
-      pending: own.pending,
-      ...sum,
-      lines:
-        own.lineN > 0.5
-          ? { promptTokens: own.linePrompt / own.lineN, maxTokens: own.lineMax / own.lineN }
-          : null,
-    });
+    const decision = this.law.tick(lawSignals(sample, [own], outcomes));
     const share = Math.min(decision.limit, this.lastShare ?? Infinity);
     this.setShare(share);
-    this.metrics.concurrencyState({
+    this.metrics.of(CONCURRENCY_METRICS).state({
       globalLimit: share,
       reason: this.law.reason,
       leader: false,
@@ -404,7 +321,7 @@ export class ConcurrencyController
     this.state = state;
     this.setShare(state.shares[this.id] ?? this.config.worker.minInflight);
     this.lastShare = this.limiter.limit;
-    this.metrics.concurrencyState({
+    this.metrics.of(CONCURRENCY_METRICS).state({
       globalLimit: state.limit,
       reason: state.reason,
       leader: this.leader,
@@ -424,7 +341,7 @@ export class ConcurrencyController
 
   private noteDecision(d: LawDecision, workers: number): void {
     if (!d.changed) return;
-    this.metrics.concurrencyLimitChanged(d.reason);
+    this.metrics.of(CONCURRENCY_METRICS).limitChanged(d.reason);
     this.logger.log(
       `in-flight limit ${d.previous} → ${d.limit} (${d.reason}: ${d.detail}${workers > 1 ? `; ${workers} workers` : ''})`,
     );
@@ -453,27 +370,11 @@ export class ConcurrencyController
 
   private report(): WorkerReport {
     const demand = this.demand();
-    const l = this.lines;
-    const report: WorkerReport = {
-      id: this.id,
-      seq: ++this.seq,
+    return this.local.report(this.id, {
       inflight: this.limiter.active,
       queued: this.limiter.queued,
       pending: demand.pending,
       batches: demand.batches,
-      ...this.counters,
-      lineN: l.n,
-      linePrompt: l.prompt,
-      lineMax: l.max,
-    };
-    this.lines = { n: l.n * LINE_DECAY, prompt: l.prompt * LINE_DECAY, max: l.max * LINE_DECAY };
-    return report;
-  }
-
-  private warn(message: string): void {
-    const now = Date.now();
-    if (now - this.lastWarn < WARN_INTERVAL_MS) return;
-    this.lastWarn = now;
-    this.logger.warn(message);
+    });
   }
 }

@@ -19,8 +19,24 @@ export const LIMIT_REASONS = [
 ] as const;
 export type LimitReason = (typeof LIMIT_REASONS)[number];
 
-/** What the law sees once per tick (about once a second). Counts are global over every worker. */
-export interface LawSignals {
+/** Dispatch outcomes, counted over some span (cumulative in a report, per tick for the law). */
+export interface DispatchOutcomes {
+  /** Successful answers, the sum of their latencies and of their usage. */
+  ok: number;
+  latencyMsSum: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** 429 and 503 answers (vLLM or a proxy in front of it is overloaded). */
+  overloaded: number;
+  /** Requests that got no answer within the request timeout. */
+  timeouts: number;
+}
+
+/**
+ * What the law sees once per tick (about once a second). Counts are global over every worker;
+ * the outcomes are those since the previous tick.
+ */
+export interface LawSignals extends DispatchOutcomes {
   /** The latest scrape of vLLM's /metrics; null when it is unreachable (or not vLLM's). */
   vllm: VllmSample | null;
   /** Our requests in flight now. */
@@ -29,15 +45,6 @@ export interface LawSignals {
   queued: number;
   /** Our lines read ahead of dispatch (work about to arrive). */
   pending: number;
-  /** Since the previous tick: successful answers, the sum of their latencies and of their usage. */
-  ok: number;
-  latencyMsSum: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** Since the previous tick: 429 and 503 answers (vLLM or a proxy in front of it is overloaded). */
-  overloaded: number;
-  /** Since the previous tick: requests that got no answer within the request timeout. */
-  timeouts: number;
   /** Mean prompt tokens (estimated from its text) and max_tokens of the lines being dispatched. */
   lines: { promptTokens: number; maxTokens: number } | null;
 }
@@ -139,6 +146,67 @@ const PREEMPTION_WINDOW = 10;
 const MIN_OBSERVED = 8;
 /** Per-tick decay of the measured usage, so it follows a change of workload within a few ticks. */
 const OBSERVED_DECAY = 0.7;
+
+/** Prompt and completion tokens per request. */
+interface Footprint {
+  prompt: number;
+  completion: number;
+}
+
+/** One tick's inputs to the rules that read vLLM's gauges. */
+interface MetricsTick {
+  s: LawSignals;
+  v: VllmSample;
+  L: number;
+  preempted: number;
+  used: boolean;
+  capacity: number | null;
+  footprint: Footprint | null;
+  decide: (next: number, reason: LimitReason, detail: string) => LawDecision;
+  hold: (detail: string) => LawDecision;
+  /** vLLM's gauges and our in-flight count, for the log. */
+  state: string;
+  /** Our requests in vLLM (see oursInFlight). */
+  ours: number;
+  /** The waiting queue the law aims for: max(1, waitingTarget × R). */
+  target: number;
+}
+
+function describeState(v: VllmSample, inflight: number): string {
+  const kvText = v.kvUsage === null ? 'n/a' : `${Math.round(v.kvUsage * 1000) / 10}%`;
+  return `kv ${kvText}, running ${v.running}, waiting ${v.waiting}, ours ${inflight}`;
+}
+
+/** Our requests in flight; while lines queue for slots, the limit (the count may lag a raise). */
+function oursInFlight(s: LawSignals, L: number): number {
+  return s.queued > 0 ? Math.max(s.inflight, L) : s.inflight;
+}
+
+/** Requests waiting in vLLM that are not ours, beyond the tolerated slack. */
+function foreignWaiting(v: VllmSample, ours: number, c: LawConstants): number {
+  const foreign =
+    v.running + v.waiting - ours - Math.max(c.foreignSlackMin, Math.ceil(c.foreignSlack * ours));
+  return Math.min(v.waiting, foreign);
+}
+
+/**
+ * How many more requests of the current footprint fit below `kvTarget`: KV usage projected with
+ * the decode still ahead of the running requests and ours on the wire, over each one's share.
+ */
+function kvRoom(
+  kv: number,
+  v: VllmSample,
+  ours: number,
+  capacity: number | null,
+  footprint: Footprint | null,
+  kvTarget: number,
+): number {
+  const R = v.running;
+  const growth = capacity && footprint ? footprint.completion / 2 / capacity : 0;
+  const perRequest = (R > 0 ? kv / R : 0) + growth;
+  const projected = kv + R * growth + Math.max(0, ours - R - v.waiting) * perRequest;
+  return perRequest > 0 ? (kvTarget - projected) / perRequest : Infinity;
+}
 
 /**
  * The pure control law of the adaptive in-flight limit: no clock, no I/O, one call per tick.
@@ -321,6 +389,7 @@ export class ConcurrencyLaw {
     return this.onLatency(s, L, used, decide, hold);
   }
 
+  /** Rules 4 to 6, when vLLM's gauges are known: the first step that decides wins. */
   private withMetrics(
     s: LawSignals,
     v: VllmSample,
@@ -328,41 +397,60 @@ export class ConcurrencyLaw {
     preempted: number,
     used: boolean,
     capacity: number | null,
-    footprint: { prompt: number; completion: number } | null,
+    footprint: Footprint | null,
     decide: (next: number, reason: LimitReason, detail: string) => LawDecision,
     hold: (detail: string) => LawDecision,
   ): LawDecision {
-    const c = this.c;
     const R = v.running;
-    const W = v.waiting;
-    const kvText = v.kvUsage === null ? 'n/a' : `${Math.round(v.kvUsage * 1000) / 10}%`;
-    const state = `kv ${kvText}, running ${R}, waiting ${W}, ours ${s.inflight}`;
+    const t: MetricsTick = {
+      s,
+      v,
+      L,
+      preempted,
+      used,
+      capacity,
+      footprint,
+      decide,
+      hold,
+      state: describeState(v, s.inflight),
+      ours: oursInFlight(s, L),
+      target: Math.max(1, this.c.waitingTarget * R),
+    };
+    return this.yieldToForeign(t) ?? this.backOff(t) ?? this.grow(t);
+  }
 
-    // 4. Requests that are not ours wait in vLLM: yield. While our lines queue for slots, our
-    // in-flight count is the limit (the reported count may lag a tick behind a raise).
-    const ours = s.queued > 0 ? Math.max(s.inflight, L) : s.inflight;
-    const foreign = R + W - ours - Math.max(c.foreignSlackMin, Math.ceil(c.foreignSlack * ours));
-    const foreignWaiting = Math.min(W, foreign);
-    if (foreignWaiting >= 1) {
-      this.cooldown = Math.ceil(c.cooldownTicks / 2);
-      this.probeFrom = null;
-      return decide(
-        Math.floor(L * c.interactiveBeta),
-        'interactive_traffic',
-        `${state}: ~${foreignWaiting} waiting requests are not ours`,
-      );
-    }
+  /**
+   * 4. Requests that are not ours wait in vLLM: yield. While our lines queue for slots, our
+   * in-flight count is the limit (the reported count may lag a tick behind a raise).
+   */
+  private yieldToForeign(t: MetricsTick): LawDecision | null {
+    const c = this.c;
+    const waiting = foreignWaiting(t.v, t.ours, c);
+    if (waiting < 1) return null;
+    this.cooldown = Math.ceil(c.cooldownTicks / 2);
+    this.probeFrom = null;
+    return t.decide(
+      Math.floor(t.L * c.interactiveBeta),
+      'interactive_traffic',
+      `${t.state}: ~${waiting} waiting requests are not ours`,
+    );
+  }
 
-    // 5. Preemptions beyond the budget, or our own requests waiting beyond the band.
-    const target = Math.max(1, c.waitingTarget * R);
-    const high = Math.max(c.waitingHighMin, c.waitingHigh * R);
-    const wAvg = this.waitingAvg;
+  /**
+   * 5. Preemptions beyond the budget, or our own requests waiting beyond the band: take a probe
+   * back, or cut. Preemptions within the budget hold the limit for this tick.
+   */
+  private backOff(t: MetricsTick): LawDecision | null {
+    const c = this.c;
+    const { L, preempted, state } = t;
+    const W = t.v.waiting;
+    const high = Math.max(c.waitingHighMin, c.waitingHigh * t.v.running);
     const rate = this.preemptionRate;
     const overBudget = preempted > 0 && rate > c.preemptionBudget;
     // A queue is real when two samples in a row show it: one sample can catch the requests that
     // arrived between two engine steps, or the first burst of a batch, waiting for admission.
     const wLow = Math.min(W, this.prevWaiting ?? W);
-    const queueing = wAvg > high && wLow > high;
+    const queueing = this.waitingAvg > high && wLow > high;
     if (overBudget || queueing) {
       const what = overBudget
         ? `${preempted} preemptions (${Math.round(rate * 1000) / 10}% of answers lately)`
@@ -373,11 +461,11 @@ export class ConcurrencyLaw {
         this.probeFrom = null;
         this.cooldown = this.probeCooldown;
         this.probeCooldown = Math.min(this.probeCooldown * 2, c.maxProbeCooldownTicks);
-        return decide(back, reason, `${state}: ${what} after a probe`);
+        return t.decide(back, reason, `${state}: ${what} after a probe`);
       }
       this.probeFrom = null;
       // The excess in flight is exactly what waits.
-      const waitingCut = queueing ? Math.ceil(c.waitingGain * (wLow - target)) : 0;
+      const waitingCut = queueing ? Math.ceil(c.waitingGain * (wLow - t.target)) : 0;
       let preemptionCut = 0;
       if (overBudget) {
         this.cooldown = Math.max(this.cooldown, c.cooldownTicks);
@@ -385,77 +473,102 @@ export class ConcurrencyLaw {
         if (this.ticksSinceCut > 1)
           preemptionCut = Math.max(1, Math.round(L * Math.min(c.preemptionCut, rate)));
       }
-      if (waitingCut === 0 && preemptionCut === 0) return hold(`${state}: ${what} (settling after a cut)`);
-      return decide(
+      if (waitingCut === 0 && preemptionCut === 0) return t.hold(`${state}: ${what} (settling after a cut)`);
+      return t.decide(
         L - Math.max(waitingCut, preemptionCut),
         waitingCut > preemptionCut ? 'waiting_queue' : 'preemptions',
         `${state}: ${what}`,
       );
     }
-    if (preempted > 0) return hold(`${state}: ${preempted} preemptions, within the budget`);
+    if (preempted > 0) return t.hold(`${state}: ${preempted} preemptions, within the budget`);
     // A probe that survived two ticks is the new level.
     if (this.probeFrom !== null && this.ticksSinceProbe >= 2) {
       this.probeFrom = null;
       this.probeCooldown = c.cooldownTicks;
     }
+    return null;
+  }
 
-    // 6. Grow while the KV cache has room and (almost) nothing waits.
-    if (!used) return hold(`${state}: limit not used`);
+  /** 6. Grow while the KV cache has room and (almost) nothing waits. */
+  private grow(t: MetricsTick): LawDecision {
+    const c = this.c;
+    const { L, state, hold, decide, target } = t;
+    const R = t.v.running;
+    const W = t.v.waiting;
+    if (!t.used) return hold(`${state}: limit not used`);
     if (this.cooldown > 0) return hold(`${state}: cooling down`);
     // Growth looks at the larger of the smoothed and the current queue (the smoothed one lags).
-    const wNow = Math.max(wAvg, W);
+    const wNow = Math.max(this.waitingAvg, W);
     if (wNow > target) return hold(`${state}: at the knee`);
-    const cap = (n: number): number =>
-      Math.min(n, L + Math.ceil(c.maxGrowth * L), this.ceiling ? this.ceiling.level - 1 : Infinity);
-    const kv = v.kvUsage;
     if (this.recentHeld === 0) {
       // For several ticks vLLM held none of our requests: it answers faster than we send them.
       // Nothing to measure the cache by: slow start.
       return decide(L + Math.ceil(c.slowStartGrowth * L), 'kv_headroom', `${state}: slow start`);
     }
     // Most of ours are between vLLM and us (a wave of answers just ended): the sample is transient.
-    if (R + W < 0.5 * ours) return hold(`${state}: requests in transit`);
+    if (R + W < 0.5 * t.ours) return hold(`${state}: requests in transit`);
+    const kv = t.v.kvUsage;
     if (kv === null)
-      return decide(cap(L + Math.max(1, Math.round(0.1 * L))), 'probe', `${state}: no KV gauge`);
+      return decide(
+        this.capGrowth(L, L + Math.max(1, Math.round(0.1 * L))),
+        'probe',
+        `${state}: no KV gauge`,
+      );
+    return this.growToMeasuredFit(t) ?? this.growIntoHeadroom(t, kv) ?? this.probe(t, wNow);
+  }
 
-    // What the answers say fits (the estimate, corrected by the measured usage).
-    if (capacity && footprint && this.observed.n >= MIN_OBSERVED) {
-      const model = Math.floor((c.estimateFill * capacity) / (footprint.prompt + footprint.completion));
-      // A worst-case fit of measured requests: safe to take in one step (only a ceiling caps it).
-      const fit = Math.min(model, this.ceiling ? this.ceiling.level - 1 : Infinity);
-      if (fit > L)
-        return decide(
-          fit,
-          'estimate',
-          `${state}: answers use ~${Math.round(footprint.prompt + footprint.completion)} tokens each`,
-        );
-    }
+  /** What the answers say fits (the estimate, corrected by the measured usage), taken in one step. */
+  private growToMeasuredFit(t: MetricsTick): LawDecision | null {
+    const { capacity, footprint } = t;
+    if (!capacity || !footprint || this.observed.n < MIN_OBSERVED) return null;
+    const tokens = footprint.prompt + footprint.completion;
+    const model = Math.floor((this.c.estimateFill * capacity) / tokens);
+    // A worst-case fit of measured requests: safe to take in one step (only a ceiling caps it).
+    const fit = Math.min(model, this.ceiling ? this.ceiling.level - 1 : Infinity);
+    if (fit <= t.L) return null;
+    return t.decide(fit, 'estimate', `${t.state}: answers use ~${Math.round(tokens)} tokens each`);
+  }
 
-    // KV headroom, counting the decode still ahead of the running requests (on average half of
-    // the completion) and ours on the wire (they come back as new requests).
-    const growth = capacity && footprint ? footprint.completion / 2 / capacity : 0;
-    const perRequest = (R > 0 ? kv / R : 0) + growth;
-    const projected = kv + R * growth + Math.max(0, ours - R - W) * perRequest;
-    const room = perRequest > 0 ? (c.kvTarget - projected) / perRequest : Infinity;
-    if (room >= 1 && cap(L + 1) > L && this.settle === 0) {
-      const step = Math.max(1, Math.round(c.growthGain * room));
-      return decide(cap(L + step), 'kv_headroom', `${state}: room for ~${Math.round(room)} more`);
-    }
-    // The cache is full. Requests between vLLM and us (an answer on its way back, the next line
-    // on its way out) leave a slot idle for a step; a small queue of ours inside vLLM covers that.
-    // Probe for it while fewer than `target` wait on average and preemptions stay well in budget.
-    if (wNow >= target - 0.5 || rate > c.preemptionBudget / 2) {
-      return hold(`${state}: at the knee`);
+  /**
+   * KV headroom, counting the decode still ahead of the running requests (on average half of the
+   * completion) and ours on the wire (they come back as new requests).
+   */
+  private growIntoHeadroom(t: MetricsTick, kv: number): LawDecision | null {
+    const { L } = t;
+    const room = kvRoom(kv, t.v, t.ours, t.capacity, t.footprint, this.c.kvTarget);
+    if (!(room >= 1 && this.capGrowth(L, L + 1) > L && this.settle === 0)) return null;
+    const step = Math.max(1, Math.round(this.c.growthGain * room));
+    return t.decide(
+      this.capGrowth(L, L + step),
+      'kv_headroom',
+      `${t.state}: room for ~${Math.round(room)} more`,
+    );
+  }
+
+  /**
+   * The cache is full. Requests between vLLM and us (an answer on its way back, the next line on
+   * its way out) leave a slot idle for a step; a small queue of ours inside vLLM covers that.
+   * Probe for it while fewer than `target` wait on average and preemptions stay well in budget.
+   */
+  private probe(t: MetricsTick, wNow: number): LawDecision {
+    const { L, target } = t;
+    if (wNow >= target - 0.5 || this.preemptionRate > this.c.preemptionBudget / 2) {
+      return t.hold(`${t.state}: at the knee`);
     }
     if (this.probeFrom === null) {
       this.probeFrom = L;
       this.ticksSinceProbe = 0;
     }
-    return decide(
+    return t.decide(
       L + Math.max(1, Math.round(target - wNow)),
       'probe',
-      `${state}: ~${Math.round(wAvg * 10) / 10} waiting on average, aiming at ${Math.round(target * 10) / 10}`,
+      `${t.state}: ~${Math.round(this.waitingAvg * 10) / 10} waiting on average, aiming at ${Math.round(target * 10) / 10}`,
     );
+  }
+
+  /** Growth per tick is at most maxGrowth × L, and stays below a level that caused preemptions. */
+  private capGrowth(L: number, n: number): number {
+    return Math.min(n, L + Math.ceil(this.c.maxGrowth * L), this.ceiling ? this.ceiling.level - 1 : Infinity);
   }
 
   private onLatency(
@@ -478,7 +591,7 @@ export class ConcurrencyLaw {
   }
 
   /** Prompt and completion tokens per request: measured from answers, else estimated from the lines. */
-  private footprint(s: LawSignals): { prompt: number; completion: number } | null {
+  private footprint(s: LawSignals): Footprint | null {
     const o = this.observed;
     // Answers without usage (0 tokens) say nothing about the footprint.
     if (o.n >= MIN_OBSERVED && o.prompt + o.completion >= o.n)

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type IORedis from 'ioredis';
-import type { LimitReason } from './control-law';
+import type { AppConfig } from '../../platform/config/app-config';
+import type { DispatchOutcomes, LimitReason } from './control-law';
 
 /**
  * What each worker process publishes about itself once per tick. Counters are cumulative since the
  * process started (the leader takes differences), so a lost heartbeat loses no events.
  */
-export interface WorkerReport {
+export interface WorkerReport extends DispatchOutcomes {
   id: string;
   /** Increments with every heartbeat; the leader drops workers whose seq stops moving. */
   seq: number;
@@ -17,12 +18,6 @@ export interface WorkerReport {
   pending: number;
   /** Batches of this process with lines to send. */
   batches: number;
-  ok: number;
-  latencyMsSum: number;
-  promptTokens: number;
-  completionTokens: number;
-  overloaded: number;
-  timeouts: number;
   /** Decayed sums over the lines read recently: their count, estimated prompt tokens, max_tokens. */
   lineN: number;
   linePrompt: number;
@@ -91,6 +86,11 @@ return 1`;
 /** A short stable id of a vLLM endpoint, so one Redis serves several endpoints without mixing them. */
 export function endpointId(vllmBaseUrl: string): string {
   return createHash('sha1').update(vllmBaseUrl).digest('hex').slice(0, 12);
+}
+
+/** Where the coordination of this deployment's vLLM endpoint lives in Redis. */
+export function coordinationPrefix(config: Pick<AppConfig, 'queuePrefix' | 'vllmBaseUrl'>): string {
+  return `${config.queuePrefix}:concurrency:${endpointId(config.vllmBaseUrl)}`;
 }
 
 /**

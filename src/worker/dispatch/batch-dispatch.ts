@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { BatchEntity } from '../../domain/batches/batch.entity';
 import { InputRequest } from '../input/batch-input';
-import { LineShape, lineShape } from '../concurrency/line-shape';
+import { LineShape, lineShape } from './line-shape';
 import { FairLimiter } from './fair-limiter';
 import { LineDispatcher } from './line-dispatcher';
 import { ResultRecorder } from './result-recorder';

@@ -1,9 +1,11 @@
+import type { RetryPolicy } from 'cockatiel';
 import { AppConfig } from '../../platform/config/app-config';
 import { newBatchRequestId, newUpstreamRequestId } from '../../common/ids';
 import { MetricsService } from '../../platform/metrics/metrics.service';
-import { backoffDelay, sleep } from '../upstream/backoff';
+import type { UpstreamOutcome } from '../../platform/metrics/metrics';
 import { BatchResult, failedResult } from '../../domain/batches/batch-result';
 import { UpstreamGate } from '../upstream/upstream-gate';
+import { lineRetryPolicy, unlessAborted } from '../upstream/upstream-policies';
 import { normaliseUsage } from '../upstream/upstream-usage';
 import { UpstreamFailure, UpstreamResponse, VllmClient } from '../upstream/vllm.client';
 
@@ -27,6 +29,19 @@ export interface DispatchFeedback {
   timedOut(): void;
 }
 
+/** One line being sent: what every attempt reuses, and the outage waits it has spent. */
+interface Line {
+  endpoint: string;
+  payload: string;
+  base: Pick<BatchResult, 'lineNo' | 'requestId' | 'customId'>;
+  signal: AbortSignal;
+  outageWaits: number;
+}
+
+/** An attempt's end: a final result, or a transient failure worth another attempt (if any is left). */
+type RetryableAttempt = { retryable: { seconds: number; outcome: UpstreamOutcome; result: BatchResult } };
+type Attempt = { result: BatchResult } | RetryableAttempt;
+
 const NO_FEEDBACK: DispatchFeedback = {
   answered: () => undefined,
   overloaded: () => undefined,
@@ -42,13 +57,27 @@ const NO_FEEDBACK: DispatchFeedback = {
  * its retry attempts, so an outage fails no line.
  */
 export class LineDispatcher {
+  private readonly retries: RetryPolicy;
+
   constructor(
     private readonly vllm: VllmClient,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
     private readonly gate: UpstreamGate = new UpstreamGate(() => vllm.healthy()),
     private readonly feedback: DispatchFeedback = NO_FEEDBACK,
-  ) {}
+  ) {
+    const { maxAttempts, retryBaseMs, retryMaxMs } = config.worker;
+    this.retries = lineRetryPolicy(
+      (a) => a !== null && 'retryable' in (a as Attempt),
+      maxAttempts,
+      retryBaseMs,
+      retryMaxMs,
+    );
+    this.retries.onRetry((e) => {
+      if ('value' in e)
+        this.metrics.upstreamResult('retried', (e.value as RetryableAttempt).retryable.seconds);
+    });
+  }
 
   async run(
     endpoint: string,
@@ -57,13 +86,33 @@ export class LineDispatcher {
     body: Record<string, unknown>,
     signal: AbortSignal,
   ): Promise<BatchResult | null> {
-    const { maxAttempts, retryBaseMs, retryMaxMs } = this.config.worker;
     if (this.config.vllmPriority !== undefined && body.priority === undefined)
       body.priority = this.config.vllmPriority;
-    const payload = JSON.stringify(body);
-    const base = { lineNo, requestId: newBatchRequestId(), customId };
-    let outageWaits = 0;
-    for (let attempt = 1; ; attempt++) {
+    const line: Line = {
+      endpoint,
+      payload: JSON.stringify(body),
+      base: { lineNo, requestId: newBatchRequestId(), customId },
+      signal,
+      outageWaits: 0,
+    };
+    const outcome = await unlessAborted(
+      this.retries.execute(({ attempt }) => this.attempt(line, attempt + 1), signal),
+      signal,
+    );
+    if (outcome === null) return null;
+    if ('result' in outcome) return outcome.result;
+    // Out of attempts: the last transient failure is the line's result.
+    this.metrics.upstreamResult(outcome.retryable.outcome, outcome.retryable.seconds);
+    return outcome.retryable.result;
+  }
+
+  /**
+   * One attempt: waits while the gate is shut, sends, classifies. Waiting out an outage (vLLM
+   * unreachable, or answering 502/503/504) happens inside the attempt, so it uses none of them.
+   */
+  private async attempt(line: Line, attempt: number): Promise<Attempt | null> {
+    const { signal, base } = line;
+    for (;;) {
       try {
         await this.gate.wait(signal);
       } catch {
@@ -74,63 +123,57 @@ export class LineDispatcher {
       const upstreamRequestId = newUpstreamRequestId();
       let res: UpstreamResponse;
       try {
-        res = await this.vllm.post(endpoint, payload, signal, upstreamRequestId);
+        res = await this.vllm.post(line.endpoint, line.payload, signal, upstreamRequestId);
       } catch (err) {
         const failure = err as UpstreamFailure;
         if (failure.kind === 'aborted' || signal.aborted) return null;
         const seconds = (performance.now() - started) / 1000;
         if (failure.kind === 'timeout') this.feedback.timedOut();
-        if (failure.kind === 'connection_error' && outageWaits < MAX_OUTAGE_WAITS) {
+        if (failure.kind === 'connection_error' && line.outageWaits < MAX_OUTAGE_WAITS) {
           // vLLM gone (or restarting) counts as overload for the in-flight limit, as a 503 does: it
           // backs off, and climbs again from there once the gate reopens.
           this.feedback.overloaded();
-          outageWaits++;
-          attempt--; // waiting out an outage is not an attempt
-          this.metrics.upstreamResult('retried', seconds);
-          this.gate.reportDown(failure.message);
+          this.waitOutOutage(line, seconds, failure.message);
           continue;
         }
-        if (attempt < maxAttempts) {
-          this.metrics.upstreamResult('retried', seconds);
-          if (!(await this.pause(attempt, retryBaseMs, retryMaxMs, signal))) return null;
-          continue;
-        }
-        this.metrics.upstreamResult(failure.kind === 'timeout' ? 'timeout' : 'connection_error', seconds);
-        return failedResult(base, {
-          errorCode: failure.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable',
-          errorMessage: `${failure.message} (after ${attempt} attempts)`,
-        });
+        return {
+          retryable: {
+            seconds,
+            outcome: failure.kind === 'timeout' ? 'timeout' : 'connection_error',
+            result: failedResult(base, {
+              errorCode: failure.kind === 'timeout' ? 'upstream_timeout' : 'upstream_unreachable',
+              errorMessage: `${failure.message} (after ${attempt} attempts)`,
+            }),
+          },
+        };
       }
       const seconds = (performance.now() - started) / 1000;
       if (res.status === 429 || res.status === 503) this.feedback.overloaded();
-      if (UNAVAILABLE_STATUS(res.status) && outageWaits < MAX_OUTAGE_WAITS) {
-        outageWaits++;
-        attempt--;
-        this.metrics.upstreamResult('retried', seconds);
-        this.gate.reportDown(`HTTP ${res.status}`);
+      if (UNAVAILABLE_STATUS(res.status) && line.outageWaits < MAX_OUTAGE_WAITS) {
+        this.waitOutOutage(line, seconds, `HTTP ${res.status}`);
         continue;
       }
       this.gate.reportUp();
       // vLLM echoes the id only with --enable-request-id-headers; ours is the same id otherwise.
       const requestId = res.requestId ?? upstreamRequestId;
-      if (res.status >= 200 && res.status < 300) return this.success(base, res, requestId, seconds);
-      if (RETRYABLE_STATUS(res.status) && attempt < maxAttempts) {
-        this.metrics.upstreamResult('retried', seconds);
-        if (!(await this.pause(attempt, retryBaseMs, retryMaxMs, signal))) return null;
-        continue;
-      }
-      this.metrics.upstreamResult(res.status >= 500 ? 'upstream_5xx' : 'upstream_4xx', seconds);
-      return failedResult(base, { statusCode: res.status, upstreamRequestId: requestId, body: res.body });
+      if (res.status >= 200 && res.status < 300)
+        return { result: this.success(base, res, requestId, seconds) };
+      const failed = failedResult(base, {
+        statusCode: res.status,
+        upstreamRequestId: requestId,
+        body: res.body,
+      });
+      const outcome = res.status >= 500 ? 'upstream_5xx' : 'upstream_4xx';
+      if (RETRYABLE_STATUS(res.status)) return { retryable: { seconds, outcome, result: failed } };
+      this.metrics.upstreamResult(outcome, seconds);
+      return { result: failed };
     }
   }
 
-  private async pause(attempt: number, baseMs: number, maxMs: number, signal: AbortSignal): Promise<boolean> {
-    try {
-      await sleep(backoffDelay(attempt, baseMs, maxMs), signal);
-      return true;
-    } catch {
-      return false;
-    }
+  private waitOutOutage(line: Line, seconds: number, reason: string): void {
+    line.outageWaits++;
+    this.metrics.upstreamResult('retried', seconds);
+    this.gate.reportDown(reason);
   }
 
   private success(

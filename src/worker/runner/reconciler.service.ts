@@ -1,11 +1,12 @@
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchRepository } from '../../domain/batches/batch.repository';
 import { FilesService } from '../../domain/files/files.service';
 import { BatchQueueProducer } from '../../platform/queue/batch-queue.producer';
-import { BATCH_QUEUE, JOB_RECONCILE, MAINTENANCE_QUEUE } from '../../platform/queue/queue.constants';
+import { BATCH_QUEUE } from '../../platform/queue/queue.constants';
 import { WebhookOutbox } from '../../domain/webhooks/webhook-outbox.service';
 
 /**
@@ -19,36 +20,27 @@ import { WebhookOutbox } from '../../domain/webhooks/webhook-outbox.service';
  * batches whose jobs were lost stayed stuck until some worker restarted. Re-enqueueing is idempotent
  * (job id = batch id), so several workers reconciling at once is harmless.
  */
-@Processor(MAINTENANCE_QUEUE)
-export class ReconcilerService extends WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+@Injectable()
+export class ReconcilerService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Reconciler');
-  private timer: NodeJS.Timeout | null = null;
   private ticking = false;
 
   constructor(
     private readonly batches: BatchRepository,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
-    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
     private readonly producer: BatchQueueProducer,
     private readonly files: FilesService,
     private readonly webhooks: WebhookOutbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    super();
-  }
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
 
   onApplicationBootstrap(): void {
-    // The scheduler of earlier versions would run alongside the timer: remove it (best effort).
-    this.maintenance.removeJobScheduler(JOB_RECONCILE).catch(() => undefined);
     // Not awaited: a worker must come up (and serve /health) even while Redis or PostgreSQL is away.
     void this.tick();
-    this.timer = setInterval(() => void this.tick(), this.config.worker.reconcileIntervalMs);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    // The period comes from config, so the interval is added here rather than by a decorator.
+    const every = setInterval(() => void this.tick(), this.config.worker.reconcileIntervalMs);
+    this.scheduler.addInterval('reconcile', every);
   }
 
   /** One maintenance pass; skipped while the previous one still waits (e.g. on an unreachable Redis). */

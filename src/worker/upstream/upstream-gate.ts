@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { sleep } from './backoff';
+import { untilTrue } from './upstream-policies';
 
 const PROBE_EVERY_MS = 1000;
 /** Waiters resume spread over this window, so a recovering vLLM is not hit by every line at once. */
@@ -19,6 +19,7 @@ export class UpstreamGate {
   private probing = false;
   private closed = false;
   private readonly stopProbing = new AbortController();
+  private readonly probeUntilUp = untilTrue(PROBE_EVERY_MS);
   private readonly logger = new Logger('UpstreamGate');
 
   /** `probe` resolves true when vLLM answers its health check. */
@@ -86,13 +87,12 @@ export class UpstreamGate {
     if (this.probing) return;
     this.probing = true;
     try {
-      while (this.shutSince !== null && !this.closed) {
-        if (await this.probe().catch(() => false)) {
-          this.open();
-          break;
-        }
-        await sleep(PROBE_EVERY_MS, this.stopProbing.signal).catch(() => undefined);
-      }
+      const up = await this.probeUntilUp.execute(async () => {
+        // Opened meanwhile (an answer arrived) or closed: nothing left to probe for.
+        if (this.shutSince === null || this.closed) return null;
+        return this.probe().catch(() => false);
+      }, this.stopProbing.signal);
+      if (up === true) this.open();
     } finally {
       this.probing = false;
     }

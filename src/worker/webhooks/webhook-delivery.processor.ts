@@ -3,6 +3,7 @@ import { Inject, Logger } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
 import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { WEBHOOK_METRICS } from '../../domain/webhooks/webhook.metrics';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { DeliverWebhookPayload, WEBHOOK_QUEUE } from '../../platform/queue/queue.constants';
 import { WebhookEndpoints } from '../../domain/webhooks/webhook-endpoints.service';
@@ -49,7 +50,7 @@ export class WebhookDeliveryProcessor extends WorkerHost {
       if (
         await this.events.recordAttempt(eventId, attempt, { delivered: false, error, retryInSeconds: null })
       )
-        this.metrics.webhookDelivery('dropped');
+        this.metrics.of(WEBHOOK_METRICS).delivery('dropped');
       throw new AttemptFailed(`dropped: ${error}`);
     }
 
@@ -65,7 +66,7 @@ export class WebhookDeliveryProcessor extends WorkerHost {
 
     if (result.ok) {
       if (await this.events.recordAttempt(eventId, attempt, { delivered: true }))
-        this.metrics.webhookDelivery('delivered');
+        this.metrics.of(WEBHOOK_METRICS).delivery('delivered');
       return `delivered (HTTP ${result.status}) on attempt ${attempt}`;
     }
 
@@ -79,13 +80,13 @@ export class WebhookDeliveryProcessor extends WorkerHost {
     // Another run recorded this attempt first (a job handed over after a stall): its outcome stands.
     if (!recorded) return 'stale';
     if (retryInSeconds === null) {
-      this.metrics.webhookDelivery('dropped');
+      this.metrics.of(WEBHOOK_METRICS).delivery('dropped');
       this.logger.warn(
         `event ${eventId} (${event.type}) dropped after ${attempt} attempt(s): ${result.error}`,
       );
       throw new AttemptFailed(`attempt ${attempt} of ${schedule.length}: ${result.error}; dropped`);
     }
-    this.metrics.webhookDelivery('retried');
+    this.metrics.of(WEBHOOK_METRICS).delivery('retried');
     // If this add is lost, the sweep enqueues the attempt once it is due.
     await this.outbox.enqueue(eventId, attempt + 1, retryInSeconds * 1000).catch(() => undefined);
     throw new AttemptFailed(

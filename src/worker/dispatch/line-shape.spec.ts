@@ -1,4 +1,4 @@
-import { PrefixWindow } from '../dispatch/batch-dispatch';
+import { PrefixWindow } from './batch-dispatch';
 import { DEFAULT_MAX_TOKENS, lineShape } from './line-shape';
 
 describe('lineShape', () => {
