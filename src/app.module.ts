@@ -19,6 +19,7 @@ import { assignRequestId } from './platform/http/request-id';
 import { AppConfig } from './platform/config/app-config';
 import { AppConfigModule } from './platform/config/config.module';
 import { dataSourceOptions } from './platform/database/data-source';
+import { DOMAIN_ENTITIES } from './domain/entities';
 import { BatchesModule } from './api/batches/batches.module';
 import { FilesModule } from './api/files/files.module';
 import { WorkerModule } from './worker/worker.module';
@@ -65,7 +66,7 @@ export class AppModule {
         },
       }),
       TypeOrmModule.forRoot({
-        ...dataSourceOptions(config.databaseUrl, config.databasePoolMax),
+        ...dataSourceOptions(config.databaseUrl, config.databasePoolMax, DOMAIN_ENTITIES),
         migrationsRun: false,
       }),
       StorageModule,

@@ -8,7 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { ApiError, envelope } from './platform/http/api-error';
+import { ApiError, envelope } from './common/api-error';
 import { rejectDeepBodies } from './common/json-depth';
 import { sendError } from './platform/http/openai-exception.filter';
 import { AppConfig } from './platform/config/app-config';

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { ApiError } from '../platform/http/api-error';
+import { ApiError } from './api-error';
 
 /** Deepest nesting accepted in an API request body (batch create bodies are 2-3 levels deep). */
 export const MAX_BODY_DEPTH = 32;

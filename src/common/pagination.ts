@@ -1,4 +1,4 @@
-import { ApiError } from '../platform/http/api-error';
+import { ApiError } from './api-error';
 
 export interface ListPage<T> {
   object: 'list';

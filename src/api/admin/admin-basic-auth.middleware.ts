@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { matchesDigest, secretDigest } from '../../common/secret-digest';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { writeError } from '../../platform/http/openai-exception.filter';
 import { clientAddress } from '../throttling/client-address';
 import type { AdminLoginLimiter } from './admin-login-limiter';

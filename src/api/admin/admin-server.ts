@@ -7,7 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { applyHttpServerLimits } from '../../platform/http/http-server-limits';
 import { sendError } from '../../platform/http/openai-exception.filter';
 import type { AppConfig } from '../../platform/config/app-config';

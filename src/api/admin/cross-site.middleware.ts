@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { writeError } from '../../platform/http/openai-exception.filter';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { writeError } from '../../platform/http/openai-exception.filter';
 import { pingQueueRedis } from '../../platform/queue/queue-connection';
 

@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { ApiKeyService } from './api-key.service';
 import { AuthedRequest } from './auth.types';
 import { IS_PUBLIC } from '../../platform/http/public.decorator';

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { Clock } from '../../common/clock';
 import { isWellFormedId, newBatchId } from '../../common/ids';
 import { ListPage, parseLimit, toListPage } from '../../common/pagination';

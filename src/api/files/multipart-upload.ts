@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { basename } from 'node:path';
 import { PassThrough, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { storableText } from '../../common/pg-text';
 import { StorageDriver } from '../../platform/storage/storage.types';
 import { ParsedUpload, UploadLimits } from '../../domain/files/file-upload';

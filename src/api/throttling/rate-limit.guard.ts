@@ -12,7 +12,7 @@ import type { Response } from 'express';
 import { rateLimitedWarning } from '../../common/rate-limited-warning';
 import { ApiKeyService } from '../auth/api-key.service';
 import type { AuthedRequest } from '../auth/auth.types';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { clientAddress } from './client-address';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchStateService } from './batch-state.service';

@@ -1,4 +1,4 @@
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { validateMetadata } from './batch-metadata';
 
 const refused = (metadata: Record<string, unknown>): unknown => {

@@ -1,4 +1,4 @@
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { isStorableText } from '../../common/pg-text';
 
 /** OpenAI's limits on a batch's `metadata`: pairs, and characters per key and per value. */

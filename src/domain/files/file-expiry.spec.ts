@@ -1,4 +1,4 @@
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { expiryAt, parseExpiresAfter } from './file-expiry';
 
 describe('file expiry', () => {

@@ -1,4 +1,4 @@
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 
 /** OpenAI's bounds for `expires_after[seconds]` / `output_expires_after.seconds`: 1 hour to 30 days. */
 export const MIN_EXPIRY_SECONDS = 3600;

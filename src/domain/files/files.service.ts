@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
-import { ApiError } from '../../platform/http/api-error';
+import { ApiError } from '../../common/api-error';
 import { Clock } from '../../common/clock';
 import { isWellFormedId, newFileId } from '../../common/ids';
 import { ListPage, parseLimit, toListPage } from '../../common/pagination';

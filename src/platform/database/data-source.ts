@@ -1,10 +1,6 @@
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../../migrations/index';
-import { BatchEntity } from '../../domain/batches/batch.entity';
-import { FileEntity } from '../../domain/files/file.entity';
-
-export const ENTITIES = [FileEntity, BatchEntity];
 
 /** The migration CLI's connections: its advisory-lock session and the one running migrations. */
 const MIGRATION_POOL_MAX = 2;
@@ -15,13 +11,18 @@ const MIGRATIONS_TABLE = 'migrations';
 /**
  * One definition of the connection, shared by the app and the migration CLI. Never `synchronize`.
  * `poolMax` (DATABASE_POOL_MAX) bounds this process's connections, so replicas × pool can be
- * budgeted against PostgreSQL's max_connections (README, "Database connections").
+ * budgeted against PostgreSQL's max_connections (README, "Database connections"). The entities
+ * come from the composition root (the migration CLI needs none), so this folder knows no feature.
  */
-export function dataSourceOptions(databaseUrl: string, poolMax: number): DataSourceOptions {
+export function dataSourceOptions(
+  databaseUrl: string,
+  poolMax: number,
+  entities: NonNullable<DataSourceOptions['entities']> = [],
+): DataSourceOptions {
   return {
     type: 'postgres',
     url: databaseUrl,
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATIONS,
     synchronize: false,
     migrationsTableName: MIGRATIONS_TABLE,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config';
-import { ApiError, envelope } from './api-error';
+import { ApiError, envelope } from '../../common/api-error';
 
 /** The one route whose body may take the long upload deadline. */
 const isUpload = (req: IncomingMessage): boolean =>

@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { ApiError } from './api-error';
+import { ApiError } from '../../common/api-error';
 import { isDependencyUnavailable, toApiError } from './openai-exception.filter';
 
 const withCode = (message: string, code: string): Error => Object.assign(new Error(message), { code });

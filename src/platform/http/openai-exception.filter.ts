@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiError, envelope } from './api-error';
+import { ApiError, envelope } from '../../common/api-error';
 
 const STATUS_TYPES: Record<number, string> = {
   401: 'invalid_request_error',

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { bearerToken, matchesDigest, secretDigest } from '../../common/secret-digest';
-import { ApiError } from '../http/api-error';
+import { ApiError } from '../../common/api-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 /**

@@ -1,4 +1,4 @@
-import type { ErrorEnvelope } from '../../platform/http/api-error';
+import type { ErrorEnvelope } from '../../common/api-error';
 
 /** Longest upstream text kept as a message: a proxy's HTML error page is not worth more. */
 const MAX_MESSAGE_CHARS = 4000;
