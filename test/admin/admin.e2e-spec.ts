@@ -1,5 +1,6 @@
-import { PrivateRedis } from '../support/processes';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { PrivateRedis } from '../support/harness';
+import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 const basic = (user: string, password: string): Record<string, string> => ({
   Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,

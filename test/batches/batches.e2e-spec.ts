@@ -13,15 +13,8 @@ import {
   waitUntil,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import {
-  authHeader,
-  createTestEnv,
-  startApp,
-  TENANT_A,
-  TENANT_B,
-  TestApp,
-  TestEnv,
-} from '../support/test-app';
+import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 describe('Batches API (end to end through the official SDK, against the vLLM simulator)', () => {
   let sim: RunningSimulator;

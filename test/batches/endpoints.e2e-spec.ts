@@ -11,7 +11,8 @@ import {
   waitForBatch,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 type CreateEndpoint = OpenAI.Batches.BatchCreateParams['endpoint'];
 

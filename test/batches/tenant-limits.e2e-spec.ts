@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /**
  * Per-tenant limits through the official SDK: BATCH_ENQUEUED_TOKEN_LIMIT (per tenant and model,

@@ -13,7 +13,8 @@ import {
   waitForBatch,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /**
  * Every byte, every time: a batch whose ids, prompts and answers are full of non-ASCII text goes

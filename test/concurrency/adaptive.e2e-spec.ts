@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /**
  * End to end: the whole app with default settings against a KV-bound simulator. The adaptive

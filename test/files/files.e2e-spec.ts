@@ -5,15 +5,8 @@ import { FilesService } from '../../src/domain/files/files.service';
 import { Json } from '../support/batch-helpers';
 import spec from '../fixtures/openai-files-batches.openapi.json';
 import { assertConforms } from '../support/openai-schema';
-import {
-  authHeader,
-  createTestEnv,
-  startApp,
-  TENANT_A,
-  TENANT_B,
-  TestApp,
-  TestEnv,
-} from '../support/test-app';
+import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 const jsonl = (n: number): string =>
   Array.from({ length: n }, (_, i) =>

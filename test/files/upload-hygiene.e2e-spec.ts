@@ -2,7 +2,8 @@ import { readdir, readlink } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import { multipartBody, Part, rawPost, RawOutcome } from '../support/multipart';
 import { assertConforms } from '../support/openai-schema';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 const MB = 1024 * 1024;
 const BOUNDARY = 'hyg1ene';

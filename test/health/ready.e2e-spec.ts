@@ -8,8 +8,8 @@ import {
   ServiceProcess,
   startService,
   until,
-} from '../support/processes';
-import { createTestEnv, TestEnv } from '../support/test-app';
+} from '../support/harness';
+import { createTestEnv, TestEnv } from '../support/harness';
 
 interface ReadyBody {
   status: string;

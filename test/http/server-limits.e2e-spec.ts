@@ -1,6 +1,7 @@
 import { connect, Socket } from 'node:net';
-import { sleep } from '../support/processes';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { sleep } from '../support/harness';
+import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /**
  * The HTTP server's limits against slow and numerous clients, with small values so each case

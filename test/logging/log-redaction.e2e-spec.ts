@@ -1,5 +1,5 @@
-import { killAll, ServiceProcess, startService, until } from '../support/processes';
-import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/test-app';
+import { killAll, ServiceProcess, startService, until } from '../support/harness';
+import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
 
 /**
  * Secrets through the built service, its log read back: every header and query parameter the

@@ -2,8 +2,9 @@ import { DataSource } from 'typeorm';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
-import { until } from '../support/processes';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { until } from '../support/harness';
+import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
 
 const scrape = async (app: TestApp, headers: Record<string, string> = {}): Promise<string> => {

@@ -11,10 +11,10 @@ import {
   SimulatorProcess,
   startService,
   startSimulator,
-} from '../support/processes';
+} from '../support/harness';
 import { multipartBody, Part } from '../support/multipart';
 import { reliabilityEnv, report, sdkFor, TestEnv, waitFinal } from '../support/reliability';
-import { TENANT_A, TENANT_B } from '../support/test-app';
+import { TENANT_A, TENANT_B } from '../support/harness';
 
 const ENDPOINT = '/v1/chat/completions';
 const LINE_CODES = [

@@ -12,7 +12,7 @@ import {
   startService,
   startSimulator,
   until,
-} from '../support/processes';
+} from '../support/harness';
 import {
   customIdOf,
   expectExactlyOnce,
@@ -24,7 +24,7 @@ import {
   TestEnv,
   waitFinal,
 } from '../support/reliability';
-import { authHeader, TENANT_A } from '../support/test-app';
+import { authHeader, TENANT_A } from '../support/harness';
 
 async function progress(client: OpenAI, id: string): Promise<number> {
   return (await client.batches.retrieve(id)).request_counts!.completed;

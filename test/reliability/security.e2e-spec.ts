@@ -18,9 +18,9 @@ import {
   startService,
   startSimulator,
   until,
-} from '../support/processes';
+} from '../support/harness';
 import { reliabilityEnv, report, sdkFor, TestEnv, waitFinal } from '../support/reliability';
-import { authHeader, TENANT_A, TENANT_B } from '../support/test-app';
+import { authHeader, TENANT_A, TENANT_B } from '../support/harness';
 
 const ADMIN = { user: 'ops', password: 'board-pass-3x9q' };
 const METRICS_TOKEN = 'metrics-token-7c1d0e';

@@ -9,7 +9,7 @@ import {
   startService,
   startSimulator,
   until,
-} from '../support/processes';
+} from '../support/harness';
 import {
   expectExactlyOnce,
   recordedRows,

@@ -9,9 +9,9 @@ import {
   startService,
   startSimulator,
   until,
-} from '../support/processes';
+} from '../support/harness';
 import { reliabilityEnv, report, sdkFor, submitBatch, TestEnv } from '../support/reliability';
-import { TENANT_A } from '../support/test-app';
+import { TENANT_A } from '../support/harness';
 import { testWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 
 const SECRET = testWebhookSecret('crash-test-secret');

@@ -6,7 +6,8 @@ import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
 import { RunningS3Server, startS3Server } from '../support/s3-server';
 import { listStoredFiles } from '../support/storage-files';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /** The Files and Batches APIs end to end with STORAGE_DRIVER=s3, against a real S3-compatible server. */
 describe('Files and Batches on S3 storage (end to end, official SDK)', () => {

@@ -7,16 +7,15 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { simulatedAnswer } from '../../simulator/answers';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, type OutputLine } from './batch-helpers';
-import { sleep } from './processes';
-import { createTestEnv, TENANT_A, TestEnv } from './test-app';
-
-/** Limits high enough that the rate limiter never shapes a reliability scenario. */
-export const UNTHROTTLED = {
-  THROTTLE_BATCH_CREATE_LIMIT: '100000',
-  THROTTLE_FILE_UPLOAD_LIMIT: '100000',
-  THROTTLE_READ_LIMIT: '1000000',
-  THROTTLE_MUTATION_LIMIT: '100000',
-};
+import {
+  createTestEnv,
+  sdkClient,
+  TENANT_A,
+  TERMINAL_STATUSES,
+  TestEnv,
+  UNTHROTTLED,
+  waitForBatch,
+} from './harness';
 
 /** Own database, Redis prefix and storage dir (createTestEnv), tuned for fast recovery in tests. */
 export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
@@ -34,7 +33,7 @@ export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<
 }
 
 export function sdkFor(apiUrl: string, key = TENANT_A.key): OpenAI {
-  return new OpenAI({ baseURL: `${apiUrl}/v1`, apiKey: key, maxRetries: 3, timeout: 30_000 });
+  return sdkClient(apiUrl, key, { maxRetries: 3, timeout: 30_000 });
 }
 
 export const customIdOf = (i: number): string => `req-${i}`;
@@ -55,27 +54,9 @@ export async function submitBatch(client: OpenAI, n: number): Promise<string> {
   return batch.id;
 }
 
-const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
-
 /** Polls until the batch is final; tolerates the API being briefly unreachable (restarts). */
-export async function waitFinal(
-  client: OpenAI,
-  id: string,
-  timeoutMs: number,
-): Promise<OpenAI.Batches.Batch> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'unknown';
-  for (;;) {
-    try {
-      const b = await client.batches.retrieve(id);
-      last = b.status;
-      if (TERMINAL.includes(b.status)) return b;
-    } catch (err) {
-      last = `unreachable (${(err as Error).message})`;
-    }
-    if (Date.now() > deadline) throw new Error(`batch ${id} not final after ${timeoutMs} ms (last: ${last})`);
-    await sleep(250);
-  }
+export function waitFinal(client: OpenAI, id: string, timeoutMs: number): Promise<OpenAI.Batches.Batch> {
+  return waitForBatch(client, id, TERMINAL_STATUSES, timeoutMs, { everyMs: 250, tolerateErrors: true });
 }
 
 export interface ExactlyOnce {

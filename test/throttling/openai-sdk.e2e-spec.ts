@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /** The official SDK must get through a 429 on its own: it waits for Retry-After and retries. */
 describe('The openai SDK and the 429', () => {

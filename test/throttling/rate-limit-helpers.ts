@@ -1,4 +1,4 @@
-import { authHeader } from '../support/test-app';
+import { authHeader } from '../support/harness';
 
 /** A tenant on the `pro` tier; tests that use it add it to API_KEYS themselves. */
 export const PRO_TENANT = { tenant: 'tenant-pro', key: 'sk-test-tenant-pro-0003', tier: 'pro' };

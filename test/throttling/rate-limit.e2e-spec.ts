@@ -1,13 +1,6 @@
 import { RENDER_CACHE_MS } from '../../src/platform/metrics/metrics.service';
-import {
-  authHeader,
-  createTestEnv,
-  startApp,
-  TENANT_A,
-  TENANT_B,
-  TestApp,
-  TestEnv,
-} from '../support/test-app';
+import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 import { createBatch, listFiles, PRO_TENANT, sampleValue, uploadFile } from './rate-limit-helpers';
 
 /**

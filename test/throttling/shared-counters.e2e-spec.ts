@@ -1,4 +1,5 @@
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 import { listFiles, uploadFile } from './rate-limit-helpers';
 
 /** Several API replicas share one Redis: a limit is a limit across all of them. */

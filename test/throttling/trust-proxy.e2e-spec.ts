@@ -1,4 +1,5 @@
-import { createTestEnv, startApp, TestApp, TestEnv } from '../support/test-app';
+import { createTestEnv, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 import { uploadFile } from './rate-limit-helpers';
 
 /**

@@ -1,5 +1,5 @@
-import { killAll, startService, ServiceProcess } from '../support/processes';
-import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/test-app';
+import { killAll, startService, ServiceProcess } from '../support/harness';
+import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
 
 /**
  * The issue's own acceptance check, with real processes: two API processes behind "one address"

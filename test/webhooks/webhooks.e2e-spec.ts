@@ -2,8 +2,9 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch, waitUntil } from '../support/batch-helpers';
-import { metricValue, sleep } from '../support/processes';
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import { metricValue, sleep } from '../support/harness';
+import { createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 import { ReceivedWebhook, testWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 
 const TENANT_C = { tenant: 'tenant-c', key: 'sk-test-tenant-c-0003' }; // no webhook
