@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
-import { createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { createTestEnv, sampleValue, TENANT_A, TestEnv } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
 
 /**
@@ -42,7 +42,7 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
       const seconds = (performance.now() - t0) / 1000;
       expect(done.request_counts).toEqual({ total: N, completed: N, failed: 0 });
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      const limit = Number(/^vllm_batch_concurrency_global_limit (\S+)$/m.exec(metrics)?.[1]);
+      const limit = sampleValue(metrics, 'vllm_batch_concurrency_global_limit') ?? NaN;
       const result = { rate: N / seconds, stats: sim.stats(), limit };
       if (process.env.DEBUG_CONCURRENCY) console.log(JSON.stringify({ overrides, ...result }));
       return result;
@@ -106,9 +106,9 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
         endpoint: '/v1/chat/completions',
         completion_window: '24h',
       });
-      const metric = async (name: string): Promise<number> => {
+      const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
         const text = await (await fetch(`${app.url}/metrics`)).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        return sampleValue(text, name, labels) ?? NaN;
       };
       // Let the batch settle at the knee.
       await new Promise((r) => setTimeout(r, 2500));
@@ -143,7 +143,8 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
       let yielded = 0;
       for (const deadline = Date.now() + 3000; yielded < 1 && Date.now() < deadline;) {
         yielded =
-          (await metric('vllm_batch_concurrency_limit_changes_total{reason="interactive_traffic"}')) || 0;
+          (await metric('vllm_batch_concurrency_limit_changes_total', { reason: 'interactive_traffic' })) ||
+          0;
         if (yielded < 1) await new Promise((r) => setTimeout(r, 250));
       }
       expect(interactive).toBeGreaterThan(0);

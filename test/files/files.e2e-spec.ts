@@ -5,8 +5,8 @@ import { FilesService } from '../../src/domain/files/files.service';
 import { Json } from '../support/batch-helpers';
 import spec from '../fixtures/openai-files-batches.openapi.json';
 import { assertConforms } from '../support/openai-schema';
-import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
-import { startApp, TestApp } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A } from '../support/harness';
 
 const jsonl = (n: number): string =>
   Array.from({ length: n }, (_, i) =>
@@ -19,25 +19,8 @@ const jsonl = (n: number): string =>
   ).join('\n') + '\n';
 
 describe('Files API (end to end, official SDK + HTTP)', () => {
-  let env: TestEnv;
-  let app: TestApp;
-  let a: OpenAI;
-  let b: OpenAI;
-
-  beforeAll(async () => {
-    env = await createTestEnv({
-      MAX_BATCH_FILE_MB: '2',
-      MAX_UPLOAD_MB: '4',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-    });
-    app = await startApp(env.env);
-    a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
-    b = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_B.key, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
+  const { env, app, a, b } = useApp({
+    env: { MAX_BATCH_FILE_MB: '2', MAX_UPLOAD_MB: '4', THROTTLE_FILE_UPLOAD_LIMIT: '1000' },
   });
 
   const expectError = async (res: Response, status: number, code?: string | null, param?: string | null) => {

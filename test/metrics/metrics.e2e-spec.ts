@@ -1,11 +1,12 @@
 import { DataSource } from 'typeorm';
+import { parsePrometheusText } from '../../src/common/prometheus-text';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
-import { until } from '../support/harness';
+import { sampleValue, until } from '../support/harness';
 import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
-import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
+import { createBatch, uploadFile } from '../throttling/rate-limit-helpers';
 
 const scrape = async (app: TestApp, headers: Record<string, string> = {}): Promise<string> => {
   const res = await fetch(`${app.url}/metrics`, { headers });
@@ -33,11 +34,10 @@ const scrapeUntil = (app: TestApp, check: (text: string) => void): Promise<strin
 /** Every label value in the exposition, by label name. */
 function labelValues(text: string): Map<string, Set<string>> {
   const values = new Map<string, Set<string>>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      if (!values.has(m[1])) values.set(m[1], new Set());
-      values.get(m[1])!.add(m[2]);
+  for (const samples of parsePrometheusText(text).values()) {
+    for (const [label, value] of samples.flatMap((s) => Object.entries(s.labels))) {
+      if (!values.has(label)) values.set(label, new Set());
+      values.get(label)!.add(value);
     }
   }
   return values;

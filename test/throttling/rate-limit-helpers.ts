@@ -46,21 +46,3 @@ export function listFiles(
 ): Promise<Response> {
   return fetch(`${baseUrl}/v1/files`, { headers: { ...(key ? authHeader(key) : {}), ...headers } });
 }
-
-/** The value of one sample of a metric in Prometheus text, or undefined when the series is absent. */
-export function sampleValue(
-  metricsText: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of metricsText.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}

@@ -1,7 +1,7 @@
 import { RENDER_CACHE_MS } from '../../src/platform/metrics/metrics.service';
-import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
+import { authHeader, createTestEnv, sampleValue, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
-import { createBatch, listFiles, PRO_TENANT, sampleValue, uploadFile } from './rate-limit-helpers';
+import { createBatch, listFiles, PRO_TENANT, uploadFile } from './rate-limit-helpers';
 
 /**
  * Rate limiting end to end: one app on the real Redis. Small limits keep it fast; batch creation

@@ -2,7 +2,8 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
-import { sampleValue, uploadFile } from './rate-limit-helpers';
+import { sampleValue } from '../support/harness';
+import { uploadFile } from './rate-limit-helpers';
 
 /** A port nothing listens on (bound once by us, then released). */
 async function freePort(): Promise<number> {
