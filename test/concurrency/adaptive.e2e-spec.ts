@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
-import { createTestEnv, sampleValue, TENANT_A, TestEnv } from '../support/harness';
+import { RELAXED_LIMITS, useApp } from '../support/app-fixture';
+import { sampleValue, TENANT_A } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
 
 /**
@@ -15,8 +15,15 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
   const BLOCKS = 512;
   const KNEE = Math.floor(BLOCKS / 30);
   const N = 600;
-  let sim: RunningSimulator;
-  let env: TestEnv;
+
+  // Plain ASCII answers: the simulated GPU shares this process's CPU with the service, and the
+  // multi-byte answers (covered by the batches and storage suites) cost enough CPU per request to
+  // slow its steps and blur what this test measures, the controller's level against the knee.
+  const { sim, env } = useApp({
+    app: false,
+    simulator: { numGpuBlocks: BLOCKS, stepBaseMs: 4, stepPerSeqMs: 0.05, asciiOnly: true },
+    env: RELAXED_LIMITS,
+  });
 
   const lines = toJsonl(
     Array.from({ length: N }, (_, i) => {
@@ -50,30 +57,6 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
       await app.close();
     }
   }
-
-  beforeAll(async () => {
-    // Plain ASCII answers: the simulated GPU shares this process's CPU with the service, and the
-    // multi-byte answers (covered by the batches and storage suites) cost enough CPU per request to
-    // slow its steps and blur what this test measures, the controller's level against the knee.
-    sim = await createSimulator({
-      port: 0,
-      numGpuBlocks: BLOCKS,
-      stepBaseMs: 4,
-      stepPerSeqMs: 0.05,
-      asciiOnly: true,
-    });
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
-    });
-  });
-
-  afterAll(async () => {
-    await env?.dispose();
-    await sim?.close();
-  });
 
   it('keeps the waiting queue small near the knee; a fixed limit of 500 floods it for no more throughput', async () => {
     const adaptive = await run({});

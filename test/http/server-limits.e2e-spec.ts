@@ -1,7 +1,7 @@
 import { connect, Socket } from 'node:net';
 import { sleep } from '../support/harness';
-import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
-import { startApp, TestApp } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A } from '../support/harness';
 
 /**
  * The HTTP server's limits against slow and numerous clients, with small values so each case
@@ -138,19 +138,11 @@ const BATCH_LINE =
   }) + '\n';
 
 describe('HTTP server limits (slow clients, connection cap)', () => {
-  let env: TestEnv;
-  let app: TestApp;
+  const { env, app } = useApp({ env: { APP_ROLE: 'api', ...LIMITS } });
   let port: number;
 
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api', ...LIMITS });
-    app = await startApp(env.env);
+  beforeAll(() => {
     port = Number(new URL(app.url).port);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
   });
 
   it('closes a connection that trickles its headers, answering 408 in the envelope', async () => {

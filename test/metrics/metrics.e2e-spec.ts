@@ -4,7 +4,8 @@ import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.s
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
 import { sampleValue, until } from '../support/harness';
-import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/harness';
+import { useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
 import { createBatch, uploadFile } from '../throttling/rate-limit-helpers';
 
@@ -44,18 +45,7 @@ function labelValues(text: string): Map<string, Set<string>> {
 }
 
 describe('/metrics', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api' });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-  });
+  const { env, app } = useApp({ env: { APP_ROLE: 'api' } });
 
   it('is public (no API key), prefixed, and includes the process metrics', async () => {
     const text = await scrape(app);

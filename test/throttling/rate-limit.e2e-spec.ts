@@ -1,6 +1,6 @@
 import { RENDER_CACHE_MS } from '../../src/platform/metrics/metrics.service';
-import { authHeader, createTestEnv, sampleValue, TENANT_A, TENANT_B, TestEnv } from '../support/harness';
-import { startApp, TestApp } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { authHeader, sampleValue, TENANT_A, TENANT_B } from '../support/harness';
 import { createBatch, listFiles, PRO_TENANT, uploadFile } from './rate-limit-helpers';
 
 /**
@@ -10,11 +10,8 @@ import { createBatch, listFiles, PRO_TENANT, uploadFile } from './rate-limit-hel
  * order of the tests does not matter.
  */
 describe('Rate limiting (named throttlers, per tenant, OpenAI-shaped 429)', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({
+  const { app } = useApp({
+    env: {
       APP_ROLE: 'api',
       API_KEYS: [
         `${TENANT_A.tenant}:${TENANT_A.key}`,
@@ -27,13 +24,7 @@ describe('Rate limiting (named throttlers, per tenant, OpenAI-shaped 429)', () =
       THROTTLE_TIERS: 'pro=3',
       THROTTLE_FILE_UPLOAD_LIMIT: '3',
       THROTTLE_READ_LIMIT: '5',
-    });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
+    },
   });
 
   it('30 rapid batch creations by one tenant get exactly the limit (10/min), then 429s with Retry-After and the OpenAI envelope', async () => {
