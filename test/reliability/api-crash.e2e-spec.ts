@@ -2,9 +2,16 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { utimes } from 'node:fs/promises';
 import { Client } from 'pg';
 import { listStoredFiles } from '../support/storage-files';
-import { killAll, ServiceProcess, sleep, startService, until } from '../support/harness';
+import {
+  authHeader,
+  killAll,
+  ServiceProcess,
+  sleep,
+  startService,
+  TENANT_A,
+  until,
+} from '../support/harness';
 import { reliabilityEnv, report, TestEnv } from '../support/reliability';
-import { authHeader, TENANT_A } from '../support/harness';
 
 const BOUNDARY = 'reliability-boundary-7MA4YWxkTrZu0gW';
 

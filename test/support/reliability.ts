@@ -9,13 +9,20 @@ import { simulatedAnswer } from '../../simulator/answers';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, type OutputLine } from './batch-helpers';
 import {
   createTestEnv,
+  killAll,
   sdkClient,
+  ServiceProcess,
+  SimulatorProcess,
+  startService,
+  startSimulator,
   TENANT_A,
   TERMINAL_STATUSES,
   TestEnv,
   UNTHROTTLED,
+  until,
   waitForBatch,
 } from './harness';
+import { lateBound } from './late-bound';
 
 /** Own database, Redis prefix and storage dir (createTestEnv), tuned for fast recovery in tests. */
 export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
@@ -30,6 +37,61 @@ export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<
     WORKER_RETRY_MAX_MS: '2000',
     ...overrides,
   });
+}
+
+export interface ProcessesOptions {
+  /** The simulator process's environment (SIM_*). */
+  simulator: Record<string, string>;
+  /** reliabilityEnv overrides; VLLM_BASE_URL points at the simulator. A function is called in beforeAll. */
+  env?: Record<string, string> | (() => Record<string, string>);
+  /** Start an API process (the name of its log). */
+  api?: string;
+  /** Start a GPU worker process (the name of its log). */
+  worker?: string;
+}
+
+export interface Processes {
+  sim: SimulatorProcess;
+  env: TestEnv;
+  api: ServiceProcess;
+  worker: ServiceProcess;
+  /** SDK client of tenant A on the API process. */
+  client: OpenAI;
+}
+
+/**
+ * The setup of a reliability scenario, in the current describe block: the simulator process, an
+ * isolated environment (reliabilityEnv), the API and worker processes asked for, and the teardown
+ * (every process killed, the environment removed). Handles as in useApp() (test/support/app-fixture.ts).
+ */
+export function useProcesses(options: ProcessesOptions): Processes {
+  const sim = lateBound<SimulatorProcess>('sim');
+  const env = lateBound<TestEnv>('env');
+  const api = lateBound<ServiceProcess>('api');
+  const worker = lateBound<ServiceProcess>('worker');
+  const client = lateBound<OpenAI>('client');
+  let started: TestEnv | undefined;
+
+  beforeAll(async () => {
+    const simulator = await startSimulator(options.simulator);
+    sim.set(simulator);
+    const overrides = typeof options.env === 'function' ? options.env() : (options.env ?? {});
+    started = await reliabilityEnv({ VLLM_BASE_URL: simulator.url, ...overrides });
+    env.set(started);
+    if (options.api) {
+      const apiProcess = await startService('api', started.env, options.api);
+      api.set(apiProcess);
+      client.set(sdkFor(apiProcess.url));
+    }
+    if (options.worker) worker.set(await startService('worker', started.env, options.worker));
+  }, 90_000);
+
+  afterAll(async () => {
+    await killAll();
+    await started?.dispose();
+  }, 60_000);
+
+  return { sim: sim.ref, env: env.ref, api: api.ref, worker: worker.ref, client: client.ref };
 }
 
 export function sdkFor(apiUrl: string, key = TENANT_A.key): OpenAI {
@@ -101,6 +163,37 @@ export async function expectExactlyOnce(
     expect(batch.request_counts).toEqual({ total: n, completed: n, failed: 0 });
   }
   return { outputs, errors };
+}
+
+/**
+ * Waits for the batch to end `completed`, then checks exactly one result line per custom_id
+ * (expectExactlyOnce) and, given the database, exactly one recorded row per line.
+ */
+export async function expectCompletesExactlyOnce(
+  client: OpenAI,
+  id: string,
+  n: number,
+  databaseUrl?: string,
+): Promise<OpenAI.Batches.Batch> {
+  const batch = await waitFinal(client, id, 120_000);
+  expect(batch.status).toBe('completed');
+  await expectExactlyOnce(client, batch, n);
+  if (databaseUrl) expect(await recordedRows(databaseUrl, id)).toEqual({ rows: n, distinct: n });
+  return batch;
+}
+
+/** Waits until at least `count` lines of the batch are completed. */
+export async function untilCompleted(
+  client: OpenAI,
+  id: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await until(
+    async () => (await client.batches.retrieve(id)).request_counts!.completed >= count,
+    timeoutMs,
+    `${count} completed lines of ${id}`,
+  );
 }
 
 /** Rows recorded for a batch in PostgreSQL: must equal its line count, each line once. */
