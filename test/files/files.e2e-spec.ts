@@ -1,5 +1,5 @@
 import OpenAI, { toFile } from 'openai';
-import { request as httpRequest } from 'node:http';
+import { startPost } from '../support/multipart';
 import { DataSource } from 'typeorm';
 import { FilesService } from '../../src/domain/files/files.service';
 import { Json } from '../support/batch-helpers';
@@ -276,18 +276,11 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   it('leaves no file object and no bytes when the client aborts mid-upload', async () => {
     const before = await env.listStored();
     const countBefore = (await a.files.list()).data.length;
-    const url = new URL(`${app.url}/v1/files`);
     await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        headers: {
-          ...authHeader(TENANT_A.key),
-          'content-type': 'multipart/form-data; boundary=BOUND',
-          'content-length': String(10 * 1024 * 1024),
-        },
+      const req = startPost(`${app.url}/v1/files`, {
+        ...authHeader(TENANT_A.key),
+        'content-type': 'multipart/form-data; boundary=BOUND',
+        'content-length': String(10 * 1024 * 1024),
       });
       req.on('error', () => resolve());
       req.write('--BOUND\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n');

@@ -1,4 +1,5 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, type IncomingMessage } from 'node:http';
+import { startPost } from '../support/multipart';
 import { utimes } from 'node:fs/promises';
 import { Client } from 'pg';
 import { listStoredFiles } from '../support/storage-files';
@@ -28,17 +29,10 @@ class SlowUpload {
   sent = 0;
 
   constructor(apiUrl: string) {
-    const url = new URL(`${apiUrl}/v1/files`);
-    this.req = httpRequest({
-      host: url.hostname,
-      port: url.port,
-      path: url.pathname,
-      method: 'POST',
-      headers: {
-        ...authHeader(TENANT_A.key),
-        'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
-        'Transfer-Encoding': 'chunked',
-      },
+    this.req = startPost(`${apiUrl}/v1/files`, {
+      ...authHeader(TENANT_A.key),
+      'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
+      'Transfer-Encoding': 'chunked',
     });
     this.response = new Promise((resolve, reject) => {
       this.req.on('response', (res: IncomingMessage) => {
