@@ -1,7 +1,6 @@
 import { connect, Socket } from 'node:net';
-import { sleep } from '../support/harness';
+import { authHeader, sleep, TENANT_A } from '../support/harness';
 import { useApp } from '../support/app-fixture';
-import { authHeader, TENANT_A } from '../support/harness';
 
 /**
  * The HTTP server's limits against slow and numerous clients, with small values so each case

@@ -3,9 +3,8 @@ import { parsePrometheusText } from '../../src/common/prometheus-text';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch.entity';
-import { sampleValue, until } from '../support/harness';
+import { authHeader, sampleValue, TENANT_A, until } from '../support/harness';
 import { useApp } from '../support/app-fixture';
-import { authHeader, TENANT_A } from '../support/harness';
 import { startApp, TestApp } from '../support/test-app';
 import { createBatch, uploadFile } from '../throttling/rate-limit-helpers';
 
