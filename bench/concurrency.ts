@@ -16,68 +16,42 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
+import { memoryOf, samplesOf, ServiceProcess, SimStats, TERMINAL_STATUSES } from '../test/support/harness';
 import {
+  benchEnv,
+  benchService,
+  benchSimulator,
   fmt,
-  isolatedEnv,
-  memoryOf,
   padFor,
-  Proc,
   sdk,
-  startService,
-  startSimulator,
-  startWorker,
+  SERVICE_PORT,
   tempDir,
-  waitForBatch,
+  waitForEnd,
   writeChatFile,
   writeShapedChatFile,
-} from './harness';
-
-const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 18000);
-const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 14080);
+} from './common';
 
 // ---------------------------------------------------------------------------------------------
 // Simulator and service helpers
 
-interface SimStats {
-  completed: number;
-  meanRunning: number;
-  meanWaiting: number;
-  maxWaiting: number;
-  preemptions: number;
-  maxInFlight: number;
-}
-
-const simBase = (sim: Proc): string => sim.url.replace(/\/v1$/, '');
-
-async function simReset(sim: Proc): Promise<void> {
-  await fetch(`${simBase(sim)}/sim/reset`, { method: 'POST' });
-}
-
-async function simStats(sim: Proc): Promise<SimStats> {
-  return (await (await fetch(`${simBase(sim)}/sim/stats`)).json()) as SimStats;
-}
-
-/** Reads a gauge or counter sum from the service's /metrics. */
-async function serviceMetric(url: string, name: string): Promise<number | null> {
+/** The sum of a metric's samples on the service's /metrics, or null when it has none (or is gone). */
+async function serviceMetric(svc: ServiceProcess, name: string): Promise<number | null> {
   try {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    let total: number | null = null;
-    for (const line of text.split('\n')) {
-      if (line.startsWith(name + ' ') || line.startsWith(name + '{'))
-        total = (total ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return total;
+    const samples = samplesOf(await svc.metrics(), name);
+    return samples.length ? samples.reduce((sum, x) => sum + x.value, 0) : null;
   } catch {
     return null;
   }
 }
 
-async function limitChanges(url: string): Promise<Record<string, number>> {
+async function limitChanges(svc: ServiceProcess): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   try {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    for (const m of text.matchAll(/^vllm_batch_concurrency_limit_changes_total\{reason="([^"]+)"\} (\S+)$/gm))
-      if (Number(m[2]) > 0) out[m[1]] = Number(m[2]);
+    for (const { labels, value } of samplesOf(
+      await svc.metrics(),
+      'vllm_batch_concurrency_limit_changes_total',
+    ))
+      if (value > 0) out[labels.reason] = value;
   } catch {
     // the service is gone
   }
@@ -135,7 +109,7 @@ async function runBatch(
   for (;;) {
     const b = await client.batches.retrieve(created.id);
     onPoll?.();
-    if (['completed', 'failed', 'expired', 'cancelled'].includes(b.status)) {
+    if (TERMINAL_STATUSES.includes(b.status)) {
       return { seconds: (performance.now() - t0) / 1000, batch: b };
     }
     await new Promise((r) => setTimeout(r, pollMs));
@@ -185,7 +159,7 @@ async function kvAt(blocks: number, path: string, bodies: string[], withFlood: b
   console.log(
     `\n### KV capacity ${blocks} blocks × 16 = ${capacity} tokens (${KV_LINES} lines of ${KV_PROMPT_TOKENS}${KV_SPREAD ? ` ± ${KV_SPREAD}` : ''} prompt + ${KV_MAX_TOKENS} max_tokens tokens, ${KV_STEP_MS} ms engine steps; ${knee} requests fill the cache)`,
   );
-  const sim = await startSimulator(SIM_PORT, {
+  const sim = await benchSimulator({
     SIM_NUM_GPU_BLOCKS: String(blocks),
     SIM_STEP_BASE_MS: KV_STEP_MS,
   });
@@ -193,22 +167,22 @@ async function kvAt(blocks: number, path: string, bodies: string[], withFlood: b
   try {
     // The service with default settings (adaptive).
     const serviceRun = async (who: string, env: Record<string, string>): Promise<void> => {
-      const iso = await isolatedEnv('bench_kv');
-      const svc = await startService(SERVICE_PORT, { ...iso.env, VLLM_BASE_URL: sim.url, ...env });
+      const iso = await benchEnv('bench_kv');
+      const svc = await benchService('all', { ...iso.env, VLLM_BASE_URL: sim.url, ...env });
       try {
         const client = sdk(svc.url);
-        await simReset(sim);
+        await sim.reset();
         const limits: number[] = [];
         let lastSample = 0;
         const { seconds, batch } = await runBatch(client, path, () => {
           if (performance.now() - lastSample < 1000) return;
           lastSample = performance.now();
-          void serviceMetric(svc.url, 'vllm_batch_concurrency_global_limit').then((v) => {
+          void serviceMetric(svc, 'vllm_batch_concurrency_global_limit').then((v) => {
             if (v !== null) limits.push(v);
           });
         });
-        const stats = await simStats(sim);
-        const changes = await limitChanges(svc.url);
+        const stats = await sim.stats();
+        const changes = await limitChanges(svc);
         if (batch.request_counts?.completed !== KV_LINES)
           throw new Error(`${who}: ${JSON.stringify(batch.request_counts)}`);
         // The first sample is the idle limit, read before the batch started.
@@ -224,8 +198,8 @@ async function kvAt(blocks: number, path: string, bodies: string[], withFlood: b
         });
         if (limits.length) console.log(`${who}: limit per second: ${limits.join(' ')}`);
       } finally {
-        await svc.stop();
-        await iso.cleanup();
+        await svc.proc.stop();
+        await iso.dispose();
       }
     };
     await serviceRun('service, default settings', {});
@@ -240,18 +214,18 @@ async function kvAt(blocks: number, path: string, bodies: string[], withFlood: b
       .split(',')
       .map((m) => Math.max(1, Math.round(Number(m) * knee)));
     for (const c of [...new Set(sweep)]) {
-      await simReset(sim);
+      await sim.reset();
       const rate = await directRun(sim.url, bodies, c);
       rows.push({
         who: 'direct client',
         inflight: String(c),
         rate,
-        stats: await simStats(sim),
+        stats: await sim.stats(),
         lines: KV_LINES,
       });
     }
   } finally {
-    await sim.stop();
+    await sim.proc.stop();
   }
   const best = Math.max(...rows.filter((r) => r.who === 'direct client').map((r) => r.rate));
   printRows(rows, best);
@@ -286,17 +260,17 @@ async function instant(): Promise<void> {
   console.log(
     `\n## instant: a ${lines}-line, ${mb} MB batch against an instant simulator, default settings, whole service in one process`,
   );
-  const sim = await startSimulator(SIM_PORT, { SIM_INSTANT: 'true' });
-  const iso = await isolatedEnv('bench_instant');
-  const svc = await startService(SERVICE_PORT, { ...iso.env, VLLM_BASE_URL: sim.url });
+  const sim = await benchSimulator({ SIM_INSTANT: 'true' });
+  const iso = await benchEnv('bench_instant');
+  const svc = await benchService('all', { ...iso.env, VLLM_BASE_URL: sim.url });
   try {
     const dir = await tempDir('bench');
     const path = join(dir, 'instant.jsonl');
     await writeChatFile(path, lines, padFor(mb * 1024 * 1024, lines));
     const client = sdk(svc.url);
     const { seconds, batch } = await runBatch(client, path);
-    const mem = await memoryOf(svc.child.pid as number);
-    const limit = await serviceMetric(svc.url, 'vllm_batch_concurrency_global_limit');
+    const mem = await memoryOf(svc.proc.pid);
+    const limit = await serviceMetric(svc, 'vllm_batch_concurrency_global_limit');
     const rate = lines / seconds;
     const bodies = await bodiesOf(path);
     const direct = await directRun(sim.url, bodies, 128);
@@ -310,9 +284,9 @@ async function instant(): Promise<void> {
       `direct client (128 in flight): ${fmt(direct)} req/s; service ÷ direct = ${fmt(rate / direct, 3)}`,
     );
   } finally {
-    await svc.stop();
-    await sim.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await sim.proc.stop();
+    await iso.dispose();
   }
 }
 
@@ -348,28 +322,28 @@ async function workers(): Promise<void> {
   console.log(
     `\n## workers: ${batches} batches of ${perBatch} lines against an instant simulator, an API process plus one or two worker processes`,
   );
-  const sim = await startSimulator(SIM_PORT, { SIM_INSTANT: 'true' });
+  const sim = await benchSimulator({ SIM_INSTANT: 'true' });
   const dir = await tempDir('bench');
   const path = join(dir, 'workers.jsonl');
   await writeChatFile(path, perBatch);
   const rates: number[] = [];
   try {
     for (const n of [1, 2]) {
-      const iso = await isolatedEnv(`bench_w${n}`);
+      const iso = await benchEnv(`bench_w${n}`);
       const env = { ...iso.env, VLLM_BASE_URL: sim.url };
-      const api = await startService(SERVICE_PORT, { ...env, APP_ROLE: 'api' });
-      const procs: Proc[] = [];
+      const api = await benchService('api', env);
+      const procs: ServiceProcess[] = [];
       try {
-        for (let i = 0; i < n; i++) procs.push(await startWorker(SERVICE_PORT + 1 + i, env));
+        for (let i = 0; i < n; i++) procs.push(await benchService('worker', env, SERVICE_PORT + 1 + i));
         const client = sdk(api.url);
         const ids: string[] = [];
         for (let i = 0; i < batches; i++)
           ids.push((await client.files.create({ file: createReadStream(path), purpose: 'batch' })).id);
-        const pids = { workers: procs.map((p) => p.child.pid as number), api: api.child.pid as number };
+        const pids = { workers: procs.map((p) => p.proc.pid), api: api.proc.pid };
         const cpu0 = {
           workers: await Promise.all(pids.workers.map(cpuSeconds)),
           api: await cpuSeconds(pids.api),
-          sim: await cpuSeconds(sim.child.pid as number),
+          sim: await cpuSeconds(sim.proc.pid),
           pg: await postgresCpu(),
         };
         const t0 = performance.now();
@@ -382,7 +356,7 @@ async function workers(): Promise<void> {
             }),
           ),
         );
-        const done = await Promise.all(created.map((b) => waitForBatch(client, b.id)));
+        const done = await Promise.all(created.map((b) => waitForEnd(client, b.id)));
         const seconds = (performance.now() - t0) / 1000;
         const total = done.reduce((a, b) => a + (b.request_counts?.completed ?? 0), 0);
         rates.push(total / seconds);
@@ -391,7 +365,7 @@ async function workers(): Promise<void> {
         const spent = {
           workers: workerCpu.map((c, i) => c - cpu0.workers[i]),
           api: (await cpuSeconds(pids.api)) - cpu0.api,
-          sim: (await cpuSeconds(sim.child.pid as number)) - cpu0.sim,
+          sim: (await cpuSeconds(sim.proc.pid)) - cpu0.sim,
           pg: (await postgresCpu()) - cpu0.pg,
         };
         console.log(`${n} worker(s): ${total} lines in ${fmt(seconds, 2)} s = ${fmt(total / seconds)} req/s`);
@@ -399,13 +373,13 @@ async function workers(): Promise<void> {
           `  CPU seconds per 1,000 requests: worker(s) ${spent.workers.map(perK).join(' + ')}, API ${perK(spent.api)}, simulator ${perK(spent.sim)}, PostgreSQL ${perK(spent.pg)}; machine busy ${fmt((100 * (spent.workers.reduce((a, b) => a + b, 0) + spent.api + spent.sim + spent.pg)) / seconds / cpus().length)} % of ${cpus().length} cores`,
         );
       } finally {
-        for (const p of procs) await p.stop();
-        await api.stop();
-        await iso.cleanup();
+        for (const p of procs) await p.proc.stop();
+        await api.proc.stop();
+        await iso.dispose();
       }
     }
   } finally {
-    await sim.stop();
+    await sim.proc.stop();
   }
   const ratio = rates[1] / rates[0];
   console.log(
@@ -420,14 +394,14 @@ async function validation(): Promise<void> {
   const targetMb = Number(process.env.BENCH_UPLOAD_MB ?? 200);
   const lines = 50_000;
   console.log(`\n## validation: a ${targetMb} MB, ${lines}-line file uploaded and validated (APP_ROLE=all)`);
-  const sim = await startSimulator(SIM_PORT, { SIM_INSTANT: 'true' });
-  const iso = await isolatedEnv('bench_val');
-  const svc = await startService(SERVICE_PORT, { ...iso.env, VLLM_BASE_URL: sim.url });
+  const sim = await benchSimulator({ SIM_INSTANT: 'true' });
+  const iso = await benchEnv('bench_val');
+  const svc = await benchService('all', { ...iso.env, VLLM_BASE_URL: sim.url });
   try {
     const dir = await tempDir('bench');
     const path = join(dir, 'big.jsonl');
     const bytes = await writeChatFile(path, lines, padFor(targetMb * 1024 * 1024, lines));
-    const pid = svc.child.pid as number;
+    const pid = svc.proc.pid;
     const before = await memoryOf(pid);
     const client = sdk(svc.url);
     const t0 = performance.now();
@@ -449,7 +423,7 @@ async function validation(): Promise<void> {
     }
     const t2 = performance.now();
     const afterValidation = await memoryOf(pid);
-    await waitForBatch(client, batch.id);
+    await waitForEnd(client, batch.id);
     const mb = bytes / 1048576;
     const seconds = (t2 - t0) / 1000;
     const growth = afterValidation.peakMb - before.rssMb;
@@ -463,9 +437,9 @@ async function validation(): Promise<void> {
       `service RSS before ${fmt(before.rssMb)} MB, peak by end of upload ${fmt(afterUpload.peakMb)} MB, by end of validation ${fmt(afterValidation.peakMb)} MB: growth ${fmt(growth)} MB (target < 100) → ${growth < 100 ? 'PASS' : 'MISS'}`,
     );
   } finally {
-    await svc.stop();
-    await sim.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await sim.proc.stop();
+    await iso.dispose();
   }
 }
 
@@ -478,12 +452,12 @@ async function fairness(): Promise<void> {
   console.log(
     `\n## fairness: a ${small}-line batch alone, then submitted 5 s into a ${large}-line batch (KV-bound simulator, ${KV_BASE_BLOCKS} blocks, default settings)`,
   );
-  const sim = await startSimulator(SIM_PORT, {
+  const sim = await benchSimulator({
     SIM_NUM_GPU_BLOCKS: String(KV_BASE_BLOCKS),
     SIM_STEP_BASE_MS: KV_STEP_MS,
   });
-  const iso = await isolatedEnv('bench_fair');
-  const svc = await startService(SERVICE_PORT, { ...iso.env, VLLM_BASE_URL: sim.url });
+  const iso = await benchEnv('bench_fair');
+  const svc = await benchService('all', { ...iso.env, VLLM_BASE_URL: sim.url });
   try {
     const dir = await tempDir('bench');
     const bigPath = join(dir, 'large.jsonl');
@@ -504,9 +478,9 @@ async function fairness(): Promise<void> {
       `FIFO behind the large batch would have taken ≥ ${fmt(big.seconds - 5, 1)} s (${fmt((big.seconds - 5) / alone.seconds, 1)} × alone)`,
     );
   } finally {
-    await svc.stop();
-    await sim.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await sim.proc.stop();
+    await iso.dispose();
   }
 }
 

@@ -6,7 +6,7 @@
  * counted them would show.
  */
 import { Client } from 'pg';
-import { fmt, isolatedEnv, sdk, startService, tempDir, writeChatFile } from './harness';
+import { benchEnv, benchService, fmt, sdk, tempDir, writeChatFile } from './common';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 
@@ -28,7 +28,6 @@ const autocannon = require('autocannon') as (
 const cannon = (opts: Record<string, unknown>): Promise<AutocannonResult> =>
   new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
 
-const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 14080);
 const KEY = 'sk-bench-metrics-0001';
 
 function percentile(sorted: number[], p: number): number {
@@ -80,8 +79,8 @@ async function metricsLoad(): Promise<void> {
   console.log(
     `\n## metrics: GET /v1/batches?limit=1 latency at idle vs during ${scrapes} requests to ${floodPath} at ${connections} concurrent (${batches} batches in the table)`,
   );
-  const iso = await isolatedEnv('bench_metrics');
-  const svc = await startService(SERVICE_PORT, { ...iso.env, APP_ROLE: 'api', API_KEYS: `bench:${KEY}` });
+  const iso = await benchEnv('bench_metrics');
+  const svc = await benchService('api', { ...iso.env, API_KEYS: `bench:${KEY}` });
   try {
     const client = sdk(svc.url, KEY);
     const dir = await tempDir('bench');
@@ -123,8 +122,8 @@ async function metricsLoad(): Promise<void> {
       `scrapes: ${result.requests.total} sent, ${result['2xx']} × 200, ${result.non2xx} other statuses ${JSON.stringify(result.statusCodeStats ?? {})}, ${result.errors} errors, ${result.timeouts} timeouts`,
     );
   } finally {
-    await svc.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await iso.dispose();
   }
 }
 

@@ -14,22 +14,19 @@ import { Readable } from 'node:stream';
 import { toFile } from 'openai';
 import { CONCURRENCY_SCENARIOS } from './concurrency';
 import { METRICS_SCENARIOS } from './metrics-load';
+import { memoryOf, stopChildrenOnSignals } from '../test/support/harness';
 import {
+  benchEnv,
+  benchService,
+  benchSimulator,
   directClient,
   fmt,
-  isolatedEnv,
-  memoryOf,
   padFor,
   sdk,
-  startService,
-  startSimulator,
   tempDir,
-  waitForBatch,
+  waitForEnd,
   writeChatFile,
-} from './harness';
-
-const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 18000);
-const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 14080);
+} from './common';
 
 async function throughput(): Promise<void> {
   const n = Number(process.env.BENCH_LINES ?? 5000);
@@ -37,9 +34,9 @@ async function throughput(): Promise<void> {
   console.log(
     `\n## throughput: ${n}-line chat batch, in-flight ${concurrency}, simulator with its default engine`,
   );
-  const sim = await startSimulator(SIM_PORT);
-  const iso = await isolatedEnv('bench_tp');
-  const svc = await startService(SERVICE_PORT, {
+  const sim = await benchSimulator();
+  const iso = await benchEnv('bench_tp');
+  const svc = await benchService('all', {
     ...iso.env,
     VLLM_BASE_URL: sim.url,
     WORKER_CONCURRENCY_MODE: 'fixed',
@@ -57,7 +54,7 @@ async function throughput(): Promise<void> {
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
     });
-    const done = await waitForBatch(client, batch.id);
+    const done = await waitForEnd(client, batch.id);
     const serviceSeconds = (performance.now() - t0) / 1000;
     const serviceRate = n / serviceSeconds;
     const directRate = await directClient(sim.url, n, concurrency);
@@ -67,23 +64,23 @@ async function throughput(): Promise<void> {
     console.log(`direct client, same concurrency:          ${fmt(directRate)} req/s`);
     console.log(`ratio service / direct:                   ${fmt(serviceRate / directRate, 3)}`);
   } finally {
-    await svc.stop();
-    await sim.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await sim.proc.stop();
+    await iso.dispose();
   }
 }
 
 async function upload(): Promise<void> {
   const targetMb = Number(process.env.BENCH_UPLOAD_MB ?? 199);
   console.log(`\n## upload: one ${targetMb} MB batch file through POST /v1/files`);
-  const iso = await isolatedEnv('bench_up');
-  const svc = await startService(SERVICE_PORT, { ...iso.env, APP_ROLE: 'api' });
+  const iso = await benchEnv('bench_up');
+  const svc = await benchService('api', iso.env);
   try {
     const dir = await tempDir('bench');
     const path = join(dir, 'big.jsonl');
     const lines = 50_000;
     const bytes = await writeChatFile(path, lines, padFor(targetMb * 1024 * 1024, lines));
-    const before = await memoryOf(svc.child.pid as number);
+    const before = await memoryOf(svc.proc.pid);
     const client = sdk(svc.url);
     const t0 = performance.now();
     const file = await client.files.create({
@@ -91,13 +88,13 @@ async function upload(): Promise<void> {
       purpose: 'batch',
     });
     const seconds = (performance.now() - t0) / 1000;
-    const after = await memoryOf(svc.child.pid as number);
+    const after = await memoryOf(svc.proc.pid);
     console.log(`file: ${fmt(bytes / 1048576)} MB (${file.bytes} bytes stored)`);
     console.log(`upload time: ${fmt(seconds, 2)} s (${fmt(bytes / 1048576 / seconds)} MB/s)`);
     console.log(`service RSS before: ${fmt(before.rssMb)} MB, peak during upload: ${fmt(after.peakMb)} MB`);
   } finally {
-    await svc.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await iso.dispose();
   }
 }
 
@@ -106,9 +103,9 @@ async function large(): Promise<void> {
   console.log(
     `\n## large: ${lines}-line ~200 MB batch, instant simulator, whole service in one process (APP_ROLE=all)`,
   );
-  const sim = await startSimulator(SIM_PORT, { SIM_INSTANT: 'true' });
-  const iso = await isolatedEnv('bench_large');
-  const svc = await startService(SERVICE_PORT, {
+  const sim = await benchSimulator({ SIM_INSTANT: 'true' });
+  const iso = await benchEnv('bench_large');
+  const svc = await benchService('all', {
     ...iso.env,
     VLLM_BASE_URL: sim.url,
     WORKER_FIXED_INFLIGHT: '128',
@@ -131,8 +128,8 @@ async function large(): Promise<void> {
     });
     let validatedAt = 0;
     const peakByStatus: Record<string, number> = {};
-    const pid = svc.child.pid as number;
-    const done = await waitForBatch(client, batch.id, (b) => {
+    const pid = svc.proc.pid;
+    const done = await waitForEnd(client, batch.id, (b) => {
       if (!validatedAt && b.status !== 'validating') validatedAt = performance.now();
       void memoryOf(pid).then((m) => {
         peakByStatus[b.status] = Math.max(peakByStatus[b.status] ?? 0, m.rssMb);
@@ -142,7 +139,7 @@ async function large(): Promise<void> {
       `service RSS by batch status (max sampled): ${JSON.stringify(Object.fromEntries(Object.entries(peakByStatus).map(([k, v]) => [k, Math.round(v)])))}`,
     );
     const t2 = performance.now();
-    const mem = await memoryOf(svc.child.pid as number);
+    const mem = await memoryOf(svc.proc.pid);
     // Count custom ids in the output as it streams by.
     const seen = new Set<string>();
     let dupes = 0;
@@ -170,9 +167,9 @@ async function large(): Promise<void> {
     const out = await stat(path);
     void out;
   } finally {
-    await svc.stop();
-    await sim.stop();
-    await iso.cleanup();
+    await svc.proc.stop();
+    await sim.proc.stop();
+    await iso.dispose();
   }
 }
 
@@ -185,6 +182,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
 };
 
 async function main(): Promise<void> {
+  stopChildrenOnSignals();
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length ? wanted : Object.keys(SCENARIOS);
   for (const name of names) {

@@ -6,11 +6,12 @@ export interface PromSample {
 
 /**
  * Parses the Prometheus text format (version 0.0.4, what vLLM's prometheus_client serves) into
- * samples by metric name. Only the names in `wanted` are kept (vLLM exports hundreds of series;
- * the controller needs five), comments and timestamps are skipped, label values are unescaped.
+ * samples by metric name. Only the names in `wanted` are kept when it is given (vLLM exports
+ * hundreds of series; the controller needs five), comments and timestamps are skipped, label values
+ * are unescaped.
  * Lines that do not parse are ignored rather than failing the whole scrape.
  */
-export function parsePrometheusText(text: string, wanted: ReadonlySet<string>): Map<string, PromSample[]> {
+export function parsePrometheusText(text: string, wanted?: ReadonlySet<string>): Map<string, PromSample[]> {
   const out = new Map<string, PromSample[]>();
   let start = 0;
   while (start < text.length) {
@@ -24,7 +25,7 @@ export function parsePrometheusText(text: string, wanted: ReadonlySet<string>): 
     const nameEnd = brace !== -1 && (space === -1 || brace < space) ? brace : space;
     if (nameEnd <= 0) continue;
     const name = line.slice(0, nameEnd);
-    if (!wanted.has(name)) continue;
+    if (wanted && !wanted.has(name)) continue;
     let labels: Record<string, string> = {};
     let rest: string;
     if (nameEnd === brace) {

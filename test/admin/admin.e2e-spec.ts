@@ -1,5 +1,6 @@
-import { PrivateRedis } from '../support/processes';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { authHeader, PrivateRedis, TENANT_A } from '../support/harness';
+import { startApp } from '../support/test-app';
 
 const basic = (user: string, password: string): Record<string, string> => ({
   Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
@@ -8,6 +9,7 @@ const basic = (user: string, password: string): Record<string, string> => ({
 const from = (address: string): Record<string, string> => ({ 'X-Forwarded-For': address });
 
 const ADMIN = { user: 'ops', password: 'board-pass-9f2c' };
+const ADMIN_ENV = { APP_ROLE: 'api', ADMIN_USER: ADMIN.user, ADMIN_PASSWORD: ADMIN.password };
 const ADD_JOB = '/admin/queues/api/queues/webhooks/add';
 
 interface Envelope {
@@ -15,23 +17,7 @@ interface Envelope {
 }
 
 describe('Bull Board at /admin/queues on ADMIN_PORT', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({
-      APP_ROLE: 'api',
-      ADMIN_USER: ADMIN.user,
-      ADMIN_PASSWORD: ADMIN.password,
-      TRUST_PROXY: 'loopback',
-    });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-  });
+  const { env, app } = useApp({ env: { ...ADMIN_ENV, TRUST_PROXY: 'loopback' } });
 
   it('answers 401 with a Basic challenge without credentials, or with wrong ones', async () => {
     const cases: Record<string, string>[] = [
@@ -220,26 +206,17 @@ describe('Bull Board at /admin/queues on ADMIN_PORT', () => {
 });
 
 describe('Bull Board while Redis is down', () => {
-  let env: TestEnv;
-  let app: TestApp | undefined;
   let redis: PrivateRedis;
 
   beforeAll(async () => {
     // A private redis-server for the queues and the login counters: the machine's own is never stopped.
     redis = await PrivateRedis.start();
-    env = await createTestEnv({
-      APP_ROLE: 'api',
-      ADMIN_USER: ADMIN.user,
-      ADMIN_PASSWORD: ADMIN.password,
-      REDIS_URL: redis.url,
-    });
-    app = await startApp(env.env);
   });
 
+  const { app } = useApp({ env: () => ({ ...ADMIN_ENV, REDIS_URL: redis.url }) });
+
   afterAll(async () => {
-    await app?.close();
     await redis?.kill();
-    await env?.dispose();
   });
 
   it('answers 503 in the envelope instead of hanging, and serves again once Redis is back', async () => {

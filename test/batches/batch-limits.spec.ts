@@ -1,7 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { BatchLimitsRepository } from '../../src/domain/batches/batch-limits.repository';
 import { dataSourceOptions, runMigrations } from '../../src/platform/database/data-source';
-import { createTestEnv, TestEnv } from '../support/test-app';
+import { createTestEnv, TestEnv } from '../support/harness';
 
 /**
  * The per-tenant limits' SQL against the real PostgreSQL. Two DataSources stand for two worker (or

@@ -1,8 +1,6 @@
-import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
 import { simulatedAnswer } from '../../simulator/answers';
 import { FilesService } from '../../src/domain/files/files.service';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import {
   chatLine,
   Json,
@@ -13,51 +11,24 @@ import {
   waitUntil,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import {
-  authHeader,
-  createTestEnv,
-  startApp,
-  TENANT_A,
-  TENANT_B,
-  TestApp,
-  TestEnv,
-} from '../support/test-app';
+import { FAST_RETRIES, fixedInflight, RELAXED_LIMITS, useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A, TENANT_B } from '../support/harness';
 
 describe('Batches API (end to end through the official SDK, against the vLLM simulator)', () => {
-  let sim: RunningSimulator;
-  let env: TestEnv;
-  let app: TestApp;
-  let a: OpenAI;
-  let b: OpenAI;
-
-  beforeAll(async () => {
-    sim = await createSimulator({ port: 0, stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 });
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
+  const { sim, app, a, b } = useApp({
+    simulator: { stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 },
+    env: {
       BATCH_COMPLETION_WINDOWS: '1h,3s',
       // These tests are about API semantics (cancel and expiry need a batch that is still running),
       // so the in-flight level is pinned rather than left to the adaptive controller.
-      WORKER_CONCURRENCY_MODE: 'fixed',
-      WORKER_FIXED_INFLIGHT: '16',
-      WORKER_RETRY_BASE_MS: '20',
-      WORKER_RETRY_MAX_MS: '100',
+      ...fixedInflight(16),
+      ...FAST_RETRIES,
       WORKER_MAX_ATTEMPTS: '10',
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
+      ...RELAXED_LIMITS,
       RECONCILE_INTERVAL_MS: '1000',
       // Not OpenAI's 30: proves the default expiry of batch files follows the configuration.
       FILE_DEFAULT_EXPIRY_DAYS: '7',
-    });
-    app = await startApp(env.env);
-    a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
-    b = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_B.key, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-    await sim?.close();
+    },
   });
 
   beforeEach(() => sim.setOptions({ stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 }));

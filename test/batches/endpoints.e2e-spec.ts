@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { simulatedAnswer } from '../../simulator/answers';
 import { pairTokens, scoreFor } from '../../simulator/scoring';
-import { countTokens, createSimulator, RunningSimulator } from '../../simulator/simulator';
+import { countTokens } from '../../simulator/simulator';
 import {
   Json,
   LineSpec,
@@ -11,7 +11,7 @@ import {
   waitForBatch,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { fixedInflight, RELAXED_LIMITS, useApp } from '../support/app-fixture';
 
 type CreateEndpoint = OpenAI.Batches.BatchCreateParams['endpoint'];
 
@@ -23,31 +23,14 @@ const line = (customId: string, url: string, body: Record<string, unknown>): Lin
 });
 
 describe('Batch endpoints: /v1/responses, vLLM scoring, endpoints vLLM does not serve (official SDK)', () => {
-  let sim: RunningSimulator;
-  let env: TestEnv;
-  let app: TestApp;
-  let client: OpenAI;
-
-  beforeAll(async () => {
-    sim = await createSimulator({ port: 0, stepBaseMs: 1, stepPerSeqMs: 0.01, outputTokens: 4 });
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
+  const { sim, client } = useApp({
+    simulator: { stepBaseMs: 1, stepPerSeqMs: 0.01, outputTokens: 4 },
+    env: {
       // /v1/completions left out on purpose: a deployment chooses its endpoints.
       BATCH_ENDPOINTS: '/v1/chat/completions,/v1/embeddings,/v1/responses,/v1/score,/v1/rerank',
-      WORKER_CONCURRENCY_MODE: 'fixed',
-      WORKER_FIXED_INFLIGHT: '16',
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
-    });
-    app = await startApp(env.env);
-    client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-    await sim?.close();
+      ...fixedInflight(16),
+      ...RELAXED_LIMITS,
+    },
   });
 
   afterEach(() => sim.setOptions({ unsupportedEndpoints: [] }));

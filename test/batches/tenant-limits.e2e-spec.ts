@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import { fixedInflight, RELAXED_LIMITS, useApp } from '../support/app-fixture';
 
 /**
  * Per-tenant limits through the official SDK: BATCH_ENQUEUED_TOKEN_LIMIT (per tenant and model,
@@ -18,11 +17,17 @@ describe('tenant limits: enqueued tokens per model, active batches (end to end)'
         chatLine(`big-${i}`, 'x'.repeat(40), { model, max_tokens: 100 }),
       ),
     );
-  let sim: RunningSimulator;
-  let env: TestEnv;
-  let app: TestApp;
-  let a: OpenAI;
-  let b: OpenAI;
+
+  const { sim, a, b } = useApp({
+    simulator: { models: ['sim-model', 'other-model'], stepBaseMs: 1, outputTokens: 4 },
+    env: {
+      BATCH_ENQUEUED_TOKEN_LIMIT: String(LIMIT),
+      BATCH_MAX_ACTIVE_PER_TENANT: '3',
+      ...fixedInflight(64),
+      ...RELAXED_LIMITS,
+      RECONCILE_INTERVAL_MS: '1000',
+    },
+  });
 
   const slow = (): void => sim.setOptions({ stepBaseMs: 100, stepPerSeqMs: 0, outputTokens: 100 });
   const fast = (): void => sim.setOptions({ stepBaseMs: 1, stepPerSeqMs: 0, outputTokens: 4 });
@@ -32,35 +37,6 @@ describe('tenant limits: enqueued tokens per model, active batches (end to end)'
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
     });
-
-  beforeAll(async () => {
-    sim = await createSimulator({
-      port: 0,
-      models: ['sim-model', 'other-model'],
-      stepBaseMs: 1,
-      outputTokens: 4,
-    });
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
-      BATCH_ENQUEUED_TOKEN_LIMIT: String(LIMIT),
-      BATCH_MAX_ACTIVE_PER_TENANT: '3',
-      WORKER_CONCURRENCY_MODE: 'fixed',
-      WORKER_FIXED_INFLIGHT: '64',
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
-      RECONCILE_INTERVAL_MS: '1000',
-    });
-    app = await startApp(env.env);
-    a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
-    b = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_B.key, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-    await sim?.close();
-  });
 
   it("a tenant's second large batch for a model fails with token_limit_exceeded while its first runs; other tenants and models are unaffected; it fits once the first finishes", async () => {
     slow();

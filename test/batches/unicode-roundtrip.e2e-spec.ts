@@ -1,7 +1,5 @@
-import OpenAI from 'openai';
 import { Client } from 'pg';
 import { simulatedAnswer } from '../../simulator/answers';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { formatLine } from '../../src/worker/output/batch-finalizer.service';
 import {
   chatLine,
@@ -13,7 +11,7 @@ import {
   waitForBatch,
 } from '../support/batch-helpers';
 import { assertConforms } from '../support/openai-schema';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { fixedInflight, useApp } from '../support/app-fixture';
 
 /**
  * Every byte, every time: a batch whose ids, prompts and answers are full of non-ASCII text goes
@@ -49,33 +47,9 @@ function lines(n: number, prefix: string): { specs: LineSpec[]; prompts: Map<str
 }
 
 describe('non-ASCII batches, byte for byte (official SDK, both storage drivers)', () => {
-  let sim: RunningSimulator;
-  let env: TestEnv;
-  let app: TestApp;
-  let client: OpenAI;
-
-  beforeAll(async () => {
-    sim = await createSimulator({
-      port: 0,
-      stepBaseMs: 1,
-      stepPerSeqMs: 0,
-      outputTokens: 3,
-      maxModelLen: 2048,
-    });
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
-      WORKER_CONCURRENCY_MODE: 'fixed',
-      WORKER_FIXED_INFLIGHT: '32',
-      THROTTLE_READ_LIMIT: '100000',
-    });
-    app = await startApp(env.env);
-    client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-    await sim?.close();
+  const { sim, env, client } = useApp({
+    simulator: { stepBaseMs: 1, stepPerSeqMs: 0, outputTokens: 3, maxModelLen: 2048 },
+    env: { ...fixedInflight(32), THROTTLE_READ_LIMIT: '100000' },
   });
 
   /** The output or error file as the worker recorded it: its rows, formatted, in line order. */

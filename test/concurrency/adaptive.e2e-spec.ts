@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { RELAXED_LIMITS, useApp } from '../support/app-fixture';
+import { sampleValue, TENANT_A } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 
 /**
  * End to end: the whole app with default settings against a KV-bound simulator. The adaptive
@@ -14,8 +15,15 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
   const BLOCKS = 512;
   const KNEE = Math.floor(BLOCKS / 30);
   const N = 600;
-  let sim: RunningSimulator;
-  let env: TestEnv;
+
+  // Plain ASCII answers: the simulated GPU shares this process's CPU with the service, and the
+  // multi-byte answers (covered by the batches and storage suites) cost enough CPU per request to
+  // slow its steps and blur what this test measures, the controller's level against the knee.
+  const { sim, env } = useApp({
+    app: false,
+    simulator: { numGpuBlocks: BLOCKS, stepBaseMs: 4, stepPerSeqMs: 0.05, asciiOnly: true },
+    env: RELAXED_LIMITS,
+  });
 
   const lines = toJsonl(
     Array.from({ length: N }, (_, i) => {
@@ -41,7 +49,7 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
       const seconds = (performance.now() - t0) / 1000;
       expect(done.request_counts).toEqual({ total: N, completed: N, failed: 0 });
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      const limit = Number(/^vllm_batch_concurrency_global_limit (\S+)$/m.exec(metrics)?.[1]);
+      const limit = sampleValue(metrics, 'vllm_batch_concurrency_global_limit') ?? NaN;
       const result = { rate: N / seconds, stats: sim.stats(), limit };
       if (process.env.DEBUG_CONCURRENCY) console.log(JSON.stringify({ overrides, ...result }));
       return result;
@@ -49,30 +57,6 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
       await app.close();
     }
   }
-
-  beforeAll(async () => {
-    // Plain ASCII answers: the simulated GPU shares this process's CPU with the service, and the
-    // multi-byte answers (covered by the batches and storage suites) cost enough CPU per request to
-    // slow its steps and blur what this test measures, the controller's level against the knee.
-    sim = await createSimulator({
-      port: 0,
-      numGpuBlocks: BLOCKS,
-      stepBaseMs: 4,
-      stepPerSeqMs: 0.05,
-      asciiOnly: true,
-    });
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
-    });
-  });
-
-  afterAll(async () => {
-    await env?.dispose();
-    await sim?.close();
-  });
 
   it('keeps the waiting queue small near the knee; a fixed limit of 500 floods it for no more throughput', async () => {
     const adaptive = await run({});
@@ -105,9 +89,9 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
         endpoint: '/v1/chat/completions',
         completion_window: '24h',
       });
-      const metric = async (name: string): Promise<number> => {
+      const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
         const text = await (await fetch(`${app.url}/metrics`)).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        return sampleValue(text, name, labels) ?? NaN;
       };
       // Let the batch settle at the knee.
       await new Promise((r) => setTimeout(r, 2500));
@@ -142,7 +126,8 @@ describe('adaptive in-flight limit (end to end, KV-bound simulator)', () => {
       let yielded = 0;
       for (const deadline = Date.now() + 3000; yielded < 1 && Date.now() < deadline;) {
         yielded =
-          (await metric('vllm_batch_concurrency_limit_changes_total{reason="interactive_traffic"}')) || 0;
+          (await metric('vllm_batch_concurrency_limit_changes_total', { reason: 'interactive_traffic' })) ||
+          0;
         if (yielded < 1) await new Promise((r) => setTimeout(r, 250));
       }
       expect(interactive).toBeGreaterThan(0);

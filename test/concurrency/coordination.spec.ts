@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/platform/config/app-config';
 import { ConcurrencyController } from '../../src/worker/concurrency/concurrency-controller.service';
 import { VllmMetricsSource, VllmSample } from '../../src/worker/concurrency/vllm-metrics';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
-import { REDIS_URL } from '../support/test-app';
+import { REDIS_URL } from '../support/harness';
 
 /**
  * Integration (real Redis): two worker processes' controllers, in one process here, coordinate one

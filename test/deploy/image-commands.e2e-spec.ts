@@ -6,8 +6,15 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { ensureBuilt, freePort, killAll, ManagedProcess, until } from '../support/processes';
-import { createTestEnv, TestEnv } from '../support/test-app';
+import {
+  createTestEnv,
+  ensureBuilt,
+  freePort,
+  killAll,
+  ManagedProcess,
+  TestEnv,
+  until,
+} from '../support/harness';
 import { DOCKER_DIR, imageCommand, ROOT } from './compose-checks';
 
 const IMAGE = imageCommand(readFileSync(path.join(DOCKER_DIR, 'Dockerfile'), 'utf8'));

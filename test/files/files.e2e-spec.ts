@@ -1,19 +1,12 @@
 import OpenAI, { toFile } from 'openai';
-import { request as httpRequest } from 'node:http';
+import { startPost } from '../support/multipart';
 import { DataSource } from 'typeorm';
 import { FilesService } from '../../src/domain/files/files.service';
 import { Json } from '../support/batch-helpers';
 import spec from '../fixtures/openai-files-batches.openapi.json';
 import { assertConforms } from '../support/openai-schema';
-import {
-  authHeader,
-  createTestEnv,
-  startApp,
-  TENANT_A,
-  TENANT_B,
-  TestApp,
-  TestEnv,
-} from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A } from '../support/harness';
 
 const jsonl = (n: number): string =>
   Array.from({ length: n }, (_, i) =>
@@ -26,25 +19,8 @@ const jsonl = (n: number): string =>
   ).join('\n') + '\n';
 
 describe('Files API (end to end, official SDK + HTTP)', () => {
-  let env: TestEnv;
-  let app: TestApp;
-  let a: OpenAI;
-  let b: OpenAI;
-
-  beforeAll(async () => {
-    env = await createTestEnv({
-      MAX_BATCH_FILE_MB: '2',
-      MAX_UPLOAD_MB: '4',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-    });
-    app = await startApp(env.env);
-    a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
-    b = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_B.key, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
+  const { env, app, a, b } = useApp({
+    env: { MAX_BATCH_FILE_MB: '2', MAX_UPLOAD_MB: '4', THROTTLE_FILE_UPLOAD_LIMIT: '1000' },
   });
 
   const expectError = async (res: Response, status: number, code?: string | null, param?: string | null) => {
@@ -300,18 +276,11 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   it('leaves no file object and no bytes when the client aborts mid-upload', async () => {
     const before = await env.listStored();
     const countBefore = (await a.files.list()).data.length;
-    const url = new URL(`${app.url}/v1/files`);
     await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        headers: {
-          ...authHeader(TENANT_A.key),
-          'content-type': 'multipart/form-data; boundary=BOUND',
-          'content-length': String(10 * 1024 * 1024),
-        },
+      const req = startPost(`${app.url}/v1/files`, {
+        ...authHeader(TENANT_A.key),
+        'content-type': 'multipart/form-data; boundary=BOUND',
+        'content-length': String(10 * 1024 * 1024),
       });
       req.on('error', () => resolve());
       req.write('--BOUND\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n');

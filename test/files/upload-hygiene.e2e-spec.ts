@@ -2,7 +2,8 @@ import { readdir, readlink } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import { multipartBody, Part, rawPost, RawOutcome } from '../support/multipart';
 import { assertConforms } from '../support/openai-schema';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A } from '../support/harness';
 
 const MB = 1024 * 1024;
 const BOUNDARY = 'hyg1ene';
@@ -44,23 +45,14 @@ interface Shape {
 }
 
 describe('Upload hygiene: a rejected upload leaves nothing behind (end to end, raw HTTP)', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({
+  const { env, app } = useApp({
+    env: {
       MAX_BATCH_FILE_MB: '1',
       MAX_UPLOAD_MB: '12',
       THROTTLE_FILE_UPLOAD_LIMIT: '100000',
       // No maintenance pass mid-test: it would open database connections of its own.
       RECONCILE_INTERVAL_MS: '3600000',
-    });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
+    },
   });
 
   const send = (shape: Shape): Promise<RawOutcome> => {

@@ -1,5 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import {
+  createTestEnv,
   hasPrivatePostgres,
   killAll,
   metricValue,
@@ -7,9 +8,9 @@ import {
   PrivateRedis,
   ServiceProcess,
   startService,
+  TestEnv,
   until,
-} from '../support/processes';
-import { createTestEnv, TestEnv } from '../support/test-app';
+} from '../support/harness';
 
 interface ReadyBody {
   status: string;

@@ -1,6 +1,6 @@
 import { connect, Socket } from 'node:net';
-import { sleep } from '../support/processes';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { authHeader, sleep, TENANT_A } from '../support/harness';
+import { useApp } from '../support/app-fixture';
 
 /**
  * The HTTP server's limits against slow and numerous clients, with small values so each case
@@ -137,19 +137,11 @@ const BATCH_LINE =
   }) + '\n';
 
 describe('HTTP server limits (slow clients, connection cap)', () => {
-  let env: TestEnv;
-  let app: TestApp;
+  const { env, app } = useApp({ env: { APP_ROLE: 'api', ...LIMITS } });
   let port: number;
 
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api', ...LIMITS });
-    app = await startApp(env.env);
+  beforeAll(() => {
     port = Number(new URL(app.url).port);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
   });
 
   it('closes a connection that trickles its headers, answering 408 in the envelope', async () => {

@@ -1,5 +1,13 @@
-import { killAll, ServiceProcess, startService, until } from '../support/processes';
-import { authHeader, createTestEnv, TENANT_A, TestEnv } from '../support/test-app';
+import {
+  authHeader,
+  createTestEnv,
+  killAll,
+  ServiceProcess,
+  startService,
+  TENANT_A,
+  TestEnv,
+  until,
+} from '../support/harness';
 
 /**
  * Secrets through the built service, its log read back: every header and query parameter the

@@ -1,12 +1,14 @@
 import { DataSource } from 'typeorm';
+import { parsePrometheusText } from '../../src/common/prometheus-text';
 import { BACKLOG_REFRESH_MS } from '../../src/platform/metrics/metrics-refresh.service';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { ALL_STATUSES } from '../../src/domain/batches/batch-status';
 import { BATCH_METRICS } from '../../src/domain/batches/batch.metrics';
 import { THROTTLE_METRICS } from '../../src/api/throttling/throttle.metrics';
-import { until } from '../support/processes';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
-import { createBatch, sampleValue, uploadFile } from '../throttling/rate-limit-helpers';
+import { authHeader, sampleValue, TENANT_A, until } from '../support/harness';
+import { useApp } from '../support/app-fixture';
+import { startApp, TestApp } from '../support/test-app';
+import { createBatch, uploadFile } from '../throttling/rate-limit-helpers';
 
 const scrape = async (app: TestApp, headers: Record<string, string> = {}): Promise<string> => {
   const res = await fetch(`${app.url}/metrics`, { headers });
@@ -34,29 +36,17 @@ const scrapeUntil = (app: TestApp, check: (text: string) => void): Promise<strin
 /** Every label value in the exposition, by label name. */
 function labelValues(text: string): Map<string, Set<string>> {
   const values = new Map<string, Set<string>>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      if (!values.has(m[1])) values.set(m[1], new Set());
-      values.get(m[1])!.add(m[2]);
+  for (const samples of parsePrometheusText(text).values()) {
+    for (const [label, value] of samples.flatMap((s) => Object.entries(s.labels))) {
+      if (!values.has(label)) values.set(label, new Set());
+      values.get(label)!.add(value);
     }
   }
   return values;
 }
 
 describe('/metrics', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api' });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-  });
+  const { env, app } = useApp({ env: { APP_ROLE: 'api' } });
 
   it('is public (no API key), prefixed, and includes the process metrics', async () => {
     const text = await scrape(app);

@@ -1,10 +1,18 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, type IncomingMessage } from 'node:http';
+import { startPost } from '../support/multipart';
 import { utimes } from 'node:fs/promises';
 import { Client } from 'pg';
 import { listStoredFiles } from '../support/storage-files';
-import { killAll, ServiceProcess, sleep, startService, until } from '../support/processes';
+import {
+  authHeader,
+  killAll,
+  ServiceProcess,
+  sleep,
+  startService,
+  TENANT_A,
+  until,
+} from '../support/harness';
 import { reliabilityEnv, report, TestEnv } from '../support/reliability';
-import { authHeader, TENANT_A } from '../support/test-app';
 
 const BOUNDARY = 'reliability-boundary-7MA4YWxkTrZu0gW';
 
@@ -21,17 +29,10 @@ class SlowUpload {
   sent = 0;
 
   constructor(apiUrl: string) {
-    const url = new URL(`${apiUrl}/v1/files`);
-    this.req = httpRequest({
-      host: url.hostname,
-      port: url.port,
-      path: url.pathname,
-      method: 'POST',
-      headers: {
-        ...authHeader(TENANT_A.key),
-        'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
-        'Transfer-Encoding': 'chunked',
-      },
+    this.req = startPost(`${apiUrl}/v1/files`, {
+      ...authHeader(TENANT_A.key),
+      'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
+      'Transfer-Encoding': 'chunked',
     });
     this.response = new Promise((resolve, reject) => {
       this.req.on('response', (res: IncomingMessage) => {

@@ -4,17 +4,9 @@ import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { readJsonlLines } from '../../src/worker/input/jsonl-reader';
 import { checkLine, FileValidation } from '../../src/domain/batches/line-validator';
-import {
-  killAll,
-  memoryOf,
-  ServiceProcess,
-  SimulatorProcess,
-  startService,
-  startSimulator,
-} from '../support/processes';
+import { memoryOf, TENANT_A, TENANT_B } from '../support/harness';
+import { report, sdkFor, useProcesses, waitFinal } from '../support/reliability';
 import { multipartBody, Part } from '../support/multipart';
-import { reliabilityEnv, report, sdkFor, TestEnv, waitFinal } from '../support/reliability';
-import { TENANT_A, TENANT_B } from '../support/test-app';
 
 const ENDPOINT = '/v1/chat/completions';
 const LINE_CODES = [
@@ -189,22 +181,12 @@ describe('Reliability: hostile input', () => {
   });
 
   describe('HTTP API and batch inputs (real processes)', () => {
-    let env: TestEnv;
-    let sim: SimulatorProcess;
-    let api: ServiceProcess;
-    let worker: ServiceProcess;
-
-    beforeAll(async () => {
-      sim = await startSimulator({ SIM_STEP_BASE_MS: '1', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '4' });
-      env = await reliabilityEnv({ VLLM_BASE_URL: sim.url, LOG_LEVEL: 'warn', MAX_BATCH_FILE_MB: '64' });
-      api = await startService('api', env.env, 'api-hostile');
-      worker = await startService('worker', env.env, 'worker-hostile');
-    }, 90_000);
-
-    afterAll(async () => {
-      await killAll();
-      await env?.dispose();
-    }, 60_000);
+    const { api, worker } = useProcesses({
+      simulator: { SIM_STEP_BASE_MS: '1', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '4' },
+      env: { LOG_LEVEL: 'warn', MAX_BATCH_FILE_MB: '64' },
+      api: 'api-hostile',
+      worker: 'worker-hostile',
+    });
 
     interface RawResponse {
       status: number;
@@ -444,6 +426,24 @@ describe('Reliability: hostile input', () => {
       url: ENDPOINT,
       body: { model: 'sim-model', messages: [] },
     });
+    /** POST /v1/batches for file-x with `metadata` as written (raw JSON text). */
+    const createWithMetadata = (metadata: string) =>
+      raw(
+        'POST',
+        '/v1/batches',
+        json,
+        `{"input_file_id":"file-x","endpoint":"${ENDPOINT}","completion_window":"24h","metadata":${metadata}}`,
+      );
+    /** The two parts of an upload: the purpose field, then the file. */
+    const uploadParts = (
+      purpose: string,
+      value: Buffer | string = line,
+      filename = 'a.jsonl',
+      name = 'file',
+    ): Part[] => [
+      { name: 'purpose', value: purpose },
+      { name, filename, value },
+    ];
 
     it('answers each named hostile case with its 4xx in the envelope', async () => {
       const cases: Array<[string, () => Promise<RawResponse>, number, (string | null)?]> = [
@@ -456,17 +456,7 @@ describe('Reliability: hostile input', () => {
           'request_too_large',
         ],
         ['deeply nested JSON array', () => raw('POST', '/v1/batches', json, deep(400_000)), 400],
-        [
-          'deeply nested metadata',
-          () =>
-            raw(
-              'POST',
-              '/v1/batches',
-              json,
-              `{"input_file_id":"file-x","endpoint":"${ENDPOINT}","completion_window":"24h","metadata":${deepObject(100_000)}}`,
-            ),
-          400,
-        ],
+        ['deeply nested metadata', () => createWithMetadata(deepObject(100_000)), 400],
         [
           'JSON in UTF-16',
           () =>
@@ -505,16 +495,7 @@ describe('Reliability: hostile input', () => {
         ],
         [
           'truncated multipart',
-          () =>
-            raw(
-              'POST',
-              '/v1/files',
-              mp(),
-              multipartBody([
-                { name: 'purpose', value: 'batch' },
-                { name: 'file', filename: 'a.jsonl', value: line },
-              ]).subarray(0, 120),
-            ),
+          () => raw('POST', '/v1/files', mp(), multipartBody(uploadParts('batch')).subarray(0, 120)),
           400,
         ],
         [
@@ -525,23 +506,10 @@ describe('Reliability: hostile input', () => {
         ],
         [
           'two file parts',
-          () =>
-            postParts([
-              { name: 'purpose', value: 'batch' },
-              { name: 'file', filename: 'a.jsonl', value: line },
-              { name: 'file', filename: 'b.jsonl', value: line },
-            ]),
+          () => postParts([...uploadParts('batch'), { name: 'file', filename: 'b.jsonl', value: line }]),
           400,
         ],
-        [
-          'a huge text field',
-          () =>
-            postParts([
-              { name: 'purpose', value: 'b'.repeat(1_000_000) },
-              { name: 'file', filename: 'a.jsonl', value: line },
-            ]),
-          400,
-        ],
+        ['a huge text field', () => postParts(uploadParts('b'.repeat(1_000_000))), 400],
         [
           'a thousand parts',
           () =>
@@ -555,88 +523,27 @@ describe('Reliability: hostile input', () => {
         ],
         [
           'a file part with an unknown name',
-          () =>
-            postParts([
-              { name: 'purpose', value: 'batch' },
-              { name: 'upload', filename: 'a.jsonl', value: line },
-            ]),
+          () => postParts(uploadParts('batch', line, 'a.jsonl', 'upload')),
           400,
         ],
         [
           'a batch file that is not .jsonl',
-          () =>
-            postParts([
-              { name: 'purpose', value: 'batch' },
-              { name: 'file', filename: 'a.txt', value: line },
-            ]),
+          () => postParts(uploadParts('batch', line, 'a.txt')),
           400,
           'invalid_file_format',
         ],
-        [
-          'an unknown purpose',
-          () =>
-            postParts([
-              { name: 'purpose', value: 'evil\u0000' },
-              { name: 'file', filename: 'a.jsonl', value: line },
-            ]),
-          400,
-          'invalid_value',
-        ],
+        ['an unknown purpose', () => postParts(uploadParts('evil\u0000')), 400, 'invalid_value'],
         [
           'a 70 MB batch file over a 64 MB limit',
-          () =>
-            postParts([
-              { name: 'purpose', value: 'batch' },
-              { name: 'file', filename: 'big.jsonl', value: Buffer.alloc(70 * 1024 * 1024, 0x20) },
-            ]),
+          () => postParts(uploadParts('batch', Buffer.alloc(70 * 1024 * 1024, 0x20), 'big.jsonl')),
           413,
         ],
         ['path-like file id', () => raw('GET', '/v1/files/..%2F..%2Fetc%2Fpasswd/content', auth), 404],
         ['overlong batch id', () => raw('GET', `/v1/batches/batch_${'x'.repeat(10_000)}`, auth), 404],
         ['NUL in an id', () => raw('GET', '/v1/files/file-%00', auth), 404],
-        [
-          'metadata with a NUL',
-          () =>
-            raw(
-              'POST',
-              '/v1/batches',
-              json,
-              JSON.stringify({
-                input_file_id: 'file-x',
-                endpoint: ENDPOINT,
-                completion_window: '24h',
-                metadata: { k: 'a\u0000b' },
-              }),
-            ),
-          400,
-        ],
-        [
-          'metadata with a lone surrogate',
-          () =>
-            raw(
-              'POST',
-              '/v1/batches',
-              json,
-              `{"input_file_id":"file-x","endpoint":"${ENDPOINT}","completion_window":"24h","metadata":{"k":"\\ud800"}}`,
-            ),
-          400,
-        ],
-        [
-          'metadata that is an array',
-          () =>
-            raw(
-              'POST',
-              '/v1/batches',
-              json,
-              JSON.stringify({
-                input_file_id: 'file-x',
-                endpoint: ENDPOINT,
-                completion_window: '24h',
-                metadata: ['a'],
-              }),
-            ),
-          400,
-        ],
+        ['metadata with a NUL', () => createWithMetadata(JSON.stringify({ k: 'a\u0000b' })), 400],
+        ['metadata with a lone surrogate', () => createWithMetadata('{"k":"\\ud800"}'), 400],
+        ['metadata that is an array', () => createWithMetadata('["a"]'), 400],
         ['no API key', () => raw('GET', '/v1/files', {}), 401, 'invalid_api_key'],
         [
           'an 8 KB API key',
@@ -664,10 +571,7 @@ describe('Reliability: hostile input', () => {
     it('accepts unicode in metadata and filenames and gives it back unchanged', async () => {
       const client = sdkFor(api.url);
       const metadata = { 名前: 'テスト 😀', rtl: 'שלום', combining: 'e\u0301', zwj: '👩‍👩‍👧' };
-      const upload = await postParts([
-        { name: 'purpose', value: 'batch' },
-        { name: 'file', filename: 'données 😀.jsonl', value: `${line}\n` },
-      ]);
+      const upload = await postParts(uploadParts('batch', `${line}\n`, 'données 😀.jsonl'));
       expect(upload.status).toBe(200);
       const file = JSON.parse(upload.body) as { id: string; filename: string };
       expect(file.filename).toBe('données 😀.jsonl');
@@ -821,10 +725,7 @@ describe('Reliability: hostile input', () => {
       ];
       const verdicts: string[] = [];
       for (const f of files) {
-        const upload = await postParts([
-          { name: 'purpose', value: 'batch' },
-          { name: 'file', filename: 'hostile.jsonl', value: f.bytes },
-        ]);
+        const upload = await postParts(uploadParts('batch', f.bytes, 'hostile.jsonl'));
         expect({ name: f.name, status: upload.status, body: upload.body.slice(0, 200) }).toMatchObject({
           status: 200,
         });

@@ -1,8 +1,9 @@
-import IORedis from 'ioredis';
 import OpenAI from 'openai';
 import { Client } from 'pg';
 import { readJsonlFile } from '../support/batch-helpers';
 import {
+  deleteRedisPrefix,
+  authHeader,
   hasPrivatePostgres,
   killAll,
   PrivatePostgres,
@@ -11,20 +12,21 @@ import {
   sleep,
   startService,
   startSimulator,
+  TENANT_A,
   until,
-} from '../support/processes';
+} from '../support/harness';
 import {
   customIdOf,
+  expectCompletesExactlyOnce,
   expectExactlyOnce,
-  recordedRows,
   reliabilityEnv,
   report,
   sdkFor,
   submitBatch,
   TestEnv,
+  untilCompleted,
   waitFinal,
 } from '../support/reliability';
-import { authHeader, TENANT_A } from '../support/test-app';
 
 async function progress(client: OpenAI, id: string): Promise<number> {
   return (await client.batches.retrieve(id)).request_counts!.completed;
@@ -38,23 +40,6 @@ async function sql(databaseUrl: string, text: string, params: unknown[] = []): P
   } finally {
     await db.end();
   }
-}
-
-/** Deletes this test's own queue keys (its QUEUE_PREFIX only), as a Redis restart would. */
-async function wipeQueue(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new IORedis(redisUrl, { maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) deleted += await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
 }
 
 /**
@@ -102,7 +87,7 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
       const n2 = 200;
       const b1 = await submitBatch(client, n1);
       const b2 = await submitBatch(client, n2);
-      await until(async () => (await progress(client, b1)) >= n1 / 4, 60_000, 'a quarter of batch 1');
+      await untilCompleted(client, b1, n1 / 4);
       expect((await client.batches.retrieve(b2)).status).toBe('validating');
       expect(redis.dbsize()).toBeGreaterThan(0);
 
@@ -140,10 +125,7 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
         [b2, n2],
         [b3, 100],
       ] as const) {
-        const batch = await waitFinal(client, id, 120_000);
-        expect(batch.status).toBe('completed');
-        await expectExactlyOnce(client, batch, n);
-        expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+        await expectCompletesExactlyOnce(client, id, n, env.databaseUrl);
         results[id] = (Date.now() - upAt) / 1000;
       }
       report('Redis restarted empty mid-batch', {
@@ -179,7 +161,7 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
       const client = sdkFor(api.url);
       const n = 600;
       const id = await submitBatch(client, n);
-      await until(async () => (await progress(client, id)) >= n / 4, 60_000, 'a quarter of the batch');
+      await untilCompleted(client, id, n / 4);
 
       const downAt = Date.now();
       // While PostgreSQL is away, the API answers 503 with Retry-After (the SDKs retry it), never 500.
@@ -210,10 +192,7 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
         60_000,
         'progress after the restart',
       );
-      const batch = await waitFinal(client, id, 120_000);
-      expect(batch.status).toBe('completed');
-      await expectExactlyOnce(client, batch, n);
-      expect(await recordedRows(databaseUrl, id)).toEqual({ rows: n, distinct: n });
+      await expectCompletesExactlyOnce(client, id, n, databaseUrl);
       expect(api.proc.running && worker.proc.running).toBe(true);
       report('PostgreSQL restarted mid-batch', {
         lines: n,
@@ -257,7 +236,7 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
       // C is cancelled while no worker runs; then the queue loses every job (Redis restart without
       // persistence, here: this test's own keys deleted).
       expect((await client.batches.cancel(bC)).status).toBe('cancelling');
-      await wipeQueue(env.env.REDIS_URL, env.queuePrefix);
+      await deleteRedisPrefix(`${env.queuePrefix}:`, env.env.REDIS_URL);
       await sql(
         env.databaseUrl,
         `UPDATE batches SET status = 'finalizing', output_file_id = NULL, error_file_id = NULL, completed_at = NULL,

@@ -10,17 +10,8 @@ import OpenAI, { toFile } from 'openai';
 import { ApiKeyService, keyFingerprint } from '../../src/api/auth/api-key.service';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { chatLine, toJsonl } from '../support/batch-helpers';
-import {
-  killAll,
-  ROOT,
-  ServiceProcess,
-  SimulatorProcess,
-  startService,
-  startSimulator,
-  until,
-} from '../support/processes';
-import { reliabilityEnv, report, sdkFor, TestEnv, waitFinal } from '../support/reliability';
-import { authHeader, TENANT_A, TENANT_B } from '../support/test-app';
+import { authHeader, ROOT, startService, TENANT_A, TENANT_B, until } from '../support/harness';
+import { report, sdkFor, useProcesses, waitFinal } from '../support/reliability';
 
 const ADMIN = { user: 'ops', password: 'board-pass-3x9q' };
 const METRICS_TOKEN = 'metrics-token-7c1d0e';
@@ -57,34 +48,29 @@ describe('Reliability: security', () => {
   });
 
   describe('against real processes', () => {
-    let env: TestEnv;
-    let sim: SimulatorProcess;
-    let api: ServiceProcess;
-    let worker: ServiceProcess;
-    let a: OpenAI;
-    let b: OpenAI;
-
-    beforeAll(async () => {
-      sim = await startSimulator({ SIM_STEP_BASE_MS: '1', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '4' });
-      env = await reliabilityEnv({
-        VLLM_BASE_URL: sim.url,
+    const {
+      env,
+      api,
+      worker,
+      client: a,
+    } = useProcesses({
+      simulator: { SIM_STEP_BASE_MS: '1', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '4' },
+      env: {
         // The most verbose logging there is: still no key may reach the log.
         LOG_LEVEL: 'trace',
         ADMIN_USER: ADMIN.user,
         ADMIN_PASSWORD: ADMIN.password,
         METRICS_AUTH_TOKEN: METRICS_TOKEN,
         JSON_BODY_LIMIT: '16kb',
-      });
-      api = await startService('api', env.env, 'api-security');
-      worker = await startService('worker', env.env, 'worker-security');
-      a = sdkFor(api.url, TENANT_A.key);
-      b = sdkFor(api.url, TENANT_B.key);
-    }, 90_000);
+      },
+      api: 'api-security',
+      worker: 'worker-security',
+    });
+    let b: OpenAI;
 
-    afterAll(async () => {
-      await killAll();
-      await env?.dispose();
-    }, 60_000);
+    beforeAll(() => {
+      b = sdkFor(api.url, TENANT_B.key);
+    });
 
     it('isolates tenants on every route of the OpenAPI document: another tenant’s ids are 404, lists never show them', async () => {
       // Tenant A owns a file, a finished batch (with an output file) and a running one.

@@ -1,23 +1,11 @@
-import OpenAI from 'openai';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile } from '../support/batch-helpers';
+import { metricValue, sleep, until } from '../support/harness';
 import {
-  killAll,
-  metricValue,
-  ServiceProcess,
-  SimulatorProcess,
-  sleep,
-  startService,
-  startSimulator,
-  until,
-} from '../support/processes';
-import {
-  expectExactlyOnce,
-  recordedRows,
-  reliabilityEnv,
+  expectCompletesExactlyOnce,
   report,
-  sdkFor,
   submitBatch,
-  TestEnv,
+  untilCompleted,
+  useProcesses,
   waitFinal,
 } from '../support/reliability';
 
@@ -31,37 +19,29 @@ const OUTAGE_MS = 10_000;
  * recorded twice.
  */
 describe('Reliability: upstream faults', () => {
-  let env: TestEnv;
-  let sim: SimulatorProcess;
-  let api: ServiceProcess;
-  let worker: ServiceProcess;
-  let client: OpenAI;
-
-  const retried = async (): Promise<number> =>
-    metricValue(await worker.metrics(), RETRIED.name, RETRIED.labels);
-  const limit = async (): Promise<number> =>
-    metricValue(await worker.metrics(), 'vllm_batch_upstream_inflight_limit');
-
-  beforeAll(async () => {
-    // A small GPU (16 sequences, 1,024 KV tokens; ~170 ms an answer): ~90 requests/s at best, so a
-    // 500-line batch lasts a few seconds even under the adaptive in-flight limit.
-    sim = await startSimulator({
+  // A small GPU (16 sequences, 1,024 KV tokens; ~170 ms an answer): ~90 requests/s at best, so a
+  // 500-line batch lasts a few seconds even under the adaptive in-flight limit.
+  const { sim, env, worker, client } = useProcesses({
+    simulator: {
       SIM_STEP_BASE_MS: '10',
       SIM_STEP_PER_SEQ_MS: '0',
       SIM_OUTPUT_TOKENS: '16',
       SIM_NUM_GPU_BLOCKS: '64',
       SIM_MAX_NUM_SEQS: '16',
-    });
-    env = await reliabilityEnv({
-      VLLM_BASE_URL: sim.url,
+    },
+    env: {
       WORKER_CONCURRENCY_MODE: 'adaptive',
       // Answers take ~90 ms; a request without an answer after 1.5 s is cut and retried.
       VLLM_REQUEST_TIMEOUT_MS: '1500',
-    });
-    api = await startService('api', env.env);
-    worker = await startService('worker', env.env);
-    client = sdkFor(api.url);
-  }, 90_000);
+    },
+    api: 'api',
+    worker: 'worker',
+  });
+
+  const retried = async (): Promise<number> =>
+    metricValue(await worker.metrics(), RETRIED.name, RETRIED.labels);
+  const limit = async (): Promise<number> =>
+    metricValue(await worker.metrics(), 'vllm_batch_upstream_inflight_limit');
 
   afterEach(async () => {
     // A 'refuse' outage closes the control endpoints too: wait until the simulator answers again.
@@ -72,11 +52,6 @@ describe('Reliability: upstream faults', () => {
     );
   }, 40_000);
 
-  afterAll(async () => {
-    await killAll();
-    await env?.dispose();
-  }, 60_000);
-
   /** Runs an n-line batch and starts `fault` once a quarter of it is done. */
   async function batchThrough(
     n: number,
@@ -84,11 +59,7 @@ describe('Reliability: upstream faults', () => {
   ): Promise<{ id: string; startedAt: number }> {
     await sim.reset();
     const id = await submitBatch(client, n);
-    await until(
-      async () => (await client.batches.retrieve(id)).request_counts!.completed >= n / 4,
-      60_000,
-      'a quarter of the batch',
-    );
+    await untilCompleted(client, id, n / 4);
     const startedAt = Date.now();
     await fault();
     return { id, startedAt };
@@ -138,10 +109,7 @@ describe('Reliability: upstream faults', () => {
         30_000,
         'dispatch to resume',
       );
-      const batch = await waitFinal(client, id, 120_000);
-      expect(batch.status).toBe('completed');
-      await expectExactlyOnce(client, batch, n);
-      expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+      const batch = await expectCompletesExactlyOnce(client, id, n, env.databaseUrl);
       const stats = await sim.stats();
       const paused = pauses().slice(pausesBefore);
       expect(paused.length).toBeGreaterThanOrEqual(1);
@@ -165,9 +133,7 @@ describe('Reliability: upstream faults', () => {
     await sim.reset();
     await sim.setFaults({ failRate: 0.1 });
     const id = await submitBatch(client, n);
-    const batch = await waitFinal(client, id, 120_000);
-    expect(batch.status).toBe('completed');
-    await expectExactlyOnce(client, batch, n);
+    const batch = await expectCompletesExactlyOnce(client, id, n);
     const stats = await sim.stats();
     expect(stats.failedInjected).toBeGreaterThan(n * 0.05);
     expect(stats.received).toBe(n + stats.failedInjected);
@@ -186,9 +152,7 @@ describe('Reliability: upstream faults', () => {
     await sim.setFaults({ hangRate: 0.05 });
     const started = Date.now();
     const id = await submitBatch(client, n);
-    const batch = await waitFinal(client, id, 120_000);
-    expect(batch.status).toBe('completed');
-    await expectExactlyOnce(client, batch, n);
+    const batch = await expectCompletesExactlyOnce(client, id, n);
     const stats = await sim.stats();
     expect(stats.injectedHangs).toBeGreaterThan(0);
     // Every hung request was given up by the worker (the simulator saw the client leave).

@@ -1,17 +1,7 @@
 import OpenAI from 'openai';
 import { Client } from 'pg';
-import {
-  killAll,
-  PrivateRedis,
-  ServiceProcess,
-  SimulatorProcess,
-  sleep,
-  startService,
-  startSimulator,
-  until,
-} from '../support/processes';
-import { reliabilityEnv, report, sdkFor, submitBatch, TestEnv } from '../support/reliability';
-import { TENANT_A } from '../support/test-app';
+import { PrivateRedis, ServiceProcess, sleep, startService, TENANT_A, until } from '../support/harness';
+import { report, submitBatch, useProcesses } from '../support/reliability';
 import { testWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 
 const SECRET = testWebhookSecret('crash-test-secret');
@@ -25,39 +15,41 @@ const FIRST_ATTEMPT_S = 5;
  * holds, or, when Redis lost everything meanwhile (restarted empty), from the outbox's sweep.
  */
 describe('Reliability: webhook delivery after a worker crash', () => {
-  let sim: SimulatorProcess;
   let redis: PrivateRedis;
   let receiver: WebhookReceiver;
-  let env: TestEnv;
-  let api: ServiceProcess;
-  let client: OpenAI;
   let db: Client;
   const verifier = new OpenAI({ apiKey: 'unused' });
 
   beforeAll(async () => {
-    sim = await startSimulator({ SIM_STEP_BASE_MS: '2', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '4' });
     redis = await PrivateRedis.start();
     receiver = await WebhookReceiver.start();
-    env = await reliabilityEnv({
-      VLLM_BASE_URL: sim.url,
+  });
+
+  // Before the environment's teardown, whose DROP DATABASE would cut this connection.
+  afterAll(async () => {
+    await db?.end();
+  });
+
+  const { env, client } = useProcesses({
+    simulator: { SIM_STEP_BASE_MS: '2', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '4' },
+    env: () => ({
       REDIS_URL: redis.url,
       WEBHOOKS: JSON.stringify({ [TENANT_A.tenant]: { url: receiver.url('/hook'), secret: SECRET } }),
       WEBHOOK_RETRY_SCHEDULE: `${FIRST_ATTEMPT_S},1,1`,
       RECONCILE_INTERVAL_MS: '1000',
-    });
-    api = await startService('api', env.env);
-    client = sdkFor(api.url);
+    }),
+    api: 'api',
+  });
+
+  beforeAll(async () => {
     db = new Client({ connectionString: env.databaseUrl });
     await db.connect();
-  }, 90_000);
+  });
 
   afterAll(async () => {
-    await db?.end();
-    await killAll();
     await redis?.kill();
     await receiver?.close();
-    await env?.dispose();
-  }, 60_000);
+  });
 
   async function completeThenKill(worker: ServiceProcess): Promise<string> {
     const id = await submitBatch(client, 10);

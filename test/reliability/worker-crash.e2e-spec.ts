@@ -1,4 +1,3 @@
-import OpenAI from 'openai';
 import {
   killAll,
   metricValue,
@@ -6,18 +5,14 @@ import {
   SimulatorProcess,
   sleep,
   startService,
-  startSimulator,
   until,
-} from '../support/processes';
+} from '../support/harness';
 import {
-  expectExactlyOnce,
-  recordedRows,
-  reliabilityEnv,
+  expectCompletesExactlyOnce,
   report,
-  sdkFor,
   submitBatch,
-  TestEnv,
-  waitFinal,
+  untilCompleted,
+  useProcesses,
 } from '../support/reliability';
 
 const INFLIGHT = 'vllm_batch_upstream_inflight_requests';
@@ -46,29 +41,45 @@ async function trafficResumes(
  * lines the dead worker had in flight simply run again.
  */
 describe('Reliability: worker crash, restart and graceful shutdown', () => {
-  let env: TestEnv;
-  let sim: SimulatorProcess;
-  let api: ServiceProcess;
-  let client: OpenAI;
-
-  beforeAll(async () => {
-    // ~170 ms per request (16 tokens × 10 ms steps) and 8 in flight per worker: a 600-line batch
-    // takes ~13 s, long enough to crash a worker in the middle of it.
-    sim = await startSimulator({ SIM_STEP_BASE_MS: '10', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '16' });
-    env = await reliabilityEnv({ VLLM_BASE_URL: sim.url, SHUTDOWN_GRACE_SECONDS: '5' });
-    api = await startService('api', env.env);
-    client = sdkFor(api.url);
-  }, 90_000);
+  // ~170 ms per request (16 tokens × 10 ms steps) and 8 in flight per worker: a 600-line batch
+  // takes ~13 s, long enough to crash a worker in the middle of it.
+  const { sim, env, api, client } = useProcesses({
+    simulator: { SIM_STEP_BASE_MS: '10', SIM_STEP_PER_SEQ_MS: '0', SIM_OUTPUT_TOKENS: '16' },
+    env: { SHUTDOWN_GRACE_SECONDS: '5' },
+    api: 'api',
+  });
 
   // Workers of a failed test never leak into the next one.
   afterEach(async () => {
     await killAll([sim.proc, api.proc]);
   });
 
-  afterAll(async () => {
-    await killAll();
-    await env?.dispose();
-  }, 60_000);
+  /** A worker and an n-line batch it has run a quarter of. */
+  async function batchQuarterDone(
+    workerName: string,
+    n: number,
+  ): Promise<{ w1: ServiceProcess; id: string }> {
+    const w1 = await startService('worker', env.env, workerName);
+    await sim.reset();
+    const id = await submitBatch(client, n);
+    await untilCompleted(client, id, n / 4);
+    return { w1, id };
+  }
+
+  /**
+   * Starts a worker once requests already on the wire have landed; `recovery` is the seconds from
+   * `from` (default: now) until upstream traffic resumes.
+   */
+  async function restartWorker(
+    name: string,
+    from?: number,
+  ): Promise<{ w2: ServiceProcess; recovery: number }> {
+    await sleep(300);
+    const before = await received(sim);
+    const restartedAt = from ?? Date.now();
+    const w2 = await startService('worker', env.env, name);
+    return { w2, recovery: await trafficResumes(sim, before, restartedAt, 30_000) };
+  }
 
   it('SIGKILL of the worker running a batch, with a second worker up: picked up within 10 s, exactly one line per custom_id', async () => {
     const w1 = await startService('worker', env.env, 'worker-1');
@@ -87,11 +98,7 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
       'a worker to start dispatching',
     );
     const survivor = holder === w1 ? w2 : w1;
-    await until(
-      async () => (await client.batches.retrieve(id)).request_counts!.completed >= n / 4,
-      60_000,
-      'a quarter of the batch',
-    );
+    await untilCompleted(client, id, n / 4);
 
     const killedAt = Date.now();
     holder.proc.kill('SIGKILL');
@@ -103,10 +110,7 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
     expect(metricValue(await survivor.metrics(), INFLIGHT)).toBeGreaterThanOrEqual(0);
     expect(recovery).toBeLessThan(10);
 
-    const batch = await waitFinal(client, id, 120_000);
-    expect(batch.status).toBe('completed');
-    await expectExactlyOnce(client, batch, n);
-    expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+    await expectCompletesExactlyOnce(client, id, n, env.databaseUrl);
     const stats = await sim.stats();
     report('worker SIGKILL (2 workers)', {
       lines: n,
@@ -119,15 +123,8 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
   }, 180_000);
 
   it('SIGKILL of the only worker, restarted later: the new worker resumes the batch, exactly one line per custom_id', async () => {
-    const w1 = await startService('worker', env.env, 'only-worker');
     const n = 400;
-    await sim.reset();
-    const id = await submitBatch(client, n);
-    await until(
-      async () => (await client.batches.retrieve(id)).request_counts!.completed >= n / 4,
-      60_000,
-      'a quarter of the batch',
-    );
+    const { w1, id } = await batchQuarterDone('only-worker', n);
     w1.proc.kill('SIGKILL');
     await w1.proc.exited;
     const doneAtKill = (await client.batches.retrieve(id)).request_counts!.completed;
@@ -137,16 +134,9 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
     await sleep(downMs);
     expect((await client.batches.retrieve(id)).status).toBe('in_progress');
 
-    const restartedAt = Date.now();
-    await sleep(300);
-    const before = await received(sim);
-    const w2 = await startService('worker', env.env, 'restarted-worker');
-    const recovery = await trafficResumes(sim, before, restartedAt, 30_000);
+    const { w2, recovery } = await restartWorker('restarted-worker', Date.now());
 
-    const batch = await waitFinal(client, id, 120_000);
-    expect(batch.status).toBe('completed');
-    await expectExactlyOnce(client, batch, n);
-    expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+    await expectCompletesExactlyOnce(client, id, n, env.databaseUrl);
     const stats = await sim.stats();
     report('only worker SIGKILL, restarted later', {
       lines: n,
@@ -159,15 +149,8 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
   }, 180_000);
 
   it('SIGTERM during a running batch: the worker exits within the grace period, loses nothing, and the batch completes after restart', async () => {
-    const w1 = await startService('worker', env.env, 'sigterm-worker');
     const n = 400;
-    await sim.reset();
-    const id = await submitBatch(client, n);
-    await until(
-      async () => (await client.batches.retrieve(id)).request_counts!.completed >= n / 4,
-      60_000,
-      'a quarter of the batch',
-    );
+    const { w1, id } = await batchQuarterDone('sigterm-worker', n);
 
     const termAt = Date.now();
     w1.proc.kill('SIGTERM');
@@ -181,15 +164,8 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
     const stats = await sim.stats();
     expect(afterExit.request_counts!.completed).toBe(stats.completed);
 
-    await sleep(300);
-    const before = await received(sim);
-    const restartedAt = Date.now();
-    const w2 = await startService('worker', env.env, 'after-sigterm-worker');
-    const recovery = await trafficResumes(sim, before, restartedAt, 30_000);
-    const batch = await waitFinal(client, id, 120_000);
-    expect(batch.status).toBe('completed');
-    await expectExactlyOnce(client, batch, n);
-    expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+    const { w2, recovery } = await restartWorker('after-sigterm-worker');
+    await expectCompletesExactlyOnce(client, id, n, env.databaseUrl);
     const finalStats = await sim.stats();
     report('worker SIGTERM mid-batch', {
       lines: n,
@@ -203,15 +179,8 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
   }, 180_000);
 
   it('SIGTERM while upstream requests outlast the grace period: they are aborted and handed back, then run once after restart', async () => {
-    const w1 = await startService('worker', env.env, 'sigterm-slow-worker');
     const n = 300;
-    await sim.reset();
-    const id = await submitBatch(client, n);
-    await until(
-      async () => (await client.batches.retrieve(id)).request_counts!.completed >= n / 4,
-      60_000,
-      'a quarter of the batch',
-    );
+    const { w1, id } = await batchQuarterDone('sigterm-slow-worker', n);
     // From now on every answer takes 60 s: what is in flight cannot finish within the 5 s grace.
     await sim.setFaults({ extraLatencyMs: 60_000 });
     await sleep(500);
@@ -228,10 +197,7 @@ describe('Reliability: worker crash, restart and graceful shutdown', () => {
 
     await sim.setFaults({ extraLatencyMs: 0 });
     const w2 = await startService('worker', env.env, 'after-slow-sigterm-worker');
-    const batch = await waitFinal(client, id, 120_000);
-    expect(batch.status).toBe('completed');
-    await expectExactlyOnce(client, batch, n);
-    expect(await recordedRows(env.databaseUrl, id)).toEqual({ rows: n, distinct: n });
+    await expectCompletesExactlyOnce(client, id, n, env.databaseUrl);
     report('worker SIGTERM, upstream slower than the grace', {
       lines: n,
       graceSeconds: 5,

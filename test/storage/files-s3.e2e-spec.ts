@@ -1,20 +1,16 @@
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import OpenAI, { toFile } from 'openai';
+import { toFile } from 'openai';
 import { randomBytes } from 'node:crypto';
 import { simulatedAnswer } from '../../simulator/answers';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
 import { RunningS3Server, startS3Server } from '../support/s3-server';
 import { listStoredFiles } from '../support/storage-files';
-import { authHeader, createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { FAST_RETRIES, RELAXED_LIMITS, useApp } from '../support/app-fixture';
+import { authHeader, TENANT_A } from '../support/harness';
 
 /** The Files and Batches APIs end to end with STORAGE_DRIVER=s3, against a real S3-compatible server. */
 describe('Files and Batches on S3 storage (end to end, official SDK)', () => {
   let s3: RunningS3Server;
-  let sim: RunningSimulator;
-  let env: TestEnv;
-  let app: TestApp;
-  let a: OpenAI;
   let admin: S3Client;
 
   const objectKeys = async (): Promise<string[]> =>
@@ -26,21 +22,6 @@ describe('Files and Batches on S3 storage (end to end, official SDK)', () => {
 
   beforeAll(async () => {
     s3 = await startS3Server();
-    sim = await createSimulator({ port: 0, stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 });
-    env = await createTestEnv({
-      ...s3.env,
-      VLLM_BASE_URL: sim.url,
-      MAX_UPLOAD_MB: '12',
-      WORKER_FIXED_INFLIGHT: '16',
-      WORKER_RETRY_BASE_MS: '20',
-      WORKER_RETRY_MAX_MS: '100',
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
-      RECONCILE_INTERVAL_MS: '1000',
-    });
-    app = await startApp(env.env);
-    a = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A.key, maxRetries: 0 });
     admin = new S3Client({
       endpoint: s3.endpoint,
       region: s3.region,
@@ -49,10 +30,19 @@ describe('Files and Batches on S3 storage (end to end, official SDK)', () => {
     });
   });
 
+  const { env, app, a } = useApp({
+    simulator: { stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 },
+    env: () => ({
+      ...s3.env,
+      MAX_UPLOAD_MB: '12',
+      WORKER_FIXED_INFLIGHT: '16',
+      ...FAST_RETRIES,
+      ...RELAXED_LIMITS,
+      RECONCILE_INTERVAL_MS: '1000',
+    }),
+  });
+
   afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
-    await sim?.close();
     admin?.destroy();
     await s3?.stop();
   });

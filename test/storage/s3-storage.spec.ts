@@ -32,14 +32,7 @@ describe('S3Storage against an S3-compatible server', () => {
 
   beforeAll(async () => {
     s3 = await startS3Server();
-    config = {
-      endpoint: s3.endpoint,
-      bucket: s3.bucket,
-      region: s3.region,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-      forcePathStyle: true,
-    };
+    config = s3.storageConfig;
     driver = new S3Storage(config);
     admin = new S3Client({
       endpoint: s3.endpoint,

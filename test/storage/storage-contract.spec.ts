@@ -53,14 +53,7 @@ async function localHarness(): Promise<Harness> {
 
 async function s3Harness(): Promise<Harness> {
   const s3 = await startS3Server();
-  const driver = new S3Storage({
-    endpoint: s3.endpoint,
-    bucket: s3.bucket,
-    region: s3.region,
-    accessKeyId: s3.accessKeyId,
-    secretAccessKey: s3.secretAccessKey,
-    forcePathStyle: true,
-  });
+  const driver = new S3Storage(s3.storageConfig);
   const admin = new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,

@@ -31,35 +31,8 @@ export async function uploadBatchFile(client: OpenAI, text: string, name = 'inpu
   return file.id;
 }
 
-const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
-
-/** Polls like a user would, until the batch reaches one of `statuses` (default: any final one). */
-export async function waitForBatch(
-  client: OpenAI,
-  id: string,
-  statuses: string[] = TERMINAL,
-  timeoutMs = 60_000,
-): Promise<OpenAI.Batches.Batch> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const batch = await client.batches.retrieve(id);
-    if (statuses.includes(batch.status)) return batch;
-    if (Date.now() > deadline) throw new Error(`batch ${id} still ${batch.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Polling is the harness's, shared with the benchmarks.
+export { waitForBatch, waitUntil } from './harness';
 
 export interface OutputLine {
   id: string;

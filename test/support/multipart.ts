@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { ClientRequest, request as httpRequest } from 'node:http';
 
 export interface Part {
   name: string;
@@ -37,13 +37,25 @@ export type RawOutcome =
  * outlives the request. With `abortAfter`, the client announces the whole body, sends only that
  * many bytes and then drops the connection, as a client that dies mid-upload does.
  */
+/** A POST to `url` whose body the caller writes, ends or cuts off itself. */
+export function startPost(url: string, headers: Record<string, string>, agent?: false): ClientRequest {
+  const target = new URL(url);
+  return httpRequest({
+    host: target.hostname,
+    port: target.port,
+    path: target.pathname,
+    method: 'POST',
+    agent,
+    headers,
+  });
+}
+
 export function rawPost(
   url: string,
   headers: Record<string, string>,
   body: Buffer,
   abortAfter?: number,
 ): Promise<RawOutcome> {
-  const target = new URL(url);
   return new Promise((resolve) => {
     let done = false;
     let responding = false;
@@ -52,26 +64,21 @@ export function rawPost(
       done = true;
       resolve(outcome);
     };
-    const req = httpRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        agent: false,
-        headers: { ...headers, Connection: 'close', 'Content-Length': String(body.length) },
-      },
-      (res) => {
-        responding = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          finish({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', () => finish({ kind: 'closed' }));
-        res.on('close', () => finish({ kind: 'closed' }));
-      },
+    const req = startPost(
+      url,
+      { ...headers, Connection: 'close', 'Content-Length': String(body.length) },
+      false,
     );
+    req.on('response', (res) => {
+      responding = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        finish({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+      );
+      res.on('error', () => finish({ kind: 'closed' }));
+      res.on('close', () => finish({ kind: 'closed' }));
+    });
     req.on('error', () => finish({ kind: 'closed' }));
     req.on('close', () => {
       if (!responding) finish({ kind: 'closed' });

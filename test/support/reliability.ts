@@ -7,16 +7,22 @@ import OpenAI from 'openai';
 import { Client } from 'pg';
 import { simulatedAnswer } from '../../simulator/answers';
 import { chatLine, readJsonlFile, toJsonl, uploadBatchFile, type OutputLine } from './batch-helpers';
-import { sleep } from './processes';
-import { createTestEnv, TENANT_A, TestEnv } from './test-app';
-
-/** Limits high enough that the rate limiter never shapes a reliability scenario. */
-export const UNTHROTTLED = {
-  THROTTLE_BATCH_CREATE_LIMIT: '100000',
-  THROTTLE_FILE_UPLOAD_LIMIT: '100000',
-  THROTTLE_READ_LIMIT: '1000000',
-  THROTTLE_MUTATION_LIMIT: '100000',
-};
+import {
+  createTestEnv,
+  killAll,
+  sdkClient,
+  ServiceProcess,
+  SimulatorProcess,
+  startService,
+  startSimulator,
+  TENANT_A,
+  TERMINAL_STATUSES,
+  TestEnv,
+  UNTHROTTLED,
+  until,
+  waitForBatch,
+} from './harness';
+import { lateBound } from './late-bound';
 
 /** Own database, Redis prefix and storage dir (createTestEnv), tuned for fast recovery in tests. */
 export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
@@ -33,8 +39,63 @@ export function reliabilityEnv(overrides: Record<string, string> = {}): Promise<
   });
 }
 
+export interface ProcessesOptions {
+  /** The simulator process's environment (SIM_*). */
+  simulator: Record<string, string>;
+  /** reliabilityEnv overrides; VLLM_BASE_URL points at the simulator. A function is called in beforeAll. */
+  env?: Record<string, string> | (() => Record<string, string>);
+  /** Start an API process (the name of its log). */
+  api?: string;
+  /** Start a GPU worker process (the name of its log). */
+  worker?: string;
+}
+
+export interface Processes {
+  sim: SimulatorProcess;
+  env: TestEnv;
+  api: ServiceProcess;
+  worker: ServiceProcess;
+  /** SDK client of tenant A on the API process. */
+  client: OpenAI;
+}
+
+/**
+ * The setup of a reliability scenario, in the current describe block: the simulator process, an
+ * isolated environment (reliabilityEnv), the API and worker processes asked for, and the teardown
+ * (every process killed, the environment removed). Handles as in useApp() (test/support/app-fixture.ts).
+ */
+export function useProcesses(options: ProcessesOptions): Processes {
+  const sim = lateBound<SimulatorProcess>('sim');
+  const env = lateBound<TestEnv>('env');
+  const api = lateBound<ServiceProcess>('api');
+  const worker = lateBound<ServiceProcess>('worker');
+  const client = lateBound<OpenAI>('client');
+  let started: TestEnv | undefined;
+
+  beforeAll(async () => {
+    const simulator = await startSimulator(options.simulator);
+    sim.set(simulator);
+    const overrides = typeof options.env === 'function' ? options.env() : (options.env ?? {});
+    started = await reliabilityEnv({ VLLM_BASE_URL: simulator.url, ...overrides });
+    env.set(started);
+    if (options.api) {
+      const apiProcess = await startService('api', started.env, options.api);
+      api.set(apiProcess);
+      client.set(sdkFor(apiProcess.url));
+    }
+    if (options.worker) worker.set(await startService('worker', started.env, options.worker));
+  }, 90_000);
+
+  afterAll(async () => {
+    await killAll();
+    await started?.dispose();
+  }, 60_000);
+
+  return { sim: sim.ref, env: env.ref, api: api.ref, worker: worker.ref, client: client.ref };
+}
+
 export function sdkFor(apiUrl: string, key = TENANT_A.key): OpenAI {
-  return new OpenAI({ baseURL: `${apiUrl}/v1`, apiKey: key, maxRetries: 3, timeout: 30_000 });
+  return sdkClient(apiUrl, key, { maxRetries: 3, timeout: 30_000 });
 }
 
 export const customIdOf = (i: number): string => `req-${i}`;
@@ -55,27 +116,9 @@ export async function submitBatch(client: OpenAI, n: number): Promise<string> {
   return batch.id;
 }
 
-const TERMINAL = ['completed', 'failed', 'expired', 'cancelled'];
-
 /** Polls until the batch is final; tolerates the API being briefly unreachable (restarts). */
-export async function waitFinal(
-  client: OpenAI,
-  id: string,
-  timeoutMs: number,
-): Promise<OpenAI.Batches.Batch> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'unknown';
-  for (;;) {
-    try {
-      const b = await client.batches.retrieve(id);
-      last = b.status;
-      if (TERMINAL.includes(b.status)) return b;
-    } catch (err) {
-      last = `unreachable (${(err as Error).message})`;
-    }
-    if (Date.now() > deadline) throw new Error(`batch ${id} not final after ${timeoutMs} ms (last: ${last})`);
-    await sleep(250);
-  }
+export function waitFinal(client: OpenAI, id: string, timeoutMs: number): Promise<OpenAI.Batches.Batch> {
+  return waitForBatch(client, id, TERMINAL_STATUSES, timeoutMs, { everyMs: 250, tolerateErrors: true });
 }
 
 export interface ExactlyOnce {
@@ -120,6 +163,37 @@ export async function expectExactlyOnce(
     expect(batch.request_counts).toEqual({ total: n, completed: n, failed: 0 });
   }
   return { outputs, errors };
+}
+
+/**
+ * Waits for the batch to end `completed`, then checks exactly one result line per custom_id
+ * (expectExactlyOnce) and, given the database, exactly one recorded row per line.
+ */
+export async function expectCompletesExactlyOnce(
+  client: OpenAI,
+  id: string,
+  n: number,
+  databaseUrl?: string,
+): Promise<OpenAI.Batches.Batch> {
+  const batch = await waitFinal(client, id, 120_000);
+  expect(batch.status).toBe('completed');
+  await expectExactlyOnce(client, batch, n);
+  if (databaseUrl) expect(await recordedRows(databaseUrl, id)).toEqual({ rows: n, distinct: n });
+  return batch;
+}
+
+/** Waits until at least `count` lines of the batch are completed. */
+export async function untilCompleted(
+  client: OpenAI,
+  id: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await until(
+    async () => (await client.batches.retrieve(id)).request_counts!.completed >= count,
+    timeoutMs,
+    `${count} completed lines of ${id}`,
+  );
 }
 
 /** Rows recorded for a batch in PostgreSQL: must equal its line count, each line once. */

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3StorageConfig } from '../../src/platform/storage/s3.storage';
 
 /**
  * A real S3-compatible HTTP server for tests, in this process: S3rver (npm `@20minutes/s3rver`, the
@@ -89,6 +90,8 @@ export interface RunningS3Server {
   region: string;
   /** STORAGE_DRIVER=s3 and the S3_* variables pointing the app at this server. */
   env: Record<string, string>;
+  /** The same as an S3Storage configuration. */
+  storageConfig: S3StorageConfig;
   /** The server's data directory (objects and pending multipart uploads live under it). */
   directory: string;
   /** Bytes of multipart parts written to disk so far (counted once each part is complete). */
@@ -130,6 +133,14 @@ export async function startS3Server(bucket = 'vllm-batch-test'): Promise<Running
     region,
     directory,
     stats,
+    storageConfig: {
+      endpoint,
+      bucket,
+      region,
+      accessKeyId: ACCESS_KEY,
+      secretAccessKey: SECRET_KEY,
+      forcePathStyle: true,
+    },
     env: {
       STORAGE_DRIVER: 's3',
       S3_ENDPOINT: endpoint,

@@ -1,19 +1,11 @@
 import OpenAI from 'openai';
-import { createTestEnv, startApp, TENANT_A, TestApp, TestEnv } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { TENANT_A } from '../support/harness';
 
 /** The official SDK must get through a 429 on its own: it waits for Retry-After and retries. */
 describe('The openai SDK and the 429', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api', THROTTLE_READ_LIMIT: '2', THROTTLE_READ_TTL_MS: '1500' });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
+  const { app } = useApp({
+    env: { APP_ROLE: 'api', THROTTLE_READ_LIMIT: '2', THROTTLE_READ_TTL_MS: '1500' },
   });
 
   it('recovers from a 429 by honouring Retry-After', async () => {

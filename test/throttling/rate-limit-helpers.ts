@@ -1,4 +1,4 @@
-import { authHeader } from '../support/test-app';
+import { authHeader } from '../support/harness';
 
 /** A tenant on the `pro` tier; tests that use it add it to API_KEYS themselves. */
 export const PRO_TENANT = { tenant: 'tenant-pro', key: 'sk-test-tenant-pro-0003', tier: 'pro' };
@@ -45,22 +45,4 @@ export function listFiles(
   headers: Record<string, string> = {},
 ): Promise<Response> {
   return fetch(`${baseUrl}/v1/files`, { headers: { ...(key ? authHeader(key) : {}), ...headers } });
-}
-
-/** The value of one sample of a metric in Prometheus text, or undefined when the series is absent. */
-export function sampleValue(
-  metricsText: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of metricsText.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
 }

@@ -1,14 +1,7 @@
 import { RENDER_CACHE_MS } from '../../src/platform/metrics/metrics.service';
-import {
-  authHeader,
-  createTestEnv,
-  startApp,
-  TENANT_A,
-  TENANT_B,
-  TestApp,
-  TestEnv,
-} from '../support/test-app';
-import { createBatch, listFiles, PRO_TENANT, sampleValue, uploadFile } from './rate-limit-helpers';
+import { useApp } from '../support/app-fixture';
+import { authHeader, sampleValue, TENANT_A, TENANT_B } from '../support/harness';
+import { createBatch, listFiles, PRO_TENANT, uploadFile } from './rate-limit-helpers';
 
 /**
  * Rate limiting end to end: one app on the real Redis. Small limits keep it fast; batch creation
@@ -17,11 +10,8 @@ import { createBatch, listFiles, PRO_TENANT, sampleValue, uploadFile } from './r
  * order of the tests does not matter.
  */
 describe('Rate limiting (named throttlers, per tenant, OpenAI-shaped 429)', () => {
-  let env: TestEnv;
-  let app: TestApp;
-
-  beforeAll(async () => {
-    env = await createTestEnv({
+  const { app } = useApp({
+    env: {
       APP_ROLE: 'api',
       API_KEYS: [
         `${TENANT_A.tenant}:${TENANT_A.key}`,
@@ -34,13 +24,7 @@ describe('Rate limiting (named throttlers, per tenant, OpenAI-shaped 429)', () =
       THROTTLE_TIERS: 'pro=3',
       THROTTLE_FILE_UPLOAD_LIMIT: '3',
       THROTTLE_READ_LIMIT: '5',
-    });
-    app = await startApp(env.env);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await env?.dispose();
+    },
   });
 
   it('30 rapid batch creations by one tenant get exactly the limit (10/min), then 429s with Retry-After and the OpenAI envelope', async () => {

@@ -1,45 +1,8 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
-import { sampleValue, uploadFile } from './rate-limit-helpers';
-
-/** A port nothing listens on (bound once by us, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A private, throw-away redis-server for the outage test (never the shared one on 6379). */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 50; i++) {
-    if (
-      spawnSync('redis-cli', ['-p', String(port), 'ping'])
-        .stdout?.toString()
-        .trim() === 'PONG'
-    )
-      return child;
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server on port ${port} did not start`);
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+import { spawnSync } from 'node:child_process';
+import { useApp } from '../support/app-fixture';
+import { freePort, PrivateRedis, sampleValue, sleep, TENANT_A, TENANT_B } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
+import { uploadFile } from './rate-limit-helpers';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -50,23 +13,15 @@ const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
  * tests take it away without touching the queues' Redis.
  */
 describe('Rate limiting while Redis is down', () => {
-  let env: TestEnv;
+  const { env } = useApp({ app: false, env: { APP_ROLE: 'api', THROTTLE_FILE_UPLOAD_LIMIT: '2' } });
   let app: TestApp | undefined;
-  let redis: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api', THROTTLE_FILE_UPLOAD_LIMIT: '2' });
-  });
+  let redis: PrivateRedis | undefined;
 
   afterEach(async () => {
     await app?.close();
     app = undefined;
-    if (redis) await stopRedis(redis);
+    await redis?.kill();
     redis = undefined;
-  });
-
-  afterAll(async () => {
-    await env?.dispose();
   });
 
   it('starts and serves unthrottled when the rate-limit Redis is not there at all', async () => {
@@ -86,22 +41,20 @@ describe('Rate limiting while Redis is down', () => {
   (hasRedisServer ? it : it.skip)(
     'fails open when Redis goes away mid-flight and enforces limits again once it is back',
     async () => {
-      const port = await freePort();
-      redis = await startRedis(port);
-      app = await startApp({ ...env.env, THROTTLE_REDIS_URL: `redis://127.0.0.1:${port}` });
+      redis = await PrivateRedis.start();
+      app = await startApp({ ...env.env, THROTTLE_REDIS_URL: redis.url });
 
       const before = [];
       for (let i = 0; i < 3; i++) before.push((await uploadFile(app.url, TENANT_B.key)).status);
       expect(before).toEqual([200, 200, 429]);
 
-      await stopRedis(redis);
-      redis = undefined;
+      await redis.kill();
       const during = [];
       for (let i = 0; i < 4; i++) during.push((await uploadFile(app.url, TENANT_B.key)).status);
       expect(during).toEqual([200, 200, 200, 200]);
 
       // A fresh, empty Redis on the same address: ioredis reconnects on its own and counting resumes.
-      redis = await startRedis(port);
+      await redis.restart();
       let headers: string | null = null;
       for (let i = 0; i < 100 && headers === null; i++) {
         await sleep(100);

@@ -1,23 +1,24 @@
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { TENANT_A, TENANT_B } from '../support/harness';
+import { startApp, TestApp } from '../support/test-app';
 import { listFiles, uploadFile } from './rate-limit-helpers';
 
 /** Several API replicas share one Redis: a limit is a limit across all of them. */
 describe('Rate limits shared by several API processes', () => {
-  let env: TestEnv;
-  let first: TestApp;
   let second: TestApp;
 
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api', THROTTLE_FILE_UPLOAD_LIMIT: '4', THROTTLE_READ_LIMIT: '6' });
-    // The same env twice: same database and, what matters here, the same Redis key prefix.
-    first = await startApp(env.env);
-    second = await startApp({ ...env.env, MIGRATIONS_RUN: 'false' });
+  // Before the environment's teardown: both apps use its database.
+  afterAll(async () => {
+    await second?.close();
   });
 
-  afterAll(async () => {
-    await first?.close();
-    await second?.close();
-    await env?.dispose();
+  const { env, app: first } = useApp({
+    env: { APP_ROLE: 'api', THROTTLE_FILE_UPLOAD_LIMIT: '4', THROTTLE_READ_LIMIT: '6' },
+  });
+
+  beforeAll(async () => {
+    // The same env twice: same database and, what matters here, the same Redis key prefix.
+    second = await startApp({ ...env.env, MIGRATIONS_RUN: 'false' });
   });
 
   it('allows N uploads in total across two instances, not 2N', async () => {

@@ -1,4 +1,5 @@
-import { createTestEnv, startApp, TestApp, TestEnv } from '../support/test-app';
+import { useApp } from '../support/app-fixture';
+import { startApp, TestApp } from '../support/test-app';
 import { uploadFile } from './rate-limit-helpers';
 
 /**
@@ -7,17 +8,14 @@ import { uploadFile } from './rate-limit-helpers';
  * X-Forwarded-For as Express resolves it for the trusted proxies.
  */
 describe('Rate limiting by client address and TRUST_PROXY', () => {
-  let env: TestEnv;
   const apps: TestApp[] = [];
 
-  beforeAll(async () => {
-    env = await createTestEnv({ APP_ROLE: 'api', THROTTLE_FILE_UPLOAD_LIMIT: '2' });
-  });
-
+  // Before the environment's teardown: the apps use its database.
   afterAll(async () => {
     for (const app of apps) await app.close();
-    await env?.dispose();
   });
+
+  const { env } = useApp({ app: false, env: { APP_ROLE: 'api', THROTTLE_FILE_UPLOAD_LIMIT: '2' } });
 
   const start = async (overrides: Record<string, string>): Promise<TestApp> => {
     const app = await startApp({ ...env.env, ...overrides });

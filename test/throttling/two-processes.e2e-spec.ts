@@ -1,5 +1,13 @@
-import { killAll, startService, ServiceProcess } from '../support/processes';
-import { authHeader, createTestEnv, TENANT_A, TENANT_B, TestEnv } from '../support/test-app';
+import {
+  authHeader,
+  createTestEnv,
+  killAll,
+  ServiceProcess,
+  startService,
+  TENANT_A,
+  TENANT_B,
+  TestEnv,
+} from '../support/harness';
 
 /**
  * The issue's own acceptance check, with real processes: two API processes behind "one address"

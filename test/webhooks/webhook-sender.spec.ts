@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { CircuitOpen, WebhookSender } from '../../src/worker/webhooks/webhook-sender';
-import { sleep } from '../support/processes';
+import { sleep } from '../support/harness';
 import { testWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 
 const SECRET = testWebhookSecret('sender-spec-secret');

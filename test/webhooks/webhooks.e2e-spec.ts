@@ -1,9 +1,8 @@
 import OpenAI from 'openai';
 import { Client } from 'pg';
-import { createSimulator, RunningSimulator } from '../../simulator/simulator';
 import { chatLine, toJsonl, uploadBatchFile, waitForBatch, waitUntil } from '../support/batch-helpers';
-import { metricValue, sleep } from '../support/processes';
-import { createTestEnv, startApp, TENANT_A, TENANT_B, TestApp, TestEnv } from '../support/test-app';
+import { fixedInflight, RELAXED_LIMITS, useApp } from '../support/app-fixture';
+import { metricValue, sdkClient, sleep, TENANT_A, TENANT_B } from '../support/harness';
 import { ReceivedWebhook, testWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 
 const TENANT_C = { tenant: 'tenant-c', key: 'sk-test-tenant-c-0003' }; // no webhook
@@ -18,20 +17,24 @@ const SCHEDULE = [0, 1, 1, 1, 1];
  * receiver, and the official SDK's `webhooks.unwrap()` as the verifier a user would run.
  */
 describe('Webhooks (signed batch events, verified with the official SDK)', () => {
-  let sim: RunningSimulator;
   let receiver: WebhookReceiver;
-  let env: TestEnv;
-  let app: TestApp;
   let db: Client;
   const sdk: Record<string, OpenAI> = {};
   const verifier = new OpenAI({ apiKey: 'unused' });
+  const tenants = [TENANT_A, TENANT_B, TENANT_C, TENANT_D];
 
   beforeAll(async () => {
-    sim = await createSimulator({ port: 0, stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 });
     receiver = await WebhookReceiver.start();
-    const tenants = [TENANT_A, TENANT_B, TENANT_C, TENANT_D];
-    env = await createTestEnv({
-      VLLM_BASE_URL: sim.url,
+  });
+
+  // Before the app's teardown, whose DROP DATABASE would cut this connection.
+  afterAll(async () => {
+    await db?.end();
+  });
+
+  const { sim, env, app } = useApp({
+    simulator: { stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 },
+    env: () => ({
       API_KEYS: tenants.map((t) => `${t.tenant}:${t.key}`).join(','),
       WEBHOOKS: JSON.stringify({
         [TENANT_A.tenant]: { url: receiver.url('/a'), secret: SECRET_A },
@@ -42,26 +45,20 @@ describe('Webhooks (signed batch events, verified with the official SDK)', () =>
       WEBHOOK_RETRY_SCHEDULE: SCHEDULE.join(','),
       WEBHOOK_TIMEOUT_MS: '2000',
       BATCH_COMPLETION_WINDOWS: '1h,3s',
-      WORKER_CONCURRENCY_MODE: 'fixed',
-      WORKER_FIXED_INFLIGHT: '16',
+      ...fixedInflight(16),
       RECONCILE_INTERVAL_MS: '1000',
-      THROTTLE_BATCH_CREATE_LIMIT: '1000',
-      THROTTLE_FILE_UPLOAD_LIMIT: '1000',
-      THROTTLE_READ_LIMIT: '100000',
-    });
-    app = await startApp(env.env);
-    for (const t of tenants)
-      sdk[t.tenant] = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: t.key, maxRetries: 0 });
+      ...RELAXED_LIMITS,
+    }),
+  });
+
+  beforeAll(async () => {
+    for (const t of tenants) sdk[t.tenant] = sdkClient(app.url, t.key);
     db = new Client({ connectionString: env.databaseUrl });
     await db.connect();
   });
 
   afterAll(async () => {
-    await db?.end();
-    await app?.close();
-    await env?.dispose();
     await receiver?.close();
-    await sim?.close();
   });
 
   beforeEach(() => sim.setOptions({ stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 }));
