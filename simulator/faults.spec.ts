@@ -1,15 +1,13 @@
 import { postToSimulator as post, simulatorRoot as root } from '../test/support/simulator-http';
 import type OpenAI from 'openai';
 import type { RunningSimulator } from './simulator';
-import { chat, resetTestSimulator, sleep, startTestSimulator, until, withSim } from './spec-helpers';
+import { chat, useTestSimulator, sleep, until, withSim } from './spec-helpers';
 
 describe('simulator faults', () => {
   let sim: RunningSimulator;
   let client: OpenAI;
 
-  beforeAll(async () => ({ sim, client } = await startTestSimulator()));
-  afterAll(() => sim.close());
-  beforeEach(() => resetTestSimulator(sim));
+  useTestSimulator((started) => ({ sim, client } = started));
 
   it('injects 500s per attempt at failRate', async () => {
     sim.setFaults({ failRate: 1 });

@@ -1,16 +1,14 @@
 import { postToSimulator as post, simulatorRoot as root } from '../test/support/simulator-http';
 import OpenAI from 'openai';
 import { simulatedAnswer } from './answers';
-import { chat, resetTestSimulator, startTestSimulator, until, withSim } from './spec-helpers';
+import { chat, useTestSimulator, until, withSim } from './spec-helpers';
 import { createSimulator, embeddingFor, type RunningSimulator } from './simulator';
 
 describe('simulator HTTP surface', () => {
   let sim: RunningSimulator;
   let client: OpenAI;
 
-  beforeAll(async () => ({ sim, client } = await startTestSimulator()));
-  afterAll(() => sim.close());
-  beforeEach(() => resetTestSimulator(sim));
+  useTestSimulator((started) => ({ sim, client } = started));
 
   it('listens on a free port and exposes a /v1 base url', () => {
     expect(sim.port).toBeGreaterThan(0);

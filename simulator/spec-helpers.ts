@@ -40,6 +40,21 @@ export async function startTestSimulator(): Promise<{ sim: RunningSimulator; cli
   return { sim, client: new OpenAI({ baseURL: sim.url, apiKey: 'unused', maxRetries: 0 }) };
 }
 
+/**
+ * Registers a describe block's hooks: one test simulator for the block (`use` receives it and its
+ * client), reset before each test, closed after the block.
+ */
+export function useTestSimulator(use: (started: { sim: RunningSimulator; client: OpenAI }) => void): void {
+  let sim: RunningSimulator;
+  beforeAll(async () => {
+    const started = await startTestSimulator();
+    sim = started.sim;
+    use(started);
+  });
+  afterAll(() => sim.close());
+  beforeEach(() => resetTestSimulator(sim));
+}
+
 /** No faults, natural answer length, fresh stats: for beforeEach. */
 export function resetTestSimulator(sim: RunningSimulator): void {
   sim.setFaults({ failRate: 0, hangRate: 0, status429Rate: 0, extraLatencyMs: 0, outageMs: 0 });
