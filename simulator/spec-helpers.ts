@@ -22,6 +22,15 @@ export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** The body of a vLLM error answer (vLLM's ErrorResponse: `param` is always null here). */
+export const vllmErrorBody = (code: number, type: string, message: string) => ({
+  object: 'error',
+  message,
+  type,
+  param: null,
+  code,
+});
+
 export async function withSim<T>(
   opts: Partial<SimulatorOptions>,
   fn: (sim: RunningSimulator) => Promise<T>,
