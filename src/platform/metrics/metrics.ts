@@ -24,27 +24,27 @@ export function defineMetrics<T>(name: string, create: (registry: Registry) => T
   return { name, create };
 }
 
-/** A counter named `vllm_batch_<name>` in `registry` (the catalogue's and the feature sets'). */
-export function counter<L extends string = never>(
+/** A metric of the catalogue or of a feature set: registry, name after the prefix, help, labels. */
+type MetricArgs<L extends string> = [
   registry: Registry,
   name: string,
   help: string,
-  labelNames: readonly L[] = [],
-): Counter<L> {
-  return new Counter({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] });
+  labelNames?: readonly L[],
+];
+
+function metricOptions<L extends string>(...[registry, name, help, labelNames = []]: MetricArgs<L>) {
+  return { name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] };
 }
+
+/** A counter named `vllm_batch_<name>` in `registry`. */
+export const counter = <L extends string = never>(...args: MetricArgs<L>): Counter<L> =>
+  new Counter(metricOptions(...args));
 
 /** A gauge named `vllm_batch_<name>` in `registry`. */
-export function gauge<L extends string = never>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly L[] = [],
-): Gauge<L> {
-  return new Gauge({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] });
-}
+export const gauge = <L extends string = never>(...args: MetricArgs<L>): Gauge<L> =>
+  new Gauge(metricOptions(...args));
 
-/** A histogram named `vllm_batch_<name>` in `registry`. */
+/** A histogram named `vllm_batch_<name>` in `registry`, with these buckets. */
 export function histogram<L extends string = never>(
   registry: Registry,
   name: string,
@@ -52,7 +52,7 @@ export function histogram<L extends string = never>(
   buckets: number[],
   labelNames: readonly L[] = [],
 ): Histogram<L> {
-  return new Histogram({ name: `${METRIC_PREFIX}${name}`, help, labelNames, buckets, registers: [registry] });
+  return new Histogram({ ...metricOptions(registry, name, help, labelNames), buckets });
 }
 
 /** Queue job states reported by `Queue.getJobCounts`. */
