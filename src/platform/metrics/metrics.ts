@@ -20,8 +20,21 @@ export interface MetricSet<T> {
   readonly create: (registry: Registry) => T;
 }
 
-export function defineMetrics<T>(name: string, create: (registry: Registry) => T): MetricSet<T> {
-  return { name, create };
+/** How a feature set declares its metrics: in the set's registry, named `vllm_batch_<name>`. */
+export interface MetricDeclarer {
+  counter<L extends string = never>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
+  gauge<L extends string = never>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
+}
+
+export function defineMetrics<T>(name: string, declare: (metrics: MetricDeclarer) => T): MetricSet<T> {
+  return {
+    name,
+    create: (registry) =>
+      declare({
+        counter: (metric, help, labelNames) => counter(registry, metric, help, labelNames),
+        gauge: (metric, help, labelNames) => gauge(registry, metric, help, labelNames),
+      }),
+  };
 }
 
 /** A metric of the catalogue or of a feature set: registry, name after the prefix, help, labels. */
