@@ -2,19 +2,25 @@ import { Engine, EngineLoop, type EngineConfig } from './engine';
 
 const small: Partial<EngineConfig> = { blockSize: 4, numGpuBlocks: 64, maxNumSeqs: 8 };
 
+/** A loop on `engine` that collects the finished sequences' data; `done` resolves once `isLast` holds. */
+function collectingLoop<T>(engine: Engine<T>, isLast: (finished: T[]) => boolean) {
+  const finished: T[] = [];
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const loop = new EngineLoop<T>(engine, {
+    onFinished: (seq) => {
+      finished.push(seq.data);
+      if (isLast(finished)) resolveDone();
+    },
+    onFailed: () => undefined,
+  });
+  return { loop, finished, done };
+}
+
 describe('EngineLoop (wall clock)', () => {
   it('runs steps with timers, delivers finished sequences, and idles without a timer', async () => {
     const engine = new Engine<number>({ ...small, stepBaseMs: 2, stepPerSeqMs: 0 });
-    const finished: number[] = [];
-    let resolveAll: () => void = () => undefined;
-    const all = new Promise<void>((r) => (resolveAll = r));
-    const loop = new EngineLoop<number>(engine, {
-      onFinished: (seq) => {
-        finished.push(seq.data);
-        if (finished.length === 10) resolveAll();
-      },
-      onFailed: () => undefined,
-    });
+    const { loop, finished, done: all } = collectingLoop(engine, (f) => f.length === 10);
     const t0 = performance.now();
     for (let i = 0; i < 10; i++) loop.submit({ promptTokens: 4, outputTokens: 5 }, i);
     await all;
@@ -30,16 +36,7 @@ describe('EngineLoop (wall clock)', () => {
 
   it('drops an aborted sequence', async () => {
     const engine = new Engine<string>({ ...small, stepBaseMs: 1, stepPerSeqMs: 0, maxNumSeqs: 1 });
-    const finished: string[] = [];
-    let done: () => void = () => undefined;
-    const second = new Promise<void>((r) => (done = r));
-    const loop = new EngineLoop<string>(engine, {
-      onFinished: (seq) => {
-        finished.push(seq.data);
-        if (seq.data === 'c') done();
-      },
-      onFailed: () => undefined,
-    });
+    const { loop, finished, done: second } = collectingLoop(engine, (f) => f.at(-1) === 'c');
     loop.submit({ promptTokens: 1, outputTokens: 3 }, 'a');
     const b = loop.submit({ promptTokens: 1, outputTokens: 3 }, 'b');
     loop.submit({ promptTokens: 1, outputTokens: 3 }, 'c');

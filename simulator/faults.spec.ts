@@ -1,27 +1,21 @@
 import { postToSimulator as post, simulatorRoot as root } from '../test/support/simulator-http';
 import type OpenAI from 'openai';
 import type { RunningSimulator } from './simulator';
-import { chat, resetTestSimulator, sleep, startTestSimulator, until, withSim } from './spec-helpers';
+import { chat, useTestSimulator, sleep, until, withSim, vllmErrorBody } from './spec-helpers';
 
 describe('simulator faults', () => {
   let sim: RunningSimulator;
   let client: OpenAI;
 
-  beforeAll(async () => ({ sim, client } = await startTestSimulator()));
-  afterAll(() => sim.close());
-  beforeEach(() => resetTestSimulator(sim));
+  useTestSimulator((started) => ({ sim, client } = started));
 
   it('injects 500s per attempt at failRate', async () => {
     sim.setFaults({ failRate: 1 });
     const failed = await post(sim, '/v1/chat/completions', chat('x'));
     expect(failed.status).toBe(500);
-    expect(failed.json).toEqual({
-      object: 'error',
-      message: 'Internal server error (simulated)',
-      type: 'InternalServerError',
-      param: null,
-      code: 500,
-    });
+    expect(failed.json).toEqual(
+      vllmErrorBody(500, 'InternalServerError', 'Internal server error (simulated)'),
+    );
     sim.setFaults({ failRate: 0.5 });
     let ok = 0;
     for (let i = 0; i < 200; i++) {

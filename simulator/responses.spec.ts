@@ -2,6 +2,7 @@ import { postToSimulator } from '../test/support/simulator-http';
 import OpenAI from 'openai';
 import { simulatedAnswer } from './answers';
 import { countTokens, createSimulator, type RunningSimulator } from './simulator';
+import { vllmErrorBody } from './spec-helpers';
 
 /** Status and parsed body: what these tests compare. */
 const post = async (sim: RunningSimulator, path: string, body: unknown) => {
@@ -75,13 +76,7 @@ describe('simulator /v1/responses', () => {
     const unknown = await post(sim, '/v1/responses', { model: 'nope', input: 'x' });
     expect(unknown).toEqual({
       status: 404,
-      json: {
-        object: 'error',
-        message: 'The model `nope` does not exist.',
-        type: 'NotFoundError',
-        param: null,
-        code: 404,
-      },
+      json: vllmErrorBody(404, 'NotFoundError', 'The model `nope` does not exist.'),
     });
     const long = await post(sim, '/v1/responses', { model: 'sim-model', input: 'x'.repeat(1200) });
     expect(long.status).toBe(400);

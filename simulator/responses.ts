@@ -3,14 +3,8 @@
  * object. The engine runs it as it runs a chat completion (one sequence: prompt, then output).
  */
 import type { FinishReason, GenerationPrompt } from './completions';
-import {
-  badRequest,
-  contentText,
-  countTokens,
-  isObject,
-  type Json,
-  optionalPositiveInt,
-} from './vllm-request';
+import { badRequest, contentText, countTokens, isObject, optionalPositiveInt } from './vllm-request';
+import type { Json } from './vllm-request';
 
 /**
  * `input` is a string or a list of items; message items (`{role, content}` with or without

@@ -1,16 +1,14 @@
 import { postToSimulator as post, simulatorRoot as root } from '../test/support/simulator-http';
 import OpenAI from 'openai';
 import { simulatedAnswer } from './answers';
-import { chat, resetTestSimulator, startTestSimulator, until, withSim } from './spec-helpers';
+import { chat, useTestSimulator, until, withSim, vllmErrorBody } from './spec-helpers';
 import { createSimulator, embeddingFor, type RunningSimulator } from './simulator';
 
 describe('simulator HTTP surface', () => {
   let sim: RunningSimulator;
   let client: OpenAI;
 
-  beforeAll(async () => ({ sim, client } = await startTestSimulator()));
-  afterAll(() => sim.close());
-  beforeEach(() => resetTestSimulator(sim));
+  useTestSimulator((started) => ({ sim, client } = started));
 
   it('listens on a free port and exposes a /v1 base url', () => {
     expect(sim.port).toBeGreaterThan(0);
@@ -129,13 +127,7 @@ describe('simulator HTTP surface', () => {
   it('answers errors in vLLM shape', async () => {
     const unknown = await post(sim, '/v1/chat/completions', { ...chat('x'), model: 'nope' });
     expect(unknown.status).toBe(404);
-    expect(unknown.json).toEqual({
-      object: 'error',
-      message: 'The model `nope` does not exist.',
-      type: 'NotFoundError',
-      param: null,
-      code: 404,
-    });
+    expect(unknown.json).toEqual(vllmErrorBody(404, 'NotFoundError', 'The model `nope` does not exist.'));
     await expect(
       client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
     ).rejects.toMatchObject({

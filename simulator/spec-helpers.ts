@@ -22,6 +22,15 @@ export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** The body of a vLLM error answer (vLLM's ErrorResponse: `param` is always null here). */
+export const vllmErrorBody = (code: number, type: string, message: string) => ({
+  object: 'error',
+  message,
+  type,
+  param: null,
+  code,
+});
+
 export async function withSim<T>(
   opts: Partial<SimulatorOptions>,
   fn: (sim: RunningSimulator) => Promise<T>,
@@ -38,6 +47,21 @@ export async function withSim<T>(
 export async function startTestSimulator(): Promise<{ sim: RunningSimulator; client: OpenAI }> {
   const sim = await createSimulator({ port: 0, stepBaseMs: 1, stepPerSeqMs: 0 });
   return { sim, client: new OpenAI({ baseURL: sim.url, apiKey: 'unused', maxRetries: 0 }) };
+}
+
+/**
+ * Registers a describe block's hooks: one test simulator for the block (`use` receives it and its
+ * client), reset before each test, closed after the block.
+ */
+export function useTestSimulator(use: (started: { sim: RunningSimulator; client: OpenAI }) => void): void {
+  let sim: RunningSimulator;
+  beforeAll(async () => {
+    const started = await startTestSimulator();
+    sim = started.sim;
+    use(started);
+  });
+  afterAll(() => sim.close());
+  beforeEach(() => resetTestSimulator(sim));
 }
 
 /** No faults, natural answer length, fresh stats: for beforeEach. */

@@ -6,6 +6,7 @@ import { MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS } from '../../domain/files/file-
 import { KNOWN_BATCH_ENDPOINTS } from '../../common/batch-endpoints';
 import { ALL_STATUSES } from '../../domain/batches/batch-status';
 import { BatchEntity } from '../../domain/batches/batch.entity';
+import { ListDto } from '../openapi';
 
 export class OutputExpiresAfterDto {
   @ApiProperty({ enum: ['created_at'] })
@@ -160,10 +161,4 @@ export class BatchObjectDto {
   }
 }
 
-export class BatchListDto {
-  @ApiProperty({ enum: ['list'] }) object!: 'list';
-  @ApiProperty({ type: [BatchObjectDto] }) data!: BatchObjectDto[];
-  @ApiProperty({ type: String, nullable: true }) first_id!: string | null;
-  @ApiProperty({ type: String, nullable: true }) last_id!: string | null;
-  @ApiProperty() has_more!: boolean;
-}
+export class BatchListDto extends ListDto(BatchObjectDto) {}

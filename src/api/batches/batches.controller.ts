@@ -6,6 +6,7 @@ import { ApiErrorEnvelopeDto, ApiErrorResponses } from '../../platform/http/api-
 import { RateLimit } from '../throttling/rate-limit.decorator';
 import { BatchListDto, BatchObjectDto, CreateBatchDto, ListBatchesQueryDto } from './batch.dto';
 import { BatchesService } from './batches.service';
+import { ApiOkOperation } from '../openapi';
 
 @ApiTags('Batches')
 @ApiBearerAuth()
@@ -42,16 +43,14 @@ export class BatchesController {
 
   @Get()
   @RateLimit('reads')
-  @ApiOperation({ summary: 'List batches, newest first' })
-  @ApiOkResponse({ type: BatchListDto })
+  @ApiOkOperation('List batches, newest first', BatchListDto)
   list(@Tenant() tenant: TenantContext, @Query() query: ListBatchesQueryDto): Promise<BatchListDto> {
     return this.batches.list(tenant.tenant, query);
   }
 
   @Get(':batch_id')
   @RateLimit('reads')
-  @ApiOperation({ summary: 'Retrieve a batch' })
-  @ApiOkResponse({ type: BatchObjectDto })
+  @ApiOkOperation('Retrieve a batch', BatchObjectDto)
   retrieve(@Tenant() tenant: TenantContext, @Param('batch_id') id: string): Promise<BatchObjectDto> {
     return this.batches.retrieve(tenant.tenant, id);
   }
@@ -59,8 +58,7 @@ export class BatchesController {
   @Post(':batch_id/cancel')
   @RateLimit('mutations')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Cancel a batch (409 when it already finished)' })
-  @ApiOkResponse({ type: BatchObjectDto })
+  @ApiOkOperation('Cancel a batch (409 when it already finished)', BatchObjectDto)
   cancel(@Tenant() tenant: TenantContext, @Param('batch_id') id: string): Promise<BatchObjectDto> {
     return this.batches.cancel(tenant.tenant, id);
   }

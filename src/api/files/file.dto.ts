@@ -8,6 +8,7 @@ import {
   OPENAI_FILE_PURPOSES,
   UPLOADABLE_PURPOSES,
 } from '../../domain/files/file.entity';
+import { ListDto } from '../openapi';
 
 /** OpenAI's `OpenAIFile` object. */
 export class FileObjectDto {
@@ -36,13 +37,7 @@ export class FileObjectDto {
   }
 }
 
-export class FileListDto {
-  @ApiProperty({ enum: ['list'] }) object!: 'list';
-  @ApiProperty({ type: [FileObjectDto] }) data!: FileObjectDto[];
-  @ApiProperty({ type: String, nullable: true }) first_id!: string | null;
-  @ApiProperty({ type: String, nullable: true }) last_id!: string | null;
-  @ApiProperty() has_more!: boolean;
-}
+export class FileListDto extends ListDto(FileObjectDto) {}
 
 export class DeletedFileDto {
   @ApiProperty() id!: string;

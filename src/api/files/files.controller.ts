@@ -17,6 +17,7 @@ import { RateLimit } from '../throttling/rate-limit.decorator';
 import { DeletedFileDto, FileListDto, FileObjectDto, ListFilesQueryDto, UploadFileFormDto } from './file.dto';
 import { FilesService } from '../../domain/files/files.service';
 import { receiveUpload } from './multipart-upload';
+import { ApiOkOperation } from '../openapi';
 
 @ApiTags('Files')
 @ApiBearerAuth()
@@ -41,8 +42,7 @@ export class FilesController {
 
   @Get()
   @RateLimit('reads')
-  @ApiOperation({ summary: 'List files' })
-  @ApiOkResponse({ type: FileListDto })
+  @ApiOkOperation('List files', FileListDto)
   async list(@Tenant() tenant: TenantContext, @Query() query: ListFilesQueryDto): Promise<FileListDto> {
     const page = await this.files.list(tenant.tenant, query as Record<string, unknown>);
     return { ...page, data: page.data.map(FileObjectDto.from) };
@@ -50,8 +50,7 @@ export class FilesController {
 
   @Get(':file_id')
   @RateLimit('reads')
-  @ApiOperation({ summary: 'Retrieve a file' })
-  @ApiOkResponse({ type: FileObjectDto })
+  @ApiOkOperation('Retrieve a file', FileObjectDto)
   async retrieve(@Tenant() tenant: TenantContext, @Param('file_id') id: string): Promise<FileObjectDto> {
     return FileObjectDto.from(await this.files.find(tenant.tenant, id));
   }
@@ -76,8 +75,7 @@ export class FilesController {
 
   @Delete(':file_id')
   @RateLimit('mutations')
-  @ApiOperation({ summary: 'Delete a file' })
-  @ApiOkResponse({ type: DeletedFileDto })
+  @ApiOkOperation('Delete a file', DeletedFileDto)
   delete(@Tenant() tenant: TenantContext, @Param('file_id') id: string): Promise<DeletedFileDto> {
     return this.files.delete(tenant.tenant, id);
   }

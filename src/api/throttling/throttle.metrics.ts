@@ -1,15 +1,13 @@
-import { counter, defineMetrics } from '../../platform/metrics/metrics';
+import { defineMetrics } from '../../platform/metrics/metrics';
 
 /** The rate limiter's answers: 429s, and requests let through while its store was away. */
-export const THROTTLE_METRICS = defineMetrics('throttling', (registry) => {
+export const THROTTLE_METRICS = defineMetrics('throttling', ({ counter }) => {
   const throttled = counter(
-    registry,
     'throttled_requests_total',
     'Requests answered 429 by the rate limiter, by named throttler.',
     ['throttler'],
   );
   const failOpen = counter(
-    registry,
     'throttle_fail_open_total',
     'Requests let through unthrottled because the rate-limit store (Redis) did not answer.',
     ['throttler'],

@@ -33,15 +33,13 @@ export class BatchLimitsRepository {
     max: number,
     insert: (m: EntityManager) => Promise<T>,
   ): Promise<Admission<T>> {
-    if (max === 0) return { admitted: true, value: await insert(this.db.manager) };
-    return this.db.transaction(async (m) => {
-      await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ACTIVE_BATCHES_LOCK, tenantId]);
+    const limit = { lock: ACTIVE_BATCHES_LOCK, key: tenantId, max, need: 1 };
+    return this.admit(limit, insert, async (m) => {
       const [{ n }] = (await m.query(
         `SELECT count(*)::int AS n FROM batches WHERE tenant_id = $1 AND status IN ${UNFINISHED_IN}`,
         [tenantId],
       )) as Array<{ n: number }>;
-      if (n >= max) return { admitted: false, current: n };
-      return { admitted: true, value: await insert(m) };
+      return n;
     });
   }
 
@@ -59,13 +57,9 @@ export class BatchLimitsRepository {
     limit: number,
     reserve: (m: EntityManager) => Promise<T>,
   ): Promise<Admission<T>> {
-    if (limit === 0) return { admitted: true, value: await reserve(this.db.manager) };
-    return this.db.transaction(async (m) => {
-      // tenant names hold no '/', so tenant/model is unambiguous.
-      await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-        TOKEN_BUDGET_LOCK,
-        `${batch.tenantId}/${model}`,
-      ]);
+    // tenant names hold no '/', so tenant/model is unambiguous.
+    const budget = { lock: TOKEN_BUDGET_LOCK, key: `${batch.tenantId}/${model}`, max: limit, need: estimate };
+    return this.admit(budget, reserve, async (m) => {
       // A fresh statement under READ COMMITTED: it sees every reservation committed before the lock.
       const [{ reserved }] = (await m.query(
         `SELECT COALESCE(SUM(estimated_tokens), 0)::text AS reserved FROM batches
@@ -73,9 +67,26 @@ export class BatchLimitsRepository {
             AND estimated_tokens IS NOT NULL`,
         [batch.tenantId, model, batch.id],
       )) as Array<{ reserved: string }>;
-      const current = Number(reserved);
-      if (current + estimate > limit) return { admitted: false, current };
-      return { admitted: true, value: await reserve(m) };
+      return Number(reserved);
+    });
+  }
+
+  /**
+   * Runs `write` when `need` more fits within `max` beside what `used` reads, both in one
+   * transaction under the advisory lock (`lock`, hash of `key`); otherwise reports the use.
+   * `max` 0 = unlimited: `write` runs at once, without lock or read.
+   */
+  private async admit<T>(
+    limit: { lock: number; key: string; max: number; need: number },
+    write: (m: EntityManager) => Promise<T>,
+    used: (m: EntityManager) => Promise<number>,
+  ): Promise<Admission<T>> {
+    if (limit.max === 0) return { admitted: true, value: await write(this.db.manager) };
+    return this.db.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [limit.lock, limit.key]);
+      const current = await used(m);
+      if (current + limit.need > limit.max) return { admitted: false, current };
+      return { admitted: true, value: await write(m) };
     });
   }
 }

@@ -1,4 +1,5 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity } from 'typeorm';
+import { TenantRow } from '../tenant-row';
 import { BatchEndpoint } from '../../common/batch-endpoints';
 import { bigintAsNumber } from '../../common/bigint-as-number';
 import { BatchStatus } from './batch-status';
@@ -11,13 +12,7 @@ export interface BatchErrorItem {
 }
 
 @Entity('batches')
-export class BatchEntity {
-  @PrimaryColumn({ type: 'varchar', length: 64 })
-  id!: string;
-
-  @Column({ name: 'tenant_id', type: 'varchar', length: 64 })
-  tenantId!: string;
-
+export class BatchEntity extends TenantRow {
   @Column({ type: 'varchar', length: 64 })
   endpoint!: BatchEndpoint;
 

@@ -1,4 +1,4 @@
-import { counter, gauge, defineMetrics } from '../../platform/metrics/metrics';
+import { defineMetrics } from '../../platform/metrics/metrics';
 import { ALL_STATUSES, TERMINAL_STATUSES } from './batch-status';
 
 /** "Expiring soon": an unfinished batch this close to its expires_at is at risk of expiring. */
@@ -11,21 +11,18 @@ const UNFINISHED_STATUSES = ALL_STATUSES.filter((s) => !TERMINAL_STATUSES.includ
  * BatchStatusCollector from a read in the background, never on scrape: a scrape must not wait on
  * (or load) PostgreSQL.
  */
-export const BATCH_METRICS = defineMetrics('batches', (registry) => {
+export const BATCH_METRICS = defineMetrics('batches', ({ counter, gauge }) => {
   const transitions = counter(
-    registry,
     'batch_transitions_total',
     'Batch status transitions; from="none" when a batch is created.',
     ['from', 'to'],
   );
   const byStatus = gauge(
-    registry,
     'batches',
     'Batches in the database by status (read from PostgreSQL every few seconds in the background; every replica reports the same totals, aggregate with max).',
     ['status'],
   );
   const expiringSoon = gauge(
-    registry,
     'batches_expiring_soon',
     `Unfinished batches whose expires_at is less than ${EXPIRING_SOON_SECONDS / 3600} h away, by status (background read like vllm_batch_batches; aggregate with max).`,
     ['status'],

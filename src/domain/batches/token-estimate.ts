@@ -41,32 +41,42 @@ function addContent(t: Tally, v: unknown): void {
   }
 }
 
+/** Chat messages: each message's content. */
+function addMessages(t: Tally, v: unknown): void {
+  if (Array.isArray(v)) for (const m of v) if (isObject(m)) addContent(t, m.content);
+}
+
+/** Where each endpoint's input text stands in the body, and how it counts. */
+const INPUT_FIELDS = new Map<string, Array<[field: string, add: (t: Tally, v: unknown) => void]>>([
+  ['/v1/chat/completions', [['messages', addMessages]]],
+  ['/v1/completions', [['prompt', addPromptLike]]],
+  ['/v1/embeddings', [['input', addPromptLike]]],
+  [
+    '/v1/responses',
+    [
+      ['instructions', addContent],
+      ['input', addContent],
+    ],
+  ],
+  [
+    '/v1/score',
+    [
+      ['text_1', addContent],
+      ['text_2', addContent],
+    ],
+  ],
+  [
+    '/v1/rerank',
+    [
+      ['query', addContent],
+      ['documents', addContent],
+    ],
+  ],
+]);
+
 function inputText(endpoint: string, body: Record<string, unknown>): Tally {
   const t: Tally = { bytes: 0, ids: 0 };
-  switch (endpoint) {
-    case '/v1/chat/completions':
-      if (Array.isArray(body.messages))
-        for (const m of body.messages) if (isObject(m)) addContent(t, m.content);
-      break;
-    case '/v1/completions':
-      addPromptLike(t, body.prompt);
-      break;
-    case '/v1/embeddings':
-      addPromptLike(t, body.input);
-      break;
-    case '/v1/responses':
-      addContent(t, body.instructions);
-      addContent(t, body.input);
-      break;
-    case '/v1/score':
-      addContent(t, body.text_1);
-      addContent(t, body.text_2);
-      break;
-    case '/v1/rerank':
-      addContent(t, body.query);
-      addContent(t, body.documents);
-      break;
-  }
+  for (const [field, add] of INPUT_FIELDS.get(endpoint) ?? []) add(t, body[field]);
   return t;
 }
 

@@ -1,4 +1,5 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity } from 'typeorm';
+import { TenantRow } from '../tenant-row';
 import { bigintAsNumber } from '../../common/bigint-as-number';
 
 export const FILE_PURPOSES = [
@@ -32,13 +33,7 @@ export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = [
 ];
 
 @Entity('files')
-export class FileEntity {
-  @PrimaryColumn({ type: 'varchar', length: 64 })
-  id!: string;
-
-  @Column({ name: 'tenant_id', type: 'varchar', length: 64 })
-  tenantId!: string;
-
+export class FileEntity extends TenantRow {
   @Column({ type: 'text' })
   filename!: string;
 

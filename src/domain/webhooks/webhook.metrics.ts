@@ -1,19 +1,17 @@
-import { counter, gauge, defineMetrics } from '../../platform/metrics/metrics';
+import { defineMetrics } from '../../platform/metrics/metrics';
 
 /** What became of one webhook delivery attempt (see WebhookDeliveryProcessor). */
 export const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'dropped'] as const;
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
 /** Delivery attempts as they end, and the outbox backlog (set by WebhookBacklogCollector). */
-export const WEBHOOK_METRICS = defineMetrics('webhooks', (registry) => {
+export const WEBHOOK_METRICS = defineMetrics('webhooks', ({ counter, gauge }) => {
   const deliveries = counter(
-    registry,
     'webhook_deliveries_total',
     'Webhook delivery attempts by outcome: delivered (2xx), retried (failed, another attempt scheduled), dropped (failed, no attempt left). Attempts postponed by an open circuit are not counted.',
     ['outcome'],
   );
   const pending = gauge(
-    registry,
     'webhook_events_pending',
     'Webhook events in the outbox not yet delivered or dropped (background read like vllm_batch_batches; aggregate with max).',
   );

@@ -20,28 +20,52 @@ export interface MetricSet<T> {
   readonly create: (registry: Registry) => T;
 }
 
-export function defineMetrics<T>(name: string, create: (registry: Registry) => T): MetricSet<T> {
-  return { name, create };
+/** How a feature set declares its metrics: in the set's registry, named `vllm_batch_<name>`. */
+export interface MetricDeclarer {
+  counter<L extends string = never>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
+  gauge<L extends string = never>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
 }
 
-/** A counter named `vllm_batch_<name>` in `registry`, for a feature's set. */
-export function counter<L extends string = never>(
+export function defineMetrics<T>(name: string, declare: (metrics: MetricDeclarer) => T): MetricSet<T> {
+  return {
+    name,
+    create: (registry) =>
+      declare({
+        counter: (metric, help, labelNames) => counter(registry, metric, help, labelNames),
+        gauge: (metric, help, labelNames) => gauge(registry, metric, help, labelNames),
+      }),
+  };
+}
+
+/** A metric of the catalogue or of a feature set: registry, name after the prefix, help, labels. */
+type MetricArgs<L extends string> = [
   registry: Registry,
   name: string,
   help: string,
-  labelNames: readonly L[] = [],
-): Counter<L> {
-  return new Counter({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] });
+  labelNames?: readonly L[],
+];
+
+function metricOptions<L extends string>(...[registry, name, help, labelNames = []]: MetricArgs<L>) {
+  return { name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] };
 }
 
-/** A gauge named `vllm_batch_<name>` in `registry`, for a feature's set. */
-export function gauge<L extends string = never>(
+/** A counter named `vllm_batch_<name>` in `registry`. */
+export const counter = <L extends string = never>(...args: MetricArgs<L>): Counter<L> =>
+  new Counter(metricOptions(...args));
+
+/** A gauge named `vllm_batch_<name>` in `registry`. */
+export const gauge = <L extends string = never>(...args: MetricArgs<L>): Gauge<L> =>
+  new Gauge(metricOptions(...args));
+
+/** A histogram named `vllm_batch_<name>` in `registry`, with these buckets. */
+export function histogram<L extends string = never>(
   registry: Registry,
   name: string,
   help: string,
+  buckets: number[],
   labelNames: readonly L[] = [],
-): Gauge<L> {
-  return new Gauge({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] });
+): Histogram<L> {
+  return new Histogram({ ...metricOptions(registry, name, help, labelNames), buckets });
 }
 
 /** Queue job states reported by `Queue.getJobCounts`. */
@@ -58,78 +82,77 @@ const UPSTREAM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 
 const FILE_PASS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
 
 export function createMetrics(registry: Registry) {
-  const registers = [registry];
   return {
-    httpRequests: new Counter({
-      name: `${METRIC_PREFIX}http_requests_total`,
-      help: 'HTTP requests answered, by method, route template (or "unmatched") and status code.',
-      labelNames: ['method', 'route', 'status'] as const,
-      registers,
-    }),
-    httpRequestDuration: new Histogram({
-      name: `${METRIC_PREFIX}http_request_duration_seconds`,
-      help: 'Time from receiving an HTTP request to finishing its response.',
-      labelNames: ['method', 'route', 'status'] as const,
-      buckets: HTTP_BUCKETS,
-      registers,
-    }),
-    upstreamRequests: new Counter({
-      name: `${METRIC_PREFIX}upstream_requests_total`,
-      help: 'Batch lines dispatched to vLLM, by outcome (retried = a transient failure that will be retried).',
-      labelNames: ['outcome'] as const,
-      registers,
-    }),
-    upstreamDuration: new Histogram({
-      name: `${METRIC_PREFIX}upstream_request_duration_seconds`,
-      help: 'Latency of requests to vLLM, by outcome.',
-      labelNames: ['outcome'] as const,
-      buckets: UPSTREAM_BUCKETS,
-      registers,
-    }),
-    upstreamInflight: new Gauge({
-      name: `${METRIC_PREFIX}upstream_inflight_requests`,
-      help: 'Requests to vLLM currently in flight from this worker.',
-      registers,
-    }),
-    upstreamInflightLimit: new Gauge({
-      name: `${METRIC_PREFIX}upstream_inflight_limit`,
-      help: "The worker's current in-flight limit (adaptive or fixed).",
-      registers,
-    }),
-    promptTokens: new Counter({
-      name: `${METRIC_PREFIX}prompt_tokens_total`,
-      help: 'Prompt tokens reported by vLLM in successful responses.',
-      registers,
-    }),
-    completionTokens: new Counter({
-      name: `${METRIC_PREFIX}completion_tokens_total`,
-      help: 'Completion tokens reported by vLLM in successful responses.',
-      registers,
-    }),
-    validationDuration: new Histogram({
-      name: `${METRIC_PREFIX}validation_duration_seconds`,
-      help: 'Time to validate a batch input file.',
-      buckets: FILE_PASS_BUCKETS,
-      registers,
-    }),
-    finalizeDuration: new Histogram({
-      name: `${METRIC_PREFIX}finalize_duration_seconds`,
-      help: 'Time to write the output and error files of a batch.',
-      buckets: FILE_PASS_BUCKETS,
-      registers,
-    }),
-    queueJobs: new Gauge({
-      name: `${METRIC_PREFIX}queue_jobs`,
-      help: 'BullMQ jobs by queue and state (read from Redis every few seconds in the background; aggregate with max across replicas).',
-      labelNames: ['queue', 'state'] as const,
-      registers,
-    }),
-    dependencyUp: new Gauge({
-      name: `${METRIC_PREFIX}dependency_up`,
-      help: '1 while this process reaches the dependency (postgres, redis, storage), 0 while it does not (checked every few seconds). Alerts use it to catch a worker stuck without Redis, which readiness does not.',
-      labelNames: ['dependency'] as const,
-      registers,
-    }),
+    httpRequests: counter(
+      registry,
+      'http_requests_total',
+      'HTTP requests answered, by method, route template (or "unmatched") and status code.',
+      ['method', 'route', 'status'],
+    ),
+    httpRequestDuration: histogram(
+      registry,
+      'http_request_duration_seconds',
+      'Time from receiving an HTTP request to finishing its response.',
+      HTTP_BUCKETS,
+      ['method', 'route', 'status'],
+    ),
+    upstreamRequests: counter(
+      registry,
+      'upstream_requests_total',
+      'Batch lines dispatched to vLLM, by outcome (retried = a transient failure that will be retried).',
+      ['outcome'],
+    ),
+    upstreamDuration: histogram(
+      registry,
+      'upstream_request_duration_seconds',
+      'Latency of requests to vLLM, by outcome.',
+      UPSTREAM_BUCKETS,
+      ['outcome'],
+    ),
+    upstreamInflight: gauge(
+      registry,
+      'upstream_inflight_requests',
+      'Requests to vLLM currently in flight from this worker.',
+    ),
+    upstreamInflightLimit: gauge(
+      registry,
+      'upstream_inflight_limit',
+      "The worker's current in-flight limit (adaptive or fixed).",
+    ),
+    promptTokens: counter(
+      registry,
+      'prompt_tokens_total',
+      'Prompt tokens reported by vLLM in successful responses.',
+    ),
+    completionTokens: counter(
+      registry,
+      'completion_tokens_total',
+      'Completion tokens reported by vLLM in successful responses.',
+    ),
+    validationDuration: histogram(
+      registry,
+      'validation_duration_seconds',
+      'Time to validate a batch input file.',
+      FILE_PASS_BUCKETS,
+    ),
+    finalizeDuration: histogram(
+      registry,
+      'finalize_duration_seconds',
+      'Time to write the output and error files of a batch.',
+      FILE_PASS_BUCKETS,
+    ),
+    queueJobs: gauge(
+      registry,
+      'queue_jobs',
+      'BullMQ jobs by queue and state (read from Redis every few seconds in the background; aggregate with max across replicas).',
+      ['queue', 'state'],
+    ),
+    dependencyUp: gauge(
+      registry,
+      'dependency_up',
+      '1 while this process reaches the dependency (postgres, redis, storage), 0 while it does not (checked every few seconds). Alerts use it to catch a worker stuck without Redis, which readiness does not.',
+      ['dependency'],
+    ),
   };
 }
 

@@ -1,4 +1,4 @@
-import { counter, gauge, defineMetrics } from '../../platform/metrics/metrics';
+import { defineMetrics } from '../../platform/metrics/metrics';
 import { LIMIT_REASONS, LimitReason } from './control-law';
 
 /** The concurrency controller's view: global limit, upstream gauges (null = unknown), leadership. */
@@ -13,46 +13,38 @@ export interface ConcurrencyState {
 }
 
 /** The adaptive in-flight limit's metrics, and vLLM's own gauges as the controller last read them. */
-export const CONCURRENCY_METRICS = defineMetrics('concurrency', (registry) => {
+export const CONCURRENCY_METRICS = defineMetrics('concurrency', ({ counter, gauge }) => {
   const globalLimit = gauge(
-    registry,
     'concurrency_global_limit',
     "In-flight limit for the whole vLLM endpoint, shared by every worker (adaptive mode; fixed mode: this worker's limit).",
   );
   const limitChanges = counter(
-    registry,
     'concurrency_limit_changes_total',
     'Changes of the global in-flight limit by the reason of the change (counted by the worker that ran the control law).',
     ['reason'],
   );
   const limitReason = gauge(
-    registry,
     'concurrency_limit_reason',
     'Why the global in-flight limit last changed: 1 for that reason, 0 for the others.',
     ['reason'],
   );
   const leader = gauge(
-    registry,
     'concurrency_leader',
     '1 when this worker runs the concurrency control law for its vLLM endpoint, else 0.',
   );
   const workers = gauge(
-    registry,
     'concurrency_workers',
     'Live worker processes sharing the in-flight limit of the vLLM endpoint.',
   );
   const kvCacheUsage = gauge(
-    registry,
     'upstream_kv_cache_usage_ratio',
     "vLLM's KV-cache usage (0..1) at the controller's last scrape of its /metrics.",
   );
   const waiting = gauge(
-    registry,
     'upstream_requests_waiting',
     "Requests in vLLM's waiting queue (all clients) at the controller's last scrape.",
   );
   const running = gauge(
-    registry,
     'upstream_requests_running',
     "Requests in vLLM's running batch (all clients) at the controller's last scrape.",
   );

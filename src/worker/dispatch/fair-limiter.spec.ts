@@ -26,6 +26,18 @@ async function grantsOver(
   return counts;
 }
 
+/** grantsOver on a limiter of one slot, held by `holder` and released once the batches queue. */
+async function grantsWhileShort(
+  batches: Array<{ key: string; tenant?: string; expiresAtMs?: number }>,
+  grants: number,
+  holder = 'x',
+): Promise<Record<string, number>> {
+  const limiter = new FairLimiter(1, () => NOW);
+  await limiter.acquire(holder);
+  setImmediate(() => limiter.release());
+  return grantsOver(limiter, batches, grants);
+}
+
 describe('FairLimiter', () => {
   it('grants at once below the limit and queues at it', async () => {
     const limiter = new FairLimiter(2, () => NOW);
@@ -43,19 +55,13 @@ describe('FairLimiter', () => {
   });
 
   it('serves batches in turn while slots are short (a small batch is not stuck behind a large one)', async () => {
-    const limiter = new FairLimiter(1, () => NOW);
-    await limiter.acquire('big'); // the big batch holds the only slot
-    setImmediate(() => limiter.release());
-    const counts = await grantsOver(limiter, [{ key: 'big' }, { key: 'small' }], 200);
+    // the big batch holds the only slot
+    const counts = await grantsWhileShort([{ key: 'big' }, { key: 'small' }], 200, 'big');
     expect(Math.abs(counts.big - counts.small)).toBeLessThanOrEqual(2);
   });
 
   it('shares by tenant first: a tenant with three batches gets no more than one with one', async () => {
-    const limiter = new FairLimiter(1, () => NOW);
-    await limiter.acquire('x');
-    setImmediate(() => limiter.release());
-    const counts = await grantsOver(
-      limiter,
+    const counts = await grantsWhileShort(
       [
         { key: 'a1', tenant: 'a' },
         { key: 'a2', tenant: 'a' },
@@ -70,11 +76,7 @@ describe('FairLimiter', () => {
   });
 
   it('gives the earlier deadline the larger share when slots are short, without starving the other', async () => {
-    const limiter = new FairLimiter(1, () => NOW);
-    await limiter.acquire('x');
-    setImmediate(() => limiter.release());
-    const counts = await grantsOver(
-      limiter,
+    const counts = await grantsWhileShort(
       [
         { key: 'day', expiresAtMs: NOW + 24 * HOUR },
         { key: 'hour', expiresAtMs: NOW + HOUR },
