@@ -93,26 +93,17 @@ describe('BatchLimitsRepository (real PostgreSQL, two connection pools)', () => 
     await insertBatch(tenant, 'cancelling', 'm', null); // cancelled while validating: never admitted
 
     const next = await insertBatch(tenant, 'validating');
-    const refused = await repo.reserveTokens(
-      { id: next, tenantId: tenant },
-      'm',
-      400,
-      1000,
-      start(next, 'm', 400),
-    );
+    // 400 more tokens of model m against a limit of 1,000.
+    const reserveNext = () =>
+      repo.reserveTokens({ id: next, tenantId: tenant }, 'm', 400, 1000, start(next, 'm', 400));
+    const refused = await reserveNext();
     expect(refused).toEqual({ admitted: false, current: 700 });
     // The same batch for another model, or a smaller one, fits.
     const small = await repo.reserveTokens({ id: next, tenantId: tenant }, 'm', 300, 1000, async () => 'ok');
     expect(small).toEqual({ admitted: true, value: 'ok' });
 
     await one.query(`UPDATE batches SET status = 'completed' WHERE id = $1`, [running]);
-    const admitted = await repo.reserveTokens(
-      { id: next, tenantId: tenant },
-      'm',
-      400,
-      1000,
-      start(next, 'm', 400),
-    );
+    const admitted = await reserveNext();
     expect(admitted).toEqual({ admitted: true, value: next });
   });
 

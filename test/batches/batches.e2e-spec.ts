@@ -1,3 +1,4 @@
+import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
 import { simulatedAnswer } from '../../simulator/answers';
 import { FilesService } from '../../src/domain/files/files.service';
@@ -30,6 +31,24 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       FILE_DEFAULT_EXPIRY_DAYS: '7',
     },
   });
+
+  /** A chat batch of these lines, uploaded by tenant A; `extra` overrides the create parameters. */
+  const createBatchOf = async (
+    lines: Parameters<typeof toJsonl>[0],
+    extra: Partial<OpenAI.Batches.BatchCreateParams> = {},
+  ) =>
+    a.batches.create({
+      input_file_id: await uploadBatchFile(a, toJsonl(lines)),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      ...extra,
+    });
+
+  /** n chat lines (custom_id `<idPrefix><i>`, prompt `<promptPrefix><i>`), each asking for maxTokens. */
+  const chatLines = (n: number, idPrefix: string, promptPrefix: string, maxTokens: number) =>
+    Array.from({ length: n }, (_, i) =>
+      chatLine(`${idPrefix}${i}`, `${promptPrefix}${i}`, { max_tokens: maxTokens }),
+    );
 
   beforeEach(() => sim.setOptions({ stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 }));
 
@@ -145,11 +164,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       JSON.stringify(chatLine('ok-1', 'dup')),
       JSON.stringify(chatLine('other-model', 'x', { model: 'another-model' })),
     ];
-    const batch = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl(lines)),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-    });
+    const batch = await createBatchOf(lines);
     const failed = await waitForBatch(a, batch.id);
     assertConforms('Batch', failed);
     expect(failed.status).toBe('failed');
@@ -171,11 +186,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
   });
 
   it('fails with model_not_found when vLLM does not serve the model, and on an empty file', async () => {
-    const unknown = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl([chatLine('x', 'y', { model: 'no-such-model' })])),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-    });
+    const unknown = await createBatchOf([chatLine('x', 'y', { model: 'no-such-model' })]);
     const f1 = await waitForBatch(a, unknown.id);
     expect(f1.status).toBe('failed');
     expect(f1.errors!.data![0]).toMatchObject({ code: 'model_not_found', param: 'body.model', line: 1 });
@@ -192,11 +203,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
 
   it('puts upstream 400s in the error file with status and body; all-failed still completes', async () => {
     const tooLong = 'word '.repeat(5000);
-    const mixed = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl([chatLine('good', 'hello'), chatLine('bad', tooLong)])),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-    });
+    const mixed = await createBatchOf([chatLine('good', 'hello'), chatLine('bad', tooLong)]);
     const done = await waitForBatch(a, mixed.id);
     expect(done.status).toBe('completed');
     expect(done.request_counts).toEqual({ total: 2, completed: 1, failed: 1 });
@@ -208,11 +215,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     expect(errors[0].response!.body.error.message).toMatch(/maximum context length/);
     expect((await readJsonlFile(a, done.output_file_id)).map((l) => l.custom_id)).toEqual(['good']);
 
-    const allBad = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl([chatLine('b1', tooLong), chatLine('b2', tooLong)])),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-    });
+    const allBad = await createBatchOf([chatLine('b1', tooLong), chatLine('b2', tooLong)]);
     const done2 = await waitForBatch(a, allBad.id);
     expect(done2.status).toBe('completed');
     expect(done2.output_file_id).toBeNull();
@@ -245,14 +248,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
   it('cancels mid-batch: upstream traffic stops, finished work is kept, the rest is batch_cancelled', async () => {
     sim.setOptions({ stepBaseMs: 20, outputTokens: 20 });
     const n = 400;
-    const batch = await a.batches.create({
-      input_file_id: await uploadBatchFile(
-        a,
-        toJsonl(Array.from({ length: n }, (_, i) => chatLine(`k${i}`, `x${i}`, { max_tokens: 20 }))),
-      ),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-    });
+    const batch = await createBatchOf(chatLines(n, 'k', 'x', 20));
     await waitUntil(
       async () => (await a.batches.retrieve(batch.id)).request_counts!.completed > 0,
       30_000,
@@ -289,14 +285,8 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
   it('expires a batch that outlives its completion window, keeping finished results', async () => {
     sim.setOptions({ stepBaseMs: 30, outputTokens: 30 });
     const n = 300;
-    const batch = await a.batches.create({
-      input_file_id: await uploadBatchFile(
-        a,
-        toJsonl(Array.from({ length: n }, (_, i) => chatLine(`x${i}`, `y${i}`, { max_tokens: 30 }))),
-      ),
-      endpoint: '/v1/chat/completions',
-      completion_window: '3s' as '24h', // an extra window configured for this test (BATCH_COMPLETION_WINDOWS)
-    });
+    // '3s': an extra window configured for this test (BATCH_COMPLETION_WINDOWS).
+    const batch = await createBatchOf(chatLines(n, 'x', 'y', 30), { completion_window: '3s' as '24h' });
     const done = await waitForBatch(a, batch.id, ['expired', 'completed'], 20_000);
     expect(done.status).toBe('expired');
     expect(done.expired_at).toEqual(expect.any(Number));
@@ -317,10 +307,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
   it('gives output and error files the output_expires_after asked for; expiry never removes the batch', async () => {
     // A prompt over the context length makes an error line, so both files are written.
     const tooLong = 'word '.repeat(5000);
-    const batch = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl([chatLine('ok', 'fine'), chatLine('bad', tooLong)])),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
+    const batch = await createBatchOf([chatLine('ok', 'fine'), chatLine('bad', tooLong)], {
       output_expires_after: { anchor: 'created_at', seconds: 3600 },
     });
     const done = await waitForBatch(a, batch.id);

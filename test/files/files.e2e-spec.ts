@@ -8,6 +8,20 @@ import { assertConforms } from '../support/openai-schema';
 import { useApp } from '../support/app-fixture';
 import { authHeader, TENANT_A } from '../support/harness';
 
+/** One multipart field: a value, or a file with its name. */
+type Part = [name: string, value: string] | [name: string, value: Blob, filename: string];
+const BATCH: Part = ['purpose', 'batch'];
+
+/** A form with the parts in this order (appended, so a name may repeat). */
+function formOf(parts: Part[]): FormData {
+  const form = new FormData();
+  for (const [name, value, filename] of parts) {
+    if (typeof value === 'string') form.append(name, value);
+    else form.append(name, value, filename);
+  }
+  return form;
+}
+
 const jsonl = (n: number): string =>
   Array.from({ length: n }, (_, i) =>
     JSON.stringify({
@@ -32,6 +46,14 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     return body;
   };
 
+  /** GET /v1/files with a query the list refuses: 400 invalid_value naming the parameter. */
+  const expectListRefused = async (query: string, param: string) =>
+    expectError(
+      await fetch(`${app.url}/v1/files?${query}`, { headers: authHeader(TENANT_A.key) }),
+      400,
+      'invalid_value',
+      param,
+    );
   const upload = (form: FormData, key = TENANT_A.key) =>
     fetch(`${app.url}/v1/files`, { method: 'POST', body: form, headers: authHeader(key) });
 
@@ -97,18 +119,8 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
     const all = [...page.data, ...next.data].map((f: { id: string }) => f.id);
     expect(new Set(all).size).toBe(all.length);
     for (const id of ids) expect(all).toContain(id);
-    await expectError(
-      await fetch(`${app.url}/v1/files?limit=0`, { headers: authHeader(TENANT_A.key) }),
-      400,
-      'invalid_value',
-      'limit',
-    );
-    await expectError(
-      await fetch(`${app.url}/v1/files?order=up`, { headers: authHeader(TENANT_A.key) }),
-      400,
-      'invalid_value',
-      'order',
-    );
+    await expectListRefused('limit=0', 'limit');
+    await expectListRefused('order=up', 'order');
   });
 
   it("lists by any of OpenAI's purposes, empty for those never stored; refuses others", async () => {
@@ -139,80 +151,59 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
       const page = await a.files.list({ purpose });
       expect({ purpose, data: page.data }).toEqual({ purpose, data: [] });
     }
-    await expectError(
-      await fetch(`${app.url}/v1/files?purpose=nonsense`, { headers: authHeader(TENANT_A.key) }),
-      400,
-      'invalid_value',
-      'purpose',
-    );
+    await expectListRefused('purpose=nonsense', 'purpose');
   });
 
   it('rejects bad uploads with the right status and envelope, and stores nothing', async () => {
     const before = await env.listStored();
     const countBefore = (await a.files.list()).data.length;
 
-    const noFile = new FormData();
-    noFile.set('purpose', 'batch');
-    await expectError(await upload(noFile), 400, 'missing_required_parameter', 'file');
-
-    const badPurpose = new FormData();
-    badPurpose.set('purpose', 'nonsense');
-    badPurpose.set('file', new Blob([jsonl(1)]), 'a.jsonl');
-    await expectError(await upload(badPurpose), 400, 'invalid_value', 'purpose');
-
-    const noPurpose = new FormData();
-    noPurpose.set('file', new Blob([jsonl(1)]), 'a.jsonl');
-    await expectError(await upload(noPurpose), 400, 'missing_required_parameter', 'purpose');
-
-    const notJsonl = new FormData();
-    notJsonl.set('purpose', 'batch');
-    notJsonl.set('file', new Blob([jsonl(1)]), 'a.csv');
-    await expectError(await upload(notJsonl), 400, 'invalid_file_format', 'file');
-
-    // purpose after the file part: the rule still applies once the purpose is known
-    const lateNotJsonl = new FormData();
-    lateNotJsonl.set('file', new Blob([jsonl(1)]), 'a.txt');
-    lateNotJsonl.set('purpose', 'batch');
-    await expectError(await upload(lateNotJsonl), 400, 'invalid_file_format', 'file');
-
+    const line = (name: string): Part => ['file', new Blob([jsonl(1)]), name];
     // Over the batch limit (MAX_BATCH_FILE_MB=2 here, 200 by default): 413, whatever the field order.
-    const big = Buffer.alloc(3 * 1024 * 1024, 'a');
-    const tooBig = new FormData();
-    tooBig.set('purpose', 'batch');
-    tooBig.set('file', new Blob([big]), 'big.jsonl');
-    await expectError(await upload(tooBig), 413, 'file_too_large', 'file');
-    const tooBigLate = new FormData();
-    tooBigLate.set('file', new Blob([big]), 'big.jsonl');
-    tooBigLate.set('purpose', 'batch');
-    await expectError(await upload(tooBigLate), 413, 'file_too_large', 'file');
+    const big: Part = ['file', new Blob([Buffer.alloc(3 * 1024 * 1024, 'a')]), 'big.jsonl'];
+    const refusals: { parts: Part[]; status: number; code: string | null; param: string }[] = [
+      { parts: [BATCH], status: 400, code: 'missing_required_parameter', param: 'file' },
+      {
+        parts: [['purpose', 'nonsense'], line('a.jsonl')],
+        status: 400,
+        code: 'invalid_value',
+        param: 'purpose',
+      },
+      { parts: [line('a.jsonl')], status: 400, code: 'missing_required_parameter', param: 'purpose' },
+      { parts: [BATCH, line('a.csv')], status: 400, code: 'invalid_file_format', param: 'file' },
+      // purpose after the file part: the rule still applies once the purpose is known
+      { parts: [line('a.txt'), BATCH], status: 400, code: 'invalid_file_format', param: 'file' },
+      { parts: [BATCH, big], status: 413, code: 'file_too_large', param: 'file' },
+      { parts: [big, BATCH], status: 413, code: 'file_too_large', param: 'file' },
+      { parts: [BATCH, line('a.jsonl'), line('b.jsonl')], status: 400, code: null, param: 'file' },
+      {
+        parts: [
+          BATCH,
+          ['expires_after[anchor]', 'created_at'],
+          ['expires_after[seconds]', '5'],
+          line('a.jsonl'),
+        ],
+        status: 400,
+        code: 'invalid_value',
+        param: 'expires_after[seconds]',
+      },
+    ];
+    for (const { parts, status, code, param } of refusals) {
+      await expectError(await upload(formOf(parts)), status, code, param);
+    }
 
-    const twoFiles = new FormData();
-    twoFiles.set('purpose', 'batch');
-    twoFiles.append('file', new Blob([jsonl(1)]), 'a.jsonl');
-    twoFiles.append('file', new Blob([jsonl(1)]), 'b.jsonl');
-    await expectError(await upload(twoFiles), 400, null, 'file');
-
-    const badExpiry = new FormData();
-    badExpiry.set('purpose', 'batch');
-    badExpiry.set('expires_after[anchor]', 'created_at');
-    badExpiry.set('expires_after[seconds]', '5');
-    badExpiry.set('file', new Blob([jsonl(1)]), 'a.jsonl');
-    await expectError(await upload(badExpiry), 400, 'invalid_value', 'expires_after[seconds]');
-
-    await expectError(
-      await fetch(`${app.url}/v1/files`, {
+    const rawPost = (contentType: string, body: string) =>
+      fetch(`${app.url}/v1/files`, {
         method: 'POST',
-        headers: { ...authHeader(TENANT_A.key), 'content-type': 'application/json' },
-        body: '{"purpose": "batch"}',
-      }),
-      415,
-    );
+        headers: { ...authHeader(TENANT_A.key), 'content-type': contentType },
+        body,
+      });
+    await expectError(await rawPost('application/json', '{"purpose": "batch"}'), 415);
     await expectError(
-      await fetch(`${app.url}/v1/files`, {
-        method: 'POST',
-        headers: { ...authHeader(TENANT_A.key), 'content-type': 'multipart/form-data; boundary=xyz' },
-        body: '--xyz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n{"a":1}',
-      }),
+      await rawPost(
+        'multipart/form-data; boundary=xyz',
+        '--xyz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n{"a":1}',
+      ),
       400,
     );
 
@@ -242,12 +233,14 @@ describe('Files API (end to end, official SDK + HTTP)', () => {
   });
 
   it('keeps the expiry asked for at upload', async () => {
-    const form = new FormData();
-    form.set('purpose', 'batch');
-    form.set('expires_after[anchor]', 'created_at');
-    form.set('expires_after[seconds]', '3600');
-    form.set('file', new Blob([jsonl(1)]), 'a.jsonl');
-    const res = await upload(form);
+    const res = await upload(
+      formOf([
+        BATCH,
+        ['expires_after[anchor]', 'created_at'],
+        ['expires_after[seconds]', '3600'],
+        ['file', new Blob([jsonl(1)]), 'a.jsonl'],
+      ]),
+    );
     expect(res.status).toBe(200);
     const file = (await res.json()) as Json;
     assertConforms('OpenAIFile', file);

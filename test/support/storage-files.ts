@@ -15,19 +15,6 @@ export async function isStored(driver: StorageDriver, key: string): Promise<bool
 
 /** Every file under a storage dir (recursively): used to prove failed uploads leave no bytes behind. */
 export async function listStoredFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else out.push(join(d, e.name));
-    }
-  };
-  await walk(dir);
-  return out;
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name));
 }

@@ -103,26 +103,17 @@ export class LocalDiskStorage implements StorageDriver, OnApplicationBootstrap {
   /** Removes `.partial` files not written to for `maxIdleMs`; returns how many. */
   async sweepPartials(maxIdleMs = PARTIAL_MAX_IDLE_MS, now = Date.now()): Promise<number> {
     let removed = 0;
-    const walk = async (dir: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
+    // A folder removed mid-listing fails the whole listing: the next sweep tries again.
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (!e.isFile() || !e.name.endsWith('.partial')) continue;
+      const path = join(e.parentPath, e.name);
+      const info = await stat(path).catch(() => null);
+      if (info && now - info.mtimeMs > maxIdleMs) {
+        await rm(path, { force: true });
+        removed++;
       }
-      for (const e of entries) {
-        const path = join(dir, e.name);
-        if (e.isDirectory()) await walk(path);
-        else if (e.name.endsWith('.partial')) {
-          const info = await stat(path).catch(() => null);
-          if (info && now - info.mtimeMs > maxIdleMs) {
-            await rm(path, { force: true });
-            removed++;
-          }
-        }
-      }
-    };
-    await walk(this.root);
+    }
     if (removed > 0)
       new Logger('Storage').log(`removed ${removed} partial file(s) left by an interrupted write`);
     return removed;
