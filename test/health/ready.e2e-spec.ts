@@ -1,7 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import {
   createTestEnv,
-  hasPrivatePostgres,
   killAll,
   metricValue,
   PrivatePostgres,
@@ -114,67 +113,64 @@ describe('GET /ready, every dependency required at once (READY_REQUIRES=postgres
  * take every pod out of the Service at once. Losses are still named in the body and in
  * `vllm_batch_dependency_up`, which alerts read.
  */
-(hasPrivatePostgres() ? describe : describe.skip)(
-  'GET /ready with the defaults (per pod, not per fleet)',
-  () => {
-    let env: TestEnv;
-    let redis: PrivateRedis;
-    let pg: PrivatePostgres;
-    let api: ServiceProcess;
+describe('GET /ready with the defaults (per pod, not per fleet)', () => {
+  let env: TestEnv;
+  let redis: PrivateRedis;
+  let pg: PrivatePostgres;
+  let api: ServiceProcess;
 
-    beforeAll(async () => {
-      redis = await PrivateRedis.start();
-      pg = await PrivatePostgres.start();
-      env = await createTestEnv({ REDIS_URL: redis.url, READY_FAIL_AFTER_SECONDS: '3' });
-      api = await startService('api', { ...env.env, DATABASE_URL: `${pg.url}/vllm_batch_ready` });
-    }, 90_000);
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    pg = await PrivatePostgres.start();
+    env = await createTestEnv({ REDIS_URL: redis.url, READY_FAIL_AFTER_SECONDS: '3' });
+    api = await startService('api', { ...env.env, DATABASE_URL: `${pg.url}/vllm_batch_ready` });
+  }, 90_000);
 
-    afterAll(async () => {
-      await killAll();
-      await env?.dispose();
-      await pg?.destroy();
-    }, 60_000);
+  afterAll(async () => {
+    await killAll();
+    await env?.dispose();
+    await pg?.destroy();
+  }, 60_000);
 
-    const ready = async (): Promise<{ status: number; body: ReadyBody }> => {
-      const res = await fetch(`${api.url}/ready`, { signal: AbortSignal.timeout(10_000) });
-      return { status: res.status, body: (await res.json()) as ReadyBody };
-    };
+  const ready = async (): Promise<{ status: number; body: ReadyBody }> => {
+    const res = await fetch(`${api.url}/ready`, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, body: (await res.json()) as ReadyBody };
+  };
 
-    it('stays ready without Redis (reported "degraded", and 0 in vllm_batch_dependency_up)', async () => {
-      await redis.kill();
-      const res = await ready();
-      expect(res).toEqual({
-        status: 200,
-        body: { status: 'degraded', postgres: 'up', redis: 'down', storage: 'up' },
-      });
-      await until(
-        async () =>
-          metricValue(await api.metrics(), 'vllm_batch_dependency_up', { dependency: 'redis' }) === 0 || null,
-        15_000,
-        'the gauge to show Redis down',
-      );
-      await redis.restart();
-      await until(async () => (await ready()).body.status === 'ok', 15_000, 'all up again');
+  it('stays ready without Redis (reported "degraded", and 0 in vllm_batch_dependency_up)', async () => {
+    await redis.kill();
+    const res = await ready();
+    expect(res).toEqual({
+      status: 200,
+      body: { status: 'degraded', postgres: 'up', redis: 'down', storage: 'up' },
     });
+    await until(
+      async () =>
+        metricValue(await api.metrics(), 'vllm_batch_dependency_up', { dependency: 'redis' }) === 0 || null,
+      15_000,
+      'the gauge to show Redis down',
+    );
+    await redis.restart();
+    await until(async () => (await ready()).body.status === 'ok', 15_000, 'all up again');
+  });
 
-    it('rides out a short PostgreSQL loss, then fails once it lasts past READY_FAIL_AFTER_SECONDS', async () => {
-      pg.stopServer();
-      const first = await ready();
-      expect(first).toEqual({
-        status: 200,
-        body: { status: 'degraded', postgres: 'down', redis: 'up', storage: 'up' },
-      });
-      const failed = await until(
-        async () => {
-          const r = await ready();
-          return r.status === 503 ? r : null;
-        },
-        15_000,
-        'readiness to fail',
-      );
-      expect(failed.body).toEqual({ status: 'error', postgres: 'down', redis: 'up', storage: 'up' });
-      await pg.restart();
-      await until(async () => (await ready()).status === 200, 30_000, 'ready again');
-    }, 60_000);
-  },
-);
+  it('rides out a short PostgreSQL loss, then fails once it lasts past READY_FAIL_AFTER_SECONDS', async () => {
+    pg.stopServer();
+    const first = await ready();
+    expect(first).toEqual({
+      status: 200,
+      body: { status: 'degraded', postgres: 'down', redis: 'up', storage: 'up' },
+    });
+    const failed = await until(
+      async () => {
+        const r = await ready();
+        return r.status === 503 ? r : null;
+      },
+      15_000,
+      'readiness to fail',
+    );
+    expect(failed.body).toEqual({ status: 'error', postgres: 'down', redis: 'up', storage: 'up' });
+    await pg.restart();
+    await until(async () => (await ready()).status === 200, 30_000, 'ready again');
+  }, 60_000);
+});

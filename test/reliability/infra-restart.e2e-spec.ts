@@ -4,7 +4,6 @@ import { readJsonlFile } from '../support/batch-helpers';
 import {
   deleteRedisPrefix,
   authHeader,
-  hasPrivatePostgres,
   killAll,
   PrivatePostgres,
   PrivateRedis,
@@ -138,7 +137,7 @@ describe('Reliability: infrastructure restarts and orphaned batches', () => {
     }, 180_000);
   });
 
-  (hasPrivatePostgres() ? describe : describe.skip)('PostgreSQL restarted mid-batch', () => {
+  describe('PostgreSQL restarted mid-batch', () => {
     let pg: PrivatePostgres;
     let env: TestEnv;
 

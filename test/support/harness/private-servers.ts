@@ -80,8 +80,6 @@ function findPgBin(): string {
 }
 const PG_BIN = findPgBin();
 
-export const hasPrivatePostgres = (): boolean => existsSync(join(PG_BIN, 'initdb'));
-
 /** initdb + pg_ctl in a temp dir, as user postgres when we are root (PostgreSQL refuses to run as root). */
 export class PrivatePostgres {
   private constructor(
@@ -102,6 +100,10 @@ export class PrivatePostgres {
   }
 
   static async start(): Promise<PrivatePostgres> {
+    // The restart tests need a PostgreSQL of their own to stop; without the server's binaries they
+    // fail here, saying why, instead of being skipped.
+    if (!existsSync(join(PG_BIN, 'initdb')))
+      throw new Error(`no PostgreSQL server binaries at ${PG_BIN} (install postgresql, or set PG_BIN)`);
     const dir = await mkdtemp(join(tmpdir(), 'vllm-batch-pg-'));
     const pg = new PrivatePostgres(await freePort(), dir);
     await mkdir(join(dir, 'data'));
