@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { toFile } from 'openai';
 import { CONCURRENCY_SCENARIOS } from './concurrency';
+import { DB_GROWTH_SCENARIOS } from './db-growth';
 import { METRICS_SCENARIOS } from './metrics-load';
 import { memoryOf, stopChildrenOnSignals } from '../test/support/harness';
 import {
@@ -179,6 +180,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   large,
   ...CONCURRENCY_SCENARIOS,
   ...METRICS_SCENARIOS,
+  ...DB_GROWTH_SCENARIOS,
 };
 
 async function main(): Promise<void> {

@@ -304,7 +304,7 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     }
   });
 
-  it('gives output and error files the output_expires_after asked for; expiry never removes the batch', async () => {
+  it('gives output and error files the output_expires_after asked for; expiry never removes the batch, only its per-line rows', async () => {
     // A prompt over the context length makes an error line, so both files are written.
     const tooLong = 'word '.repeat(5000);
     const batch = await createBatchOf([chatLine('ok', 'fine'), chatLine('bad', tooLong)], {
@@ -320,16 +320,42 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
       expect(file.expires_at! - file.created_at).toBe(3600);
     }
 
+    // The answers live in the files now: PostgreSQL keeps only each line's key, outcome and tokens.
+    const db = app.app.get(DataSource);
+    const perLine = () =>
+      db.query(
+        `SELECT custom_id, outcome, body IS NULL AS "bodyGone", error_message IS NULL AS "messageGone"
+           FROM batch_requests WHERE batch_id = $1 ORDER BY line_no`,
+        [batch.id],
+      );
+    // Trimmed right after the batch turned final (the status is visible a moment before).
+    await waitUntil(
+      async () => (await perLine()).every((r: { bodyGone: boolean }) => r.bodyGone),
+      5_000,
+      'trimmed',
+    );
+    expect(await perLine()).toEqual([
+      { custom_id: 'ok', outcome: 'succeeded', bodyGone: true, messageGone: true },
+      { custom_id: 'bad', outcome: 'failed', bodyGone: true, messageGone: true },
+    ]);
+    expect(
+      (await readJsonlFile(a, done.output_file_id))[0].response!.body.choices[0].message.content,
+    ).toEqual(expect.any(String));
+    expect((await readJsonlFile(a, done.error_file_id))[0].response!.status_code).toBe(400);
+
     // Every file of the batch expires and is purged: the batch object stays, as at OpenAI.
     const fileIds = [done.input_file_id, ...produced];
-    const db = app.app.get(DataSource);
     await db.query(`UPDATE files SET expires_at = now() - interval '1 second' WHERE id = ANY($1)`, [fileIds]);
     // The worker's own maintenance pass may purge them first; either way the rows are gone after this.
     await app.app.get(FilesService).purgeExpired();
     expect(await db.query(`SELECT id FROM files WHERE id = ANY($1)`, [fileIds])).toEqual([]);
     for (const id of fileIds) await expect(a.files.retrieve(id)).rejects.toMatchObject({ status: 404 });
+    // With its files gone nothing can read or re-run its lines: the worker's pass deletes the rows.
+    await waitUntil(async () => (await perLine()).length === 0, 10_000, 'per-line rows deleted');
     const after = await a.batches.retrieve(batch.id);
     expect(after).toMatchObject({ id: batch.id, status: 'completed', output_file_id: done.output_file_id });
+    expect(after.request_counts).toEqual(done.request_counts);
+    expect(after.usage).toEqual(done.usage);
     expect((await a.batches.list({ limit: 100 })).data.map((x) => x.id)).toContain(batch.id);
   });
 

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { storableText } from '../../common/pg-text';
 import { BatchResult, BatchResultOutcome, BatchResultOutput } from './batch-result';
+import { TERMINAL_IN } from './batch.repository';
 
 /** Every statement on per-line results (batch_requests). */
 @Injectable()
@@ -92,5 +93,39 @@ export class BatchResultRepository {
          FROM batch_requests WHERE batch_id = $1 AND outcome = $2 AND line_no > $3 ORDER BY line_no LIMIT $4`,
       [batchId, outcome, afterLine, limit],
     );
+  }
+
+  /**
+   * Once a batch is final its files hold the answers: the rows keep only what exactly once needs
+   * (the key, the outcome, the token counts), so PostgreSQL does not hold every body twice.
+   * Returns how many rows were trimmed.
+   */
+  async dropBodies(batchId: string): Promise<number> {
+    const [, trimmed] = (await this.db.query(
+      `UPDATE batch_requests SET body = NULL, error_message = NULL
+        WHERE batch_id = $1 AND (body IS NOT NULL OR error_message IS NOT NULL)`,
+      [batchId],
+    )) as [unknown, number];
+    return trimmed;
+  }
+
+  /**
+   * Deletes the per-line rows of up to `limit` finished batches whose output and error files are
+   * gone (expired or deleted): nothing can read or re-run them. The batch object, with its counts
+   * and usage totals, stays. Returns how many batches were cleared.
+   */
+  async deleteForGoneFiles(limit = 50): Promise<number> {
+    const rows = await this.db.query<{ n: number }[]>(
+      `WITH gone AS (
+         SELECT b.id FROM batches b
+          WHERE b.status IN ${TERMINAL_IN}
+            AND NOT EXISTS (SELECT 1 FROM files f WHERE f.id IN (b.output_file_id, b.error_file_id))
+            AND EXISTS (SELECT 1 FROM batch_requests r WHERE r.batch_id = b.id)
+          LIMIT $1),
+       deleted AS (DELETE FROM batch_requests WHERE batch_id IN (SELECT id FROM gone) RETURNING batch_id)
+       SELECT count(DISTINCT batch_id)::int AS n FROM deleted`,
+      [limit],
+    );
+    return rows[0].n;
   }
 }

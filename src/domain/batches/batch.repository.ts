@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { WebhookEventsRepository } from '../webhooks/webhook-events.repository';
 import { NewWebhookEvent } from '../webhooks/webhook-event';
-import { BatchStatus, UNFINISHED_STATUSES } from './batch-status';
+import { BatchStatus, TERMINAL_STATUSES, UNFINISHED_STATUSES } from './batch-status';
 import { BatchEntity } from './batch.entity';
 
 /**
@@ -11,6 +11,7 @@ import { BatchEntity } from './batch.entity';
  * predicate (idx_batches_unfinished, idx_batches_tenant_model_unfinished) so the planner can use them.
  */
 export const UNFINISHED_IN = `(${UNFINISHED_STATUSES.map((s) => `'${s}'`).join(',')})`;
+export const TERMINAL_IN = `(${TERMINAL_STATUSES.map((s) => `'${s}'`).join(',')})`;
 
 /** Where a page of a tenant's batches starts: after this batch, newest first. */
 export interface BatchCursor {

@@ -181,6 +181,12 @@ export class BatchRunnerService {
       if (now && !TERMINAL_STATUSES.includes(now.status)) return this.run(batch.id);
       return;
     }
+    // Best effort: a failure leaves the bodies until the batch's files are gone (reconciler).
+    await this.results
+      .dropBodies(batch.id)
+      .catch((err: Error) =>
+        this.logger.warn(`batch ${batch.id}: keeping its result bodies (${err.message})`),
+      );
     this.metrics.observeFinalize((performance.now() - started) / 1000);
     this.logger.log(
       `batch ${batch.id} ${final}: ${done.completedRequests} ok, ${done.failedRequests} failed of ${done.totalRequests}`,

@@ -4,6 +4,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchRepository } from '../../domain/batches/batch.repository';
+import { BatchResultRepository } from '../../domain/batches/batch-result.repository';
 import { FilesService } from '../../domain/files/files.service';
 import { BatchQueueProducer } from '../../platform/queue/batch-queue.producer';
 import { BATCH_QUEUE } from '../../platform/queue/queue.constants';
@@ -27,6 +28,7 @@ export class ReconcilerService implements OnApplicationBootstrap {
 
   constructor(
     private readonly batches: BatchRepository,
+    private readonly results: BatchResultRepository,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
     private readonly producer: BatchQueueProducer,
     private readonly files: FilesService,
@@ -61,6 +63,9 @@ export class ReconcilerService implements OnApplicationBootstrap {
     await this.webhooks.sweep();
     const purged = await this.files.purgeExpired();
     if (purged > 0) this.logger.log(`removed ${purged} expired file(s)`);
+    const cleared = await this.results.deleteForGoneFiles();
+    if (cleared > 0)
+      this.logger.log(`removed the per-line rows of ${cleared} batch(es) whose files are gone`);
   }
 
   async reconcile(): Promise<number> {
