@@ -3,7 +3,8 @@
  * measured in the same run. Scenarios: throughput (5,000-line batch vs a direct client at the same
  * concurrency), upload (a 200 MB file: time and the service's peak RSS), large (a 50,000-line
  * ~200 MB batch from upload to completed, the service's peak RSS, exactly one line per custom_id),
- * metrics (an ordinary API call's latency at idle and during a flood of /metrics scrapes).
+ * metrics (an ordinary API call's latency at idle and during a flood of /metrics scrapes), dbgrowth
+ * (PostgreSQL's growth per finished 50,000-line batch), and the concurrency scenarios (bench/concurrency.ts).
  * Results go to bench/RESULTS.md by hand, with the machine they ran on.
  */
 import { createReadStream } from 'node:fs';
