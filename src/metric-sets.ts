@@ -3,6 +3,7 @@ import { BATCH_METRICS } from './domain/batches/batch.metrics';
 import { WEBHOOK_METRICS } from './domain/webhooks/webhook.metrics';
 import type { MetricSet } from './platform/metrics/metrics';
 import { CONCURRENCY_METRICS } from './worker/concurrency/concurrency.metrics';
+import { ENDPOINT_METRICS } from './worker/pool/endpoint.metrics';
 
 /**
  * Every feature's own metric set, registered in the one catalogue (MetricsService) in every role,
@@ -12,5 +13,6 @@ export const FEATURE_METRIC_SETS: readonly MetricSet<unknown>[] = [
   BATCH_METRICS,
   WEBHOOK_METRICS,
   CONCURRENCY_METRICS,
+  ENDPOINT_METRICS,
   THROTTLE_METRICS,
 ];

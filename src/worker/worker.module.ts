@@ -10,13 +10,20 @@ import { BatchInput } from './input/batch-input';
 import { InputValidationService } from './input/input-validation.service';
 import { ReconcilerService } from './runner/reconciler.service';
 import { RunBatchProcessor } from './runner/run-batch.processor';
-import { VllmClient } from './upstream/vllm.client';
+import { UPSTREAM_SOURCE, UpstreamPool } from './pool/upstream-pool.service';
+import { createUpstreamSource } from './upstream/sources/upstream-spec';
+import { APP_CONFIG, AppConfig } from '../platform/config/app-config';
 
 /** The GPU worker role: drains batch jobs against vLLM, and delivers webhook events. */
 @Module({
   imports: [BatchesDomainModule, FilesDomainModule, WebhooksDomainModule, WebhookDeliveryModule],
   providers: [
-    VllmClient,
+    {
+      provide: UPSTREAM_SOURCE,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => createUpstreamSource(config),
+    },
+    UpstreamPool,
     BatchInput,
     InputValidationService,
     BatchFinalizerService,
@@ -25,6 +32,6 @@ import { VllmClient } from './upstream/vllm.client';
     RunBatchProcessor,
     ReconcilerService,
   ],
-  exports: [VllmClient, BatchRunnerService, ConcurrencyController],
+  exports: [UpstreamPool, BatchRunnerService, ConcurrencyController],
 })
 export class WorkerModule {}

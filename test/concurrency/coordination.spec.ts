@@ -2,6 +2,8 @@ import IORedis from 'ioredis';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { ConcurrencyController } from '../../src/worker/concurrency/concurrency-controller.service';
 import { VllmMetricsSource, VllmSample } from '../../src/worker/concurrency/vllm-metrics';
+import { UpstreamPool } from '../../src/worker/pool/upstream-pool.service';
+import { createUpstreamSource } from '../../src/worker/upstream/sources/upstream-spec';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { REDIS_URL } from '../support/harness';
 
@@ -31,11 +33,14 @@ describe('concurrency coordination through Redis', () => {
   let survivor: ConcurrencyController;
 
   async function worker(): Promise<ConcurrencyController> {
-    const c = new ConcurrencyController(config, metrics, source);
+    // One replica, serving `m` as configured (nothing to discover).
+    const pool = new UpstreamPool(config, metrics, createUpstreamSource(config));
+    pool.apply([{ url: 'http://127.0.0.1:9/v1', metricsUrl: 'http://127.0.0.1:9/metrics', models: ['m'] }]);
+    const c = new ConcurrencyController(config, metrics, pool, () => source);
     await c.onModuleInit();
     // Each worker has a batch with lines waiting: 480-token prompts, max_tokens 32.
-    c.setDemandSource(() => ({ pending: 100, batches: 1 }));
-    for (let i = 0; i < 100; i++) c.noteLine({ promptTokens: 480, maxTokens: 32, prefixKey: '' });
+    c.setDemandSource({ forModel: () => ({ pending: 100, batches: 1 }) });
+    for (let i = 0; i < 100; i++) c.noteLine('m', { promptTokens: 480, maxTokens: 32, prefixKey: '' });
     controllers.push(c);
     return c;
   }

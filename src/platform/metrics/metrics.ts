@@ -24,6 +24,12 @@ export interface MetricSet<T> {
 export interface MetricDeclarer {
   counter<L extends string = never>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
   gauge<L extends string = never>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
+  histogram<L extends string = never>(
+    name: string,
+    help: string,
+    buckets: number[],
+    labelNames?: readonly L[],
+  ): Histogram<L>;
 }
 
 export function defineMetrics<T>(name: string, declare: (metrics: MetricDeclarer) => T): MetricSet<T> {
@@ -33,6 +39,8 @@ export function defineMetrics<T>(name: string, declare: (metrics: MetricDeclarer
       declare({
         counter: (metric, help, labelNames) => counter(registry, metric, help, labelNames),
         gauge: (metric, help, labelNames) => gauge(registry, metric, help, labelNames),
+        histogram: (metric, help, buckets, labelNames) =>
+          histogram(registry, metric, help, buckets, labelNames),
       }),
   };
 }
@@ -77,7 +85,7 @@ export type UpstreamOutcome =
 
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // An upstream completion takes from milliseconds (embeddings) to minutes (long generations).
-const UPSTREAM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
+export const UPSTREAM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 // Validation and finalization stream whole files: from tiny test files to 50k-line batches.
 const FILE_PASS_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
 

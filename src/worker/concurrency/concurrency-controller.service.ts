@@ -16,31 +16,26 @@ import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { createFailFastRedis, waitUntilReady } from '../../platform/redis/redis-client';
 import { FairLimiter } from '../dispatch/fair-limiter';
-import type { DispatchFeedback } from '../dispatch/line-dispatcher';
-import { ConcurrencyLaw, LawDecision } from './control-law';
-import { CONCURRENCY_METRICS } from './concurrency.metrics';
-import {
-  CoordinatorStore,
-  coordinationPrefix,
-  PublishedState,
-  RedisCoordinatorStore,
-  splitLimit,
-  WorkerReport,
-} from './coordinator';
 import type { LineShape } from '../dispatch/line-shape';
-import { lawSignals, ReportTracker } from './leader-aggregation';
-import { LocalSignals } from './local-signals';
+import { ENDPOINT_METRICS } from '../pool/endpoint.metrics';
+import type { Replica } from '../pool/replica';
+import { UpstreamPool } from '../pool/upstream-pool.service';
+import { LimitReason } from './control-law';
+import { CONCURRENCY_METRICS } from './concurrency.metrics';
+import { CoordinatorStore, coordinationPrefix, RedisCoordinatorStore } from './coordinator';
+import { EndpointControl, EndpointRound } from './endpoint-control';
 import { HttpVllmMetricsSource, VllmMetricsSource, VllmSample } from './vllm-metrics';
 
-/** Injection token for the vLLM /metrics adapter (tests swap it). */
+/** Injection token for the vLLM /metrics adapter per replica (tests swap it). */
 export const VLLM_METRICS_SOURCE = Symbol('VLLM_METRICS_SOURCE');
-/** Injection token for the coordination store (tests swap it); default: Redis. */
+/** Injection token for the coordination store per replica (tests swap it); default: Redis. */
 export const COORDINATOR_STORE = Symbol('COORDINATOR_STORE');
 
-/** One control round per tick: scrape, law, publish. */
+export type MetricsSourceFactory = (replica: Replica) => VllmMetricsSource;
+export type CoordinatorStoreFactory = (replica: Replica, workerId: string) => CoordinatorStore;
+
+/** One control round per tick: scrape, law, publish, for every replica at once. */
 export const TICK_MS = 1000;
-/** A published state younger than this is continued by a new leader. */
-const STATE_FRESH_MS = 10_000;
 /** How long a batch waits for the first control round before sending anyway. */
 const KICK_WAIT_MS = 1000;
 const WARN_INTERVAL_MS = 30_000;
@@ -49,16 +44,17 @@ const REDIS_WAIT_MS = 3000;
 
 /** Where the controller reads the work waiting in this process (set by BatchRunnerService). */
 export interface LocalDemand {
-  /** Lines read ahead, not yet sent. */
-  pending: number;
-  /** Batches with lines left to send or in flight. */
-  batches: number;
+  /** Lines read ahead, not yet sent, and batches with lines left, for one model. */
+  forModel(model: string): { pending: number; batches: number };
 }
 
 export interface ControllerSnapshot {
   mode: 'adaptive' | 'fixed';
+  /** Whether this worker leads the control of at least one replica. */
   leader: boolean;
+  /** The sum of the replicas' global limits. */
   globalLimit: number;
+  /** This worker's slots over every replica. */
   share: number;
   reason: string;
   workers: number;
@@ -66,63 +62,50 @@ export interface ControllerSnapshot {
 }
 
 /**
- * The adaptive in-flight limit of this worker process (see ConcurrencyLaw for the control law).
- *
- * One limit per vLLM endpoint, global across worker processes: every worker heartbeats its demand
- * and dispatch outcomes to Redis each tick; one of them, the leader (a lease taken with SET NX PX),
- * scrapes vLLM's /metrics, runs the law on the sum of every worker's signals and publishes the
- * global limit with each worker's share (weighted water-filling, see splitLimit). Each worker sets
- * its FairLimiter to its share. If the leader dies, its lease expires within LEADER_TTL_MS and the
- * next heartbeat of another worker takes over, continuing from the published limit. While Redis is
- * unreachable a worker keeps its last share and may only lower it by running the law on its own
- * signals. WORKER_CONCURRENCY_MODE=fixed bypasses all this: WORKER_FIXED_INFLIGHT per process.
+ * The adaptive in-flight limits of this worker process: one EndpointControl per replica of the
+ * pool, each with its own law fed by the replica's own /metrics and its own dispatch outcomes,
+ * coordinated across worker processes through Redis (see EndpointControl). The FairLimiter hands
+ * out the replicas' slots; this service keeps one control per live replica and runs their rounds
+ * each tick. WORKER_CONCURRENCY_MODE=fixed: WORKER_FIXED_INFLIGHT per replica and process.
  */
 @Injectable()
-export class ConcurrencyController
-  implements DispatchFeedback, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
-{
-  readonly limiter: FairLimiter;
+export class ConcurrencyController implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  readonly limiter: FairLimiter<Replica>;
   private readonly logger = new Logger('Concurrency');
   private readonly id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly adaptive: boolean;
-  private readonly law: ConcurrencyLaw;
-  private readonly source: VllmMetricsSource;
-  private readonly store: CoordinatorStore | null;
   private readonly redis: IORedis | null = null;
-  private demand: () => LocalDemand = () => ({ pending: 0, batches: 0 });
-
-  private readonly local = new LocalSignals();
-
+  private readonly sourceFor: MetricsSourceFactory;
+  private readonly storeFor: CoordinatorStoreFactory | null;
+  private readonly controls = new Map<string, EndpointControl>();
+  private demand: LocalDemand = { forModel: () => ({ pending: 0, batches: 0 }) };
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
   private stopped = false;
-  private leader = false;
-  private state: PublishedState | null = null;
-  private lastSample: VllmSample | null = null;
-  private scrapeOk: boolean | null = null;
-  private readonly tracker = new ReportTracker();
-  private lastShare: number | null = null;
+  private last: { rounds: EndpointRound[] } = { rounds: [] };
   private readonly warn = rateLimitedWarning(this.logger, WARN_INTERVAL_MS);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
-    @Optional() @Inject(VLLM_METRICS_SOURCE) source?: VllmMetricsSource,
-    @Optional() @Inject(COORDINATOR_STORE) store?: CoordinatorStore,
+    private readonly pool: UpstreamPool,
+    @Optional() @Inject(VLLM_METRICS_SOURCE) sourceFor?: MetricsSourceFactory,
+    @Optional() @Inject(COORDINATOR_STORE) storeFor?: CoordinatorStoreFactory,
   ) {
-    const w = config.worker;
-    this.adaptive = w.concurrencyMode === 'adaptive';
-    this.law = new ConcurrencyLaw(w.minInflight, w.maxInflight);
-    this.limiter = new FairLimiter(this.adaptive ? this.law.limit : w.fixedInflight);
-    this.source = source ?? new HttpVllmMetricsSource(config.vllmMetricsUrl, config.vllmApiKey);
-    if (store) this.store = store;
+    this.adaptive = config.worker.concurrencyMode === 'adaptive';
+    this.limiter = new FairLimiter(() => pool.replicas());
+    this.sourceFor = sourceFor ?? ((r) => new HttpVllmMetricsSource(r.spec.metricsUrl, r.spec.apiKey));
+    if (storeFor) this.storeFor = storeFor;
     else if (this.adaptive) {
-      this.redis = createFailFastRedis(config.redisUrl, {
+      const redis = createFailFastRedis(config.redisUrl, {
         onError: (err) => this.warn(`coordination Redis unreachable: ${err.message}`),
       });
-      this.store = new RedisCoordinatorStore(this.redis, this.id, coordinationPrefix(config));
-    } else this.store = null;
-    this.metrics.setInflight(0, this.limiter.limit);
+      this.redis = redis;
+      this.storeFor = (r, id) =>
+        new RedisCoordinatorStore(redis, id, coordinationPrefix(config.queuePrefix, r.id));
+    } else this.storeFor = null;
+    pool.onChange(() => this.syncReplicas());
+    this.syncReplicas();
   }
 
   /** The first rounds would find no coordination: wait for the connection, briefly. */
@@ -139,38 +122,23 @@ export class ConcurrencyController
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.round?.catch(() => undefined);
-    this.leader = false;
-    if (this.store && this.adaptive) await this.store.leave(this.id).catch(() => undefined);
+    await Promise.all([...this.controls.values()].map((c) => c.leave()));
     this.redis?.disconnect();
   }
 
   /** BatchRunnerService tells where to read the lines waiting in this process. */
-  setDemandSource(demand: () => LocalDemand): void {
+  setDemandSource(demand: LocalDemand): void {
     this.demand = demand;
   }
 
-  // DispatchFeedback ----------------------------------------------------------------------------
-
-  answered(ms: number, promptTokens: number, completionTokens: number): void {
-    this.local.answered(ms, promptTokens, completionTokens);
-  }
-
-  overloaded(): void {
-    this.local.overloaded();
-  }
-
-  timedOut(): void {
-    this.local.timedOut();
-  }
-
-  /** A line was read for dispatch: its estimated size feeds the estimate of the limit. */
-  noteLine(shape: LineShape): void {
-    this.local.noteLine(shape);
+  /** A line of `model` was read for dispatch: its estimated size feeds the estimate of each replica serving it. */
+  noteLine(model: string, shape: LineShape): void {
+    for (const c of this.controls.values()) if (c.replica.accepts(model)) c.noteLine(shape);
   }
 
   /**
    * A batch is about to start sending: run a control round now rather than within a second, so
-   * the first requests go out under a limit estimated for this batch. Bounded wait.
+   * the first requests go out under limits estimated for this batch. Bounded wait.
    */
   async kick(): Promise<void> {
     if (!this.adaptive || this.stopped) return;
@@ -182,18 +150,46 @@ export class ConcurrencyController
   }
 
   snapshot(): ControllerSnapshot {
+    const rounds = this.last.rounds;
+    const reason = rounds.find((r) => r.decision?.changed)?.reason ?? rounds[0]?.reason;
     return {
       mode: this.adaptive ? 'adaptive' : 'fixed',
-      leader: this.leader,
-      globalLimit: this.adaptive ? (this.state?.limit ?? this.law.limit) : this.limiter.limit,
+      leader: rounds.some((r) => r.leader),
+      globalLimit: this.adaptive ? rounds.reduce((a, r) => a + r.globalLimit, 0) : this.limiter.limit,
       share: this.limiter.limit,
-      reason: this.adaptive ? (this.state?.reason ?? this.law.reason) : 'fixed',
-      workers: this.state?.workers ?? 1,
-      sample: this.lastSample,
+      reason: this.adaptive ? (reason ?? 'initial') : 'fixed',
+      workers: Math.max(1, ...rounds.map((r) => r.workers)),
+      sample: rounds[0]?.sample ?? null,
     };
   }
 
-  // Rounds --------------------------------------------------------------------------------------
+  /** One control per live replica: new replicas get one, replicas that left give theirs up. */
+  private syncReplicas(): void {
+    const live = new Set<string>();
+    for (const replica of this.pool.replicas()) {
+      live.add(replica.id);
+      if (this.controls.has(replica.id)) continue;
+      this.controls.set(
+        replica.id,
+        new EndpointControl(
+          replica,
+          this.id,
+          this.adaptive,
+          this.config,
+          this.sourceFor(replica),
+          this.storeFor?.(replica, this.id) ?? null,
+          this.metrics,
+          () => this.limiter.refresh(),
+        ),
+      );
+    }
+    for (const [id, control] of this.controls)
+      if (!live.has(id)) {
+        this.controls.delete(id);
+        void control.leave();
+      }
+    this.limiter.refresh();
+  }
 
   private schedule(delay: number): void {
     if (this.stopped) return;
@@ -207,7 +203,7 @@ export class ConcurrencyController
 
   private runRound(): Promise<void> {
     if (this.round) return this.round;
-    this.round = (this.adaptive ? this.adaptiveRound() : this.fixedRound())
+    this.round = this.allRounds()
       .catch((err: unknown) => this.warn(`control round failed: ${(err as Error).message}`))
       .finally(() => {
         this.round = null;
@@ -215,166 +211,43 @@ export class ConcurrencyController
     return this.round;
   }
 
-  /** Fixed mode: the limit never moves; vLLM's gauges are still scraped for visibility. */
-  private async fixedRound(): Promise<void> {
-    const sample = await this.scrape();
-    this.metrics.of(CONCURRENCY_METRICS).state({
-      globalLimit: this.limiter.limit,
-      reason: 'fixed',
-      leader: false,
-      workers: 1,
-      kvUsage: sample?.kvUsage ?? null,
-      waiting: sample?.waiting ?? null,
-      running: sample?.running ?? null,
-    });
-  }
-
-  private async adaptiveRound(): Promise<void> {
-    const report = this.report();
-    let beat: { leader: boolean; state: PublishedState | null };
-    try {
-      beat = await (this.store as CoordinatorStore).heartbeat(report);
-    } catch (err) {
-      return this.standalone(report, err as Error);
-    }
-    if (beat.leader) return this.lead(report, beat.state);
-    if (this.leader) this.logger.log(`no longer the concurrency leader`);
-    this.leader = false;
-    if (beat.state) this.apply(beat.state);
-  }
-
-  /** The leader's round: gather every worker's report, scrape vLLM, run the law, publish. */
-  private async lead(own: WorkerReport, previous: PublishedState | null): Promise<void> {
-    const store = this.store as CoordinatorStore;
-    if (!this.leader) {
-      this.leader = true;
-      this.tracker.clear();
-      const recent = previous && Date.now() - previous.at < STATE_FRESH_MS;
-      if (recent && previous.leader !== this.id) this.law.restore(previous.limit, previous.fresh);
-      this.logger.log(
-        `concurrency leader for ${this.config.vllmBaseUrl}` +
-          (recent ? ` (continuing from limit ${previous.limit})` : ''),
-      );
-    }
-    const reports = (await store.reports()).filter((r) => r.id !== own.id);
-    reports.push(own);
-    const now = Date.now();
-    const { live, stale, outcomes } = this.tracker.aggregate(reports, now);
-    await store.drop(stale).catch(() => undefined);
-
-    const sample = await this.scrape();
-    const signals = lawSignals(sample, live, outcomes);
-    const decision = this.law.tick(signals);
-    const shares = splitLimit(
-      decision.limit,
-      live.map((r) => ({
-        id: r.id,
-        wantsMore: r.queued > 0 || r.pending > 0,
-        inflight: r.inflight,
-        batches: r.batches,
-      })),
-      this.config.worker.minInflight,
+  private async allRounds(): Promise<void> {
+    const controls = [...this.controls.values()];
+    const rounds = await Promise.all(
+      controls.map((c) => c.round(this.demandOf(c.replica)).catch(() => null)),
     );
-    const state: PublishedState = {
-      leader: this.id,
-      at: now,
-      limit: decision.limit,
-      reason: this.law.reason,
-      fresh: this.law.isFresh,
-      shares,
-      workers: live.length,
-      kvUsage: sample?.kvUsage ?? null,
-      waiting: sample?.waiting ?? null,
-      running: sample?.running ?? null,
-      metrics: sample !== null,
-    };
-    if (!(await store.publish(state))) {
-      this.leader = false;
-      return;
-    }
-    this.noteDecision(decision, live.length);
-    this.apply(state);
-  }
-
-  /** Redis is unreachable: keep the last share, lowering it if the law on local signals says so. */
-  private async standalone(own: WorkerReport, err: Error): Promise<void> {
-    this.warn(`cannot coordinate the in-flight limit through Redis (${err.message}); using local signals`);
-    this.leader = false;
-    // The same aggregation as the leader's, over this worker's report alone.
-    const { outcomes } = this.tracker.aggregate([own], Date.now());
-    const sample = await this.scrape();
-    const decision = this.law.tick(lawSignals(sample, [own], outcomes));
-    const share = Math.min(decision.limit, this.lastShare ?? Infinity);
-    this.setShare(share);
+    const done = rounds.filter((r): r is EndpointRound => r !== null);
+    this.last = { rounds: done };
+    for (const r of done)
+      if (r.decision?.changed) this.metrics.of(CONCURRENCY_METRICS).limitChanged(r.decision.reason);
+    const snap = this.snapshot();
+    const samples = done.map((r) => r.sample).filter((s): s is VllmSample => s !== null);
+    const sum = (f: (s: VllmSample) => number): number | null =>
+      samples.length ? samples.reduce((a, s) => a + f(s), 0) : null;
+    const kv = samples.filter((s) => s.kvUsage !== null);
     this.metrics.of(CONCURRENCY_METRICS).state({
-      globalLimit: share,
-      reason: this.law.reason,
-      leader: false,
-      workers: 1,
-      kvUsage: sample?.kvUsage ?? null,
-      waiting: sample?.waiting ?? null,
-      running: sample?.running ?? null,
+      globalLimit: snap.globalLimit,
+      reason: snap.reason as LimitReason,
+      leader: snap.leader,
+      workers: snap.workers,
+      kvUsage: kv.length ? kv.reduce((a, s) => a + (s.kvUsage as number), 0) / kv.length : null,
+      waiting: sum((s) => s.waiting),
+      running: sum((s) => s.running),
     });
-  }
-
-  private apply(state: PublishedState): void {
-    this.state = state;
-    this.setShare(state.shares[this.id] ?? this.config.worker.minInflight);
-    this.lastShare = this.limiter.limit;
-    this.metrics.of(CONCURRENCY_METRICS).state({
-      globalLimit: state.limit,
-      reason: state.reason,
-      leader: this.leader,
-      workers: state.workers,
-      kvUsage: state.kvUsage,
-      waiting: state.waiting,
-      running: state.running,
-    });
-  }
-
-  private setShare(share: number): void {
-    if (share === this.limiter.limit) return;
-    this.logger.debug(`in-flight share ${this.limiter.limit} → ${share}`);
-    this.limiter.setLimit(share);
     this.metrics.setInflight(this.limiter.active, this.limiter.limit);
+    for (const r of this.pool.replicas()) this.metrics.of(ENDPOINT_METRICS).inflight(r.id, r.active);
+    this.pool.sweepDrained();
   }
 
-  private noteDecision(d: LawDecision, workers: number): void {
-    if (!d.changed) return;
-    this.metrics.of(CONCURRENCY_METRICS).limitChanged(d.reason);
-    this.logger.log(
-      `in-flight limit ${d.previous} → ${d.limit} (${d.reason}: ${d.detail}${workers > 1 ? `; ${workers} workers` : ''})`,
-    );
-  }
-
-  private async scrape(): Promise<VllmSample | null> {
-    try {
-      const sample = await this.source.scrape();
-      if (this.scrapeOk === false) this.logger.log(`vLLM /metrics readable again`);
-      this.scrapeOk = true;
-      this.lastSample = sample;
-      return sample;
-    } catch (err) {
-      if (this.scrapeOk !== false)
-        this.logger.warn(
-          `cannot read vLLM /metrics at ${this.config.vllmMetricsUrl} (${(err as Error).message}); ` +
-            (this.adaptive
-              ? `the in-flight limit follows latency and errors until it is back`
-              : `the upstream KV and queue gauges are not updated`),
-        );
-      this.scrapeOk = false;
-      this.lastSample = null;
-      return null;
+  /** This process's demand on one replica: for each model it serves, the lines waiting. */
+  private demandOf(replica: Replica): { queued: number; pending: number; batches: number } {
+    let pending = 0;
+    let batches = 0;
+    for (const model of replica.models) {
+      const d = this.demand.forModel(model);
+      pending += d.pending;
+      batches += d.batches;
     }
-  }
-
-  private report(): WorkerReport {
-    const demand = this.demand();
-    return this.local.report(this.id, {
-      inflight: this.limiter.active,
-      queued: this.limiter.queued,
-      pending: demand.pending,
-      batches: demand.batches,
-    });
+    return { queued: this.limiter.queuedFor(replica), pending, batches };
   }
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type IORedis from 'ioredis';
-import type { AppConfig } from '../../platform/config/app-config';
 import type { DispatchOutcomes, LimitReason } from './control-law';
 
 /**
@@ -88,9 +87,9 @@ export function endpointId(vllmBaseUrl: string): string {
   return createHash('sha1').update(vllmBaseUrl).digest('hex').slice(0, 12);
 }
 
-/** Where the coordination of this deployment's vLLM endpoint lives in Redis. */
-export function coordinationPrefix(config: Pick<AppConfig, 'queuePrefix' | 'vllmBaseUrl'>): string {
-  return `${config.queuePrefix}:concurrency:${endpointId(config.vllmBaseUrl)}`;
+/** Where the coordination of one vLLM replica (by its base URL) lives in Redis. */
+export function coordinationPrefix(queuePrefix: string, replicaUrl: string): string {
+  return `${queuePrefix}:concurrency:${endpointId(replicaUrl)}`;
 }
 
 /**

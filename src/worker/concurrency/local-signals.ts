@@ -1,4 +1,4 @@
-import type { DispatchFeedback } from '../dispatch/line-dispatcher';
+import type { DispatchFeedback } from '../upstream/dispatch-feedback';
 import type { LineShape } from '../dispatch/line-shape';
 import type { DispatchOutcomes } from './control-law';
 import type { WorkerReport } from './coordinator';

@@ -3,13 +3,14 @@ import { BatchEntity } from '../../domain/batches/batch.entity';
 import { InputRequest } from '../input/batch-input';
 import { LineShape, lineShape } from './line-shape';
 import { FairLimiter } from './fair-limiter';
-import { LineDispatcher } from './line-dispatcher';
+import type { Replica } from '../pool/replica';
+import { Lease, LineDispatcher } from './line-dispatcher';
 import { ResultRecorder } from './result-recorder';
 
 export type StopReason = 'cancelled' | 'expired' | 'shutdown';
 
 export interface DispatchDeps {
-  limiter: FairLimiter;
+  limiter: FairLimiter<Replica>;
   lines: LineDispatcher;
   recorder: ResultRecorder;
   /** The batch's requests not yet recorded (a resumed batch skips the others), read on demand. */
@@ -17,8 +18,8 @@ export interface DispatchDeps {
   /** Reads the batch's current status; polled so a cancel from any API replica is seen within a second. */
   currentStatus: () => Promise<string | null>;
   onInflightChange: () => void;
-  /** Each line read, with its estimated size (feeds the concurrency controller's estimate). */
-  onLine?: (shape: LineShape) => void;
+  /** Each line read, with its model and estimated size (feeds the concurrency controller's estimate). */
+  onLine?: (model: string, shape: LineShape) => void;
   /** Called once the look-ahead window is first filled, before the first request; awaited. */
   onReady?: () => Promise<void>;
 }
@@ -34,6 +35,8 @@ interface PendingLine {
   customId: string;
   body: Record<string, unknown>;
   bytes: number;
+  model: string;
+  prefixKey: string;
 }
 
 /**
@@ -52,6 +55,13 @@ export class PrefixWindow<T> {
     if (!group) this.groups.set(key, (group = []));
     group.push(item);
     this.size++;
+  }
+
+  /** The item shift() returns next, left in place. */
+  peek(): T | undefined {
+    if (this.size === 0) return undefined;
+    if (this.current && this.current.length > 0) return this.current[0];
+    return (this.groups.values().next().value as T[])[0];
   }
 
   shift(): T | undefined {
@@ -149,23 +159,24 @@ export class BatchDispatch {
       };
       await fill();
       if (this.deps.onReady && window.size > 0 && !this.stopReason) await this.deps.onReady();
-      const owner = { tenant: this.batch.tenantId, expiresAtMs: this.batch.expiresAt.getTime() };
       for (;;) {
         await fill();
         if (this.stopReason || window.size === 0) break;
         await this.deps.recorder.waitForRoom();
+        const next = window.peek() as PendingLine;
+        let replica: Replica;
         try {
-          await this.deps.limiter.acquire(this.batch.id, owner);
+          replica = await this.deps.limiter.acquire(this.batch.id, this.slotRequest(next));
         } catch {
           break; // abandoned: stopping
         }
         if (this.stopReason) {
-          this.deps.limiter.release();
+          this.deps.limiter.release(replica);
           break;
         }
-        const next = window.shift() as PendingLine;
+        window.shift();
         this.windowBytes -= next.bytes;
-        this.launch(next);
+        this.launch(next, replica);
       }
       await lines.return(undefined).catch(() => undefined);
       await Promise.all(this.inflight);
@@ -183,9 +194,47 @@ export class BatchDispatch {
     if (!line.ok) throw new Error(`line ${lineNo} of the input of ${this.batch.id} is not a JSON object`);
     const { custom_id: customId, body } = line.fields as { custom_id: string; body: Record<string, unknown> };
     const shape = lineShape(body, this.batch.endpoint);
-    this.deps.onLine?.(shape);
+    const model = typeof body.model === 'string' ? body.model : '';
+    this.deps.onLine?.(model, shape);
     this.windowBytes += chars;
-    window.push(shape.prefixKey, { lineNo, customId, body, bytes: chars });
+    window.push(shape.prefixKey, {
+      lineNo,
+      customId,
+      body,
+      bytes: chars,
+      model,
+      prefixKey: shape.prefixKey,
+    });
+  }
+
+  private slotRequest(line: Pick<PendingLine, 'model' | 'prefixKey'>) {
+    return {
+      tenant: this.batch.tenantId,
+      expiresAtMs: this.batch.expiresAt.getTime(),
+      model: line.model,
+      prefixKey: line.prefixKey,
+    };
+  }
+
+  /** The line's slot: released when it ends, moved to another replica when its replica is down. */
+  private lease(line: PendingLine, replica: Replica): Lease & { held: boolean; replica: Replica } {
+    const limiter = this.deps.limiter;
+    const lease = {
+      replica,
+      held: true,
+      move: async (): Promise<boolean> => {
+        limiter.release(lease.replica);
+        lease.held = false;
+        try {
+          lease.replica = await limiter.acquire(this.batch.id, this.slotRequest(line));
+        } catch {
+          return false; // abandoned: the batch is stopping
+        }
+        lease.held = true;
+        return true;
+      },
+    };
+    return lease;
   }
 
   private abortAll(): void {
@@ -193,12 +242,14 @@ export class BatchDispatch {
     for (const c of this.controllers) c.abort();
   }
 
-  private launch({ lineNo, customId, body }: PendingLine): void {
+  private launch(line: PendingLine, replica: Replica): void {
+    const { lineNo, customId, body } = line;
     const controller = new AbortController();
     if (this.aborted) controller.abort();
     this.controllers.add(controller);
+    const lease = this.lease(line, replica);
     const task = this.deps.lines
-      .run(this.batch.endpoint, lineNo, customId, body, controller.signal)
+      .run(this.batch.endpoint, lineNo, customId, body, controller.signal, lease)
       .then((result) => {
         if (result) this.deps.recorder.add(result);
       })
@@ -209,7 +260,7 @@ export class BatchDispatch {
       )
       .finally(() => {
         this.controllers.delete(controller);
-        this.deps.limiter.release();
+        if (lease.held) this.deps.limiter.release(lease.replica);
         this.inflight.delete(task);
         this.deps.onInflightChange();
       });

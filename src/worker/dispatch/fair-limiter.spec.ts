@@ -1,11 +1,28 @@
-import { FairLimiter, urgencyWeight } from './fair-limiter';
+import { FairLimiter, Lane, urgencyWeight } from './fair-limiter';
 
 const HOUR = 3600_000;
 const NOW = 1_700_000_000_000;
 
+/** A lane (replica) with `limit` slots serving `models` (every model when omitted). */
+function lane(id: string, limit: number, models?: string[]): Lane {
+  return { id, limit, active: 0, accepts: (m) => !models || models.includes(m) };
+}
+
+/** A limiter over one lane of `limit` slots, as a worker with a single vLLM has. */
+function single(limit: number): FairLimiter & { lane: Lane } {
+  const only = lane('only', limit);
+  return Object.assign(
+    new FairLimiter(
+      () => [only],
+      () => NOW,
+    ),
+    { lane: only },
+  );
+}
+
 /** Keeps `want` acquires pending per batch (as BatchDispatch does: one at a time per batch). */
 async function grantsOver(
-  limiter: FairLimiter,
+  limiter: FairLimiter & { lane: Lane },
   batches: Array<{ key: string; tenant?: string; expiresAtMs?: number }>,
   grants: number,
 ): Promise<Record<string, number>> {
@@ -18,7 +35,7 @@ async function grantsOver(
         if (++total >= grants) return done();
         loop(b);
         // The request finishes at once: the slot goes to whoever is next in line.
-        setImmediate(() => limiter.release());
+        setImmediate(() => limiter.release(limiter.lane));
       });
     };
     for (const b of batches) loop(b);
@@ -32,15 +49,15 @@ async function grantsWhileShort(
   grants: number,
   holder = 'x',
 ): Promise<Record<string, number>> {
-  const limiter = new FairLimiter(1, () => NOW);
+  const limiter = single(1);
   await limiter.acquire(holder);
-  setImmediate(() => limiter.release());
+  setImmediate(() => limiter.release(limiter.lane));
   return grantsOver(limiter, batches, grants);
 }
 
 describe('FairLimiter', () => {
   it('grants at once below the limit and queues at it', async () => {
-    const limiter = new FairLimiter(2, () => NOW);
+    const limiter = single(2);
     await limiter.acquire('a');
     await limiter.acquire('a');
     let third = false;
@@ -48,7 +65,7 @@ describe('FairLimiter', () => {
     await new Promise((r) => setImmediate(r));
     expect(third).toBe(false);
     expect(limiter.queued).toBe(1);
-    limiter.release();
+    limiter.release(limiter.lane);
     await pending;
     expect(limiter.active).toBe(2);
     expect(limiter.queued).toBe(0);
@@ -96,13 +113,13 @@ describe('FairLimiter', () => {
   });
 
   it('rejects the waiters of an abandoned batch and keeps serving the others', async () => {
-    const limiter = new FairLimiter(1, () => NOW);
+    const limiter = single(1);
     await limiter.acquire('a');
     const gone = limiter.acquire('b');
     const kept = limiter.acquire('c');
     limiter.abandon('b', new Error('cancelled'));
     await expect(gone).rejects.toThrow('cancelled');
-    limiter.release();
+    limiter.release(limiter.lane);
     await kept;
     expect(limiter.active).toBe(1);
     limiter.forget('b');
@@ -110,13 +127,86 @@ describe('FairLimiter', () => {
   });
 
   it('applies a new limit at once, granting waiters when it grows', async () => {
-    const limiter = new FairLimiter(1, () => NOW);
+    const limiter = single(1);
     await limiter.acquire('a');
     const more = [limiter.acquire('a'), limiter.acquire('b'), limiter.acquire('c')];
-    limiter.setLimit(4);
+    limiter.lane.limit = 4;
+    limiter.refresh();
     await Promise.all(more);
     expect(limiter.active).toBe(4);
-    limiter.setLimit(0.5);
-    expect(limiter.limit).toBe(1);
+  });
+
+  describe('over several lanes (replicas)', () => {
+    it('routes each model to the lanes that serve it, and waits while none accepts it', async () => {
+      const a = lane('a', 2, ['m1']);
+      const b = lane('b', 2, ['m2']);
+      const lanes = [a, b];
+      const limiter = new FairLimiter(
+        () => lanes,
+        () => NOW,
+      );
+      expect((await limiter.acquire('x', { model: 'm1' })).id).toBe('a');
+      expect((await limiter.acquire('y', { model: 'm2' })).id).toBe('b');
+      let got: Lane | null = null;
+      const waiting = limiter.acquire('z', { model: 'm3' }).then((l) => (got = l));
+      await new Promise((r) => setImmediate(r));
+      expect(got).toBeNull();
+      expect(limiter.queued).toBe(1);
+      expect(limiter.queuedFor(a)).toBe(0);
+      // A replica serving m3 appears (or comes back): the waiter gets it.
+      const c = lane('c', 1, ['m3']);
+      lanes.push(c);
+      expect(limiter.queuedFor(c)).toBe(1);
+      limiter.refresh();
+      await waiting;
+      expect(got).toBe(c);
+    });
+
+    it('spreads lines over the replicas of a model in proportion to their free slots', async () => {
+      const big = lane('big', 20);
+      const small = lane('small', 10);
+      const limiter = new FairLimiter(
+        () => [big, small],
+        () => NOW,
+      );
+      const counts: Record<string, number> = { big: 0, small: 0 };
+      for (let i = 0; i < 30; i++) counts[(await limiter.acquire('k', { model: 'm' })).id]++;
+      expect(counts).toEqual({ big: 20, small: 10 });
+    });
+
+    it('keeps lines of one prefix on the replica that served it while it has headroom', async () => {
+      const a = lane('a', 10);
+      const b = lane('b', 10);
+      const limiter = new FairLimiter(
+        () => [a, b],
+        () => NOW,
+      );
+      const first = await limiter.acquire('k', { model: 'm', prefixKey: 'system prompt 1' });
+      const other = await limiter.acquire('k', { model: 'm', prefixKey: 'system prompt 2' });
+      expect(other.id).not.toBe(first.id);
+      for (let i = 0; i < 5; i++)
+        expect((await limiter.acquire('k', { model: 'm', prefixKey: 'system prompt 1' })).id).toBe(first.id);
+      // Full: the prefix goes elsewhere rather than wait.
+      for (let i = 0; i < 4; i++) await limiter.acquire('k', { model: 'm', prefixKey: 'system prompt 1' });
+      expect((await limiter.acquire('k', { model: 'm', prefixKey: 'system prompt 1' })).id).toBe(other.id);
+    });
+
+    it('serves a waiting model whose lane frees while another model waits for a busy lane', async () => {
+      const a = lane('a', 1, ['m1']);
+      const b = lane('b', 1, ['m2']);
+      const limiter = new FairLimiter(
+        () => [a, b],
+        () => NOW,
+      );
+      await limiter.acquire('x', { model: 'm1' });
+      await limiter.acquire('y', { model: 'm2' });
+      const m1 = limiter.acquire('x', { model: 'm1' });
+      const m2 = limiter.acquire('y', { model: 'm2' });
+      expect(limiter.queuedFor(a)).toBe(1);
+      limiter.release(b);
+      expect((await m2).id).toBe('b');
+      limiter.release(a);
+      expect((await m1).id).toBe('a');
+    });
   });
 });

@@ -1,3 +1,7 @@
+import type { Lane } from '../pool/lane';
+
+export type { Lane };
+
 /** Who asks for a slot: the batch's tenant and its deadline weigh its share. */
 export interface SlotOwner {
   tenant?: string;
@@ -5,24 +9,27 @@ export interface SlotOwner {
   expiresAtMs?: number;
 }
 
-interface Waiter {
-  resolve: () => void;
+interface Waiter<L> {
+  resolve: (lane: L) => void;
   reject: (e: Error) => void;
+  prefixKey?: string;
 }
 
-interface Flow {
+interface Flow<L> {
   key: string;
+  /** The batch's model (one per batch): only lanes that accept it can serve its lines. */
+  model: string;
   tenant: string;
   expiresAtMs: number;
   /** Virtual time of this batch: grows by 1/weight per slot granted. */
   pass: number;
-  waiters: Waiter[];
+  waiters: Waiter<L>[];
 }
 
-interface TenantFlow {
+interface TenantFlow<L> {
   pass: number;
   /** Batches of this tenant with waiters. */
-  active: Set<Flow>;
+  active: Set<Flow<L>>;
   /** Batches of this tenant the limiter knows (the entry goes when the last is forgotten). */
   flows: number;
 }
@@ -41,36 +48,59 @@ export function urgencyWeight(expiresAtMs: number, now: number): number {
   return Math.max(1, Math.min(MAX_URGENCY, URGENCY_REFERENCE_MS / left));
 }
 
+/** Who asks for a slot, and for what: the model routes it, the prefix key keeps prefix affinity. */
+export interface SlotRequest extends SlotOwner {
+  model?: string;
+  prefixKey?: string;
+}
+
+/** Prefix keys remembered for affinity (oldest forgotten first). */
+const AFFINITY_KEYS = 4096;
+/** A lane keeps its prefix while it has at least this share of its limit free (else: the freest lane). */
+const AFFINITY_MIN_FREE_SHARE = 0.1;
+
 /**
- * The in-flight limit for upstream requests of one worker process, shared by every batch it runs.
+ * The in-flight slots of one worker process over the lanes (vLLM replicas) it sends to, shared by
+ * every batch it runs.
  *
- * Below the limit a slot is granted at once. At the limit, freed slots are handed out by stride
+ * A request needs a slot on a lane that accepts its model. While one is free it is granted at once:
+ * on the lane that last served the request's prefix (its prefix cache holds it) while that lane has
+ * headroom, else on the lane with the most free slots, so lines spread over the replicas of a model
+ * in proportion to their headroom. When none is free, freed slots are handed out by stride
  * scheduling (weighted fair queueing): first across tenants, then across the batches of the chosen
- * tenant, each taking turns in proportion to its weight. A batch's weight grows as its `expires_at`
- * nears (see urgencyWeight), so when capacity is short the earlier deadline gets the larger share,
- * without starving the others. A small batch submitted behind a 50,000-line one gets its share at
- * once instead of queueing behind it, and a tenant with ten batches gets no more than one with one.
- * A batch that rejoins after a pause starts at the current virtual time (no banked credit).
+ * tenant, each taking turns in proportion to its weight, among the batches whose model has a free
+ * slot. A batch's weight grows as its `expires_at` nears (see urgencyWeight), so when capacity is
+ * short the earlier deadline gets the larger share, without starving the others. A small batch
+ * submitted behind a 50,000-line one gets its share at once instead of queueing behind it, and a
+ * tenant with ten batches gets no more than one with one. A batch that rejoins after a pause starts
+ * at the current virtual time (no banked credit). A model no lane accepts (every replica down)
+ * simply waits: its batches keep their place.
  */
-export class FairLimiter {
-  private inflight = 0;
+export class FairLimiter<L extends Lane = Lane> {
   private waiting = 0;
-  private readonly flows = new Map<string, Flow>();
-  private readonly tenants = new Map<string, TenantFlow>();
+  private readonly flows = new Map<string, Flow<L>>();
+  private readonly tenants = new Map<string, TenantFlow<L>>();
   /** The pass of the last grant: where rejoining flows start. */
   private virtualTime = 0;
+  private readonly affinity = new Map<string, string>();
 
   constructor(
-    private limitValue: number,
+    private readonly lanes: () => Iterable<L>,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The sum of the lanes' limits. */
   get limit(): number {
-    return this.limitValue;
+    let sum = 0;
+    for (const lane of this.lanes()) sum += lane.limit;
+    return sum;
   }
 
+  /** Slots in use over every lane. */
   get active(): number {
-    return this.inflight;
+    let sum = 0;
+    for (const lane of this.lanes()) sum += lane.active;
+    return sum;
   }
 
   /** Requests waiting for a slot. */
@@ -78,27 +108,36 @@ export class FairLimiter {
     return this.waiting;
   }
 
-  setLimit(limit: number): void {
-    this.limitValue = Math.max(1, Math.floor(limit));
+  /** Requests waiting for a slot that `lane` could serve. */
+  queuedFor(lane: L): number {
+    let n = 0;
+    for (const flow of this.flows.values())
+      if (flow.waiters.length > 0 && lane.accepts(flow.model)) n += flow.waiters.length;
+    return n;
+  }
+
+  /** Lanes, their limits or their health changed: hand out whatever is free now. */
+  refresh(): void {
     this.grant();
   }
 
-  acquire(key: string, owner: SlotOwner = {}): Promise<void> {
-    if (this.inflight < this.limitValue && this.waiting === 0) {
-      this.inflight++;
-      return Promise.resolve();
+  acquire(key: string, request: SlotRequest = {}): Promise<L> {
+    const model = request.model ?? '';
+    if (this.waiting === 0) {
+      const lane = this.pick(model, request.prefixKey);
+      if (lane) return Promise.resolve(this.take(lane, request.prefixKey));
     }
     return new Promise((resolve, reject) => {
-      const flow = this.flowOf(key, owner);
-      flow.waiters.push({ resolve, reject });
+      const flow = this.flowOf(key, request, model);
+      flow.waiters.push({ resolve, reject, prefixKey: request.prefixKey });
       this.waiting++;
       if (flow.waiters.length === 1) this.activate(flow);
       this.grant();
     });
   }
 
-  release(): void {
-    this.inflight--;
+  release(lane: L): void {
+    lane.active--;
     this.grant();
   }
 
@@ -123,11 +162,40 @@ export class FairLimiter {
     if (tenant && --tenant.flows === 0) this.tenants.delete(flow.tenant);
   }
 
-  private flowOf(key: string, owner: SlotOwner): Flow {
+  /** The lane for a request of `model`: its prefix's lane while that has headroom, else the freest. */
+  private pick(model: string, prefixKey: string | undefined): L | null {
+    const preferred = prefixKey ? this.affinity.get(prefixKey) : undefined;
+    let best: L | null = null;
+    let bestFree = 0;
+    for (const lane of this.lanes()) {
+      const free = lane.limit - lane.active;
+      if (free <= 0 || !lane.accepts(model)) continue;
+      if (lane.id === preferred && free >= Math.max(1, AFFINITY_MIN_FREE_SHARE * lane.limit)) return lane;
+      if (free > bestFree) {
+        best = lane;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  private take(lane: L, prefixKey: string | undefined): L {
+    lane.active++;
+    if (prefixKey) {
+      this.affinity.delete(prefixKey);
+      this.affinity.set(prefixKey, lane.id);
+      if (this.affinity.size > AFFINITY_KEYS)
+        this.affinity.delete(this.affinity.keys().next().value as string);
+    }
+    return lane;
+  }
+
+  private flowOf(key: string, owner: SlotOwner, model: string): Flow<L> {
     let flow = this.flows.get(key);
     if (!flow) {
       flow = {
         key,
+        model,
         tenant: owner.tenant ?? key,
         expiresAtMs: owner.expiresAtMs ?? Infinity,
         pass: this.virtualTime,
@@ -144,40 +212,53 @@ export class FairLimiter {
     return flow;
   }
 
-  private activate(flow: Flow): void {
+  private activate(flow: Flow<L>): void {
     flow.pass = Math.max(flow.pass, this.virtualTime);
-    const tenant = this.tenants.get(flow.tenant) as TenantFlow;
+    const tenant = this.tenants.get(flow.tenant) as TenantFlow<L>;
     if (tenant.active.size === 0) tenant.pass = Math.max(tenant.pass, this.virtualTime);
     tenant.active.add(flow);
   }
 
-  private deactivate(flow: Flow): void {
+  private deactivate(flow: Flow<L>): void {
     this.tenants.get(flow.tenant)?.active.delete(flow);
   }
 
   private grant(): void {
-    while (this.inflight < this.limitValue && this.waiting > 0) {
-      const flow = this.next();
-      const tenant = this.tenants.get(flow.tenant) as TenantFlow;
+    while (this.waiting > 0) {
+      const next = this.next();
+      if (!next) return;
+      const { flow, lane } = next;
+      const tenant = this.tenants.get(flow.tenant) as TenantFlow<L>;
       const stride = 1 / urgencyWeight(flow.expiresAtMs, this.now());
       this.virtualTime = Math.max(this.virtualTime, Math.min(flow.pass, tenant.pass));
       flow.pass += stride;
       tenant.pass += stride;
-      const waiter = flow.waiters.shift() as Waiter;
+      const waiter = flow.waiters.shift() as Waiter<L>;
       this.waiting--;
       if (flow.waiters.length === 0) this.deactivate(flow);
-      this.inflight++;
-      waiter.resolve();
+      const granted = waiter.prefixKey ? (this.pick(flow.model, waiter.prefixKey) ?? lane) : lane;
+      waiter.resolve(this.take(granted, waiter.prefixKey));
     }
   }
 
-  /** The waiting batch of the tenant with the lowest pass, lowest pass within it. */
-  private next(): Flow {
-    let bestTenant: TenantFlow | undefined;
-    for (const t of this.tenants.values())
-      if (t.active.size > 0 && (!bestTenant || t.pass < bestTenant.pass)) bestTenant = t;
-    let best: Flow | undefined;
-    for (const f of (bestTenant as TenantFlow).active) if (!best || f.pass < best.pass) best = f;
-    return best as Flow;
+  /**
+   * The waiting batch to serve next, with a free lane for its model: the tenant with the lowest
+   * pass among those with such a batch, its lowest-pass batch. Null when no waiting model has a
+   * free lane.
+   */
+  private next(): { flow: Flow<L>; lane: L } | null {
+    const laneFor = new Map<string, L | null>();
+    const free = (model: string): L | null => {
+      if (!laneFor.has(model)) laneFor.set(model, this.pick(model, undefined));
+      return laneFor.get(model) as L | null;
+    };
+    let best: { flow: Flow<L>; lane: L; tenantPass: number } | null = null;
+    for (const tenant of this.tenants.values()) {
+      if (tenant.active.size === 0 || (best && tenant.pass >= best.tenantPass)) continue;
+      let chosen: Flow<L> | null = null;
+      for (const f of tenant.active) if (free(f.model) && (!chosen || f.pass < chosen.pass)) chosen = f;
+      if (chosen) best = { flow: chosen, lane: free(chosen.model) as L, tenantPass: tenant.pass };
+    }
+    return best;
   }
 }

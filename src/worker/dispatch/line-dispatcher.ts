@@ -4,35 +4,37 @@ import { newBatchRequestId, newUpstreamRequestId } from '../../common/ids';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import type { UpstreamOutcome } from '../../platform/metrics/metrics';
 import { BatchResult, failedResult } from '../../domain/batches/batch-result';
-import { UpstreamGate } from '../upstream/upstream-gate';
+import { ENDPOINT_METRICS, EndpointErrorKind } from '../pool/endpoint.metrics';
+import type { Replica } from '../pool/replica';
 import { lineRetryPolicy, unlessAborted } from '../upstream/upstream-policies';
 import { normaliseUsage } from '../upstream/upstream-usage';
-import { UpstreamFailure, UpstreamResponse, VllmClient } from '../upstream/vllm.client';
+import { UpstreamFailure, UpstreamResponse } from '../upstream/vllm.client';
 
 /** Statuses worth another try: vLLM overloaded, restarting or failing transiently. */
 const RETRYABLE_STATUS = (s: number): boolean => s === 408 || s === 429 || s >= 500;
 /** Answers that mean "vLLM is not there right now" (a proxy in front of it, or vLLM's own queue cap). */
 const UNAVAILABLE_STATUS = (s: number): boolean => s === 502 || s === 503 || s === 504;
 /**
- * How many times one line may wait out an outage (see UpstreamGate). These waits do not use the
- * retry attempts; the bound only stops a request that itself brings vLLM down from looping forever.
+ * How many times one line may move away from a replica that is down. Moves do not use the retry
+ * attempts; the bound only stops a request that itself brings every replica down from looping forever.
  */
 const MAX_OUTAGE_WAITS = 20;
 
 /**
- * What the concurrency controller learns from dispatch: answers with their latency and usage,
- * overload answers (429/503) and timeouts. Called once per upstream attempt.
+ * The in-flight slot a line holds: on one replica at a time. `move` gives it back and waits for a
+ * slot on a replica that accepts the line's model (false: the batch is stopping).
  */
-export interface DispatchFeedback {
-  answered(ms: number, promptTokens: number, completionTokens: number): void;
-  overloaded(): void;
-  timedOut(): void;
+export interface Lease {
+  readonly replica: Replica;
+  move(): Promise<boolean>;
 }
 
 /** One line being sent: what every attempt reuses, and the outage waits it has spent. */
 interface Line {
   endpoint: string;
+  model: string;
   payload: string;
+  lease: Lease;
   base: Pick<BatchResult, 'lineNo' | 'requestId' | 'customId'>;
   signal: AbortSignal;
   outageWaits: number;
@@ -42,30 +44,25 @@ interface Line {
 type RetryableAttempt = { retryable: { seconds: number; outcome: UpstreamOutcome; result: BatchResult } };
 type Attempt = { result: BatchResult } | RetryableAttempt;
 
-const NO_FEEDBACK: DispatchFeedback = {
-  answered: () => undefined,
-  overloaded: () => undefined,
-  timedOut: () => undefined,
-};
-
 /**
- * Sends one batch line to vLLM with bounded, jittered retries for transient failures, and turns
- * the outcome into the result row to record. Returns null when the request was aborted (cancel,
- * expiry or shutdown): an aborted line is not a result, it stays to be run or reported later.
- * Upstream 4xx answers (other than 408/429) are final: never retried. When vLLM is unreachable or
- * answers 502/503/504, the line waits at the shared UpstreamGate until vLLM is back, without using
- * its retry attempts, so an outage fails no line.
+ * Sends one batch line to a vLLM replica with bounded, jittered retries for transient failures,
+ * and turns the outcome into the result row to record. Returns null when the request was aborted
+ * (cancel, expiry or shutdown): an aborted line is not a result, it stays to be run or reported
+ * later. Upstream 4xx answers (other than 408/429) are final: never retried. When the replica is
+ * unreachable or answers 502/503/504, its breaker takes it out and the line moves to another
+ * replica of its model (or waits for one to come back), without using its retry attempts, so an
+ * outage fails no line. Exactly one attempt of a line is in flight at any time.
  */
 export class LineDispatcher {
   private readonly retries: RetryPolicy;
 
+  private readonly endpoints;
+
   constructor(
-    private readonly vllm: VllmClient,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
-    private readonly gate: UpstreamGate = new UpstreamGate(() => vllm.healthy()),
-    private readonly feedback: DispatchFeedback = NO_FEEDBACK,
   ) {
+    this.endpoints = metrics.of(ENDPOINT_METRICS);
     const { maxAttempts, retryBaseMs, retryMaxMs } = config.worker;
     this.retries = lineRetryPolicy(
       (a) => a !== null && 'retryable' in (a as Attempt),
@@ -85,11 +82,14 @@ export class LineDispatcher {
     customId: string,
     body: Record<string, unknown>,
     signal: AbortSignal,
+    lease: Lease,
   ): Promise<BatchResult | null> {
     if (this.config.vllmPriority !== undefined && body.priority === undefined)
       body.priority = this.config.vllmPriority;
     const line: Line = {
       endpoint,
+      model: typeof body.model === 'string' ? body.model : '',
+      lease,
       payload: JSON.stringify(body),
       base: { lineNo, requestId: newBatchRequestId(), customId },
       signal,
@@ -107,33 +107,40 @@ export class LineDispatcher {
   }
 
   /**
-   * One attempt: waits while the gate is shut, sends, classifies. Waiting out an outage (vLLM
-   * unreachable, or answering 502/503/504) happens inside the attempt, so it uses none of them.
+   * One attempt: moves off a replica that no longer takes the line's model (down, draining), sends,
+   * classifies. Moving away from an outage (unreachable, or 502/503/504) happens inside the
+   * attempt, so it uses none of them.
    */
   private async attempt(line: Line, attempt: number): Promise<Attempt | null> {
     const { signal, base } = line;
     for (;;) {
-      try {
-        await this.gate.wait(signal);
-      } catch {
-        return null; // aborted while vLLM was down
+      const replica = line.lease.replica;
+      if (!replica.accepts(line.model)) {
+        if (!(await line.lease.move()) || signal.aborted) return null;
+        continue;
       }
       const started = performance.now();
       // A fresh id per attempt: vLLM refuses an id that is still running, and a timed-out attempt may be.
       const upstreamRequestId = newUpstreamRequestId();
       let res: UpstreamResponse;
       try {
-        res = await this.vllm.post(line.endpoint, line.payload, signal, upstreamRequestId);
+        res = await replica.client.post(line.endpoint, line.payload, signal, upstreamRequestId);
       } catch (err) {
         const failure = err as UpstreamFailure;
         if (failure.kind === 'aborted' || signal.aborted) return null;
         const seconds = (performance.now() - started) / 1000;
-        if (failure.kind === 'timeout') this.feedback.timedOut();
+        this.endpoints.failed(replica.id, failure.kind as EndpointErrorKind);
+        if (failure.kind === 'timeout') {
+          replica.feedback.timedOut();
+          replica.breaker.reportFailure('timeout');
+        }
         if (failure.kind === 'connection_error' && line.outageWaits < MAX_OUTAGE_WAITS) {
-          // vLLM gone (or restarting) counts as overload for the in-flight limit, as a 503 does: it
-          // backs off, and climbs again from there once the gate reopens.
-          this.feedback.overloaded();
-          this.waitOutOutage(line, seconds, failure.message);
+          // A replica gone (or restarting) counts as overload for its in-flight limit, as a 503
+          // does: it backs off, and climbs again from there once the replica is back.
+          replica.feedback.overloaded();
+          replica.breaker.reportDown(failure.message);
+          line.outageWaits++;
+          this.metrics.upstreamResult('retried', seconds);
           continue;
         }
         return {
@@ -148,16 +155,21 @@ export class LineDispatcher {
         };
       }
       const seconds = (performance.now() - started) / 1000;
-      if (res.status === 429 || res.status === 503) this.feedback.overloaded();
+      if (res.status === 429 || res.status === 503) replica.feedback.overloaded();
+      if (res.status >= 500 || res.status === 429)
+        this.endpoints.failed(replica.id, res.status === 429 ? 'http_429' : 'http_5xx');
       if (UNAVAILABLE_STATUS(res.status) && line.outageWaits < MAX_OUTAGE_WAITS) {
-        this.waitOutOutage(line, seconds, `HTTP ${res.status}`);
+        replica.breaker.reportDown(`HTTP ${res.status}`);
+        line.outageWaits++;
+        this.metrics.upstreamResult('retried', seconds);
         continue;
       }
-      this.gate.reportUp();
+      if (res.status >= 500) replica.breaker.reportFailure(`HTTP ${res.status}`);
+      else replica.breaker.reportUp();
       // vLLM echoes the id only with --enable-request-id-headers; ours is the same id otherwise.
       const requestId = res.requestId ?? upstreamRequestId;
       if (res.status >= 200 && res.status < 300)
-        return { result: this.success(base, res, requestId, seconds) };
+        return { result: this.success(line, res, requestId, seconds) };
       const failed = failedResult(base, {
         statusCode: res.status,
         upstreamRequestId: requestId,
@@ -170,14 +182,8 @@ export class LineDispatcher {
     }
   }
 
-  private waitOutOutage(line: Line, seconds: number, reason: string): void {
-    line.outageWaits++;
-    this.metrics.upstreamResult('retried', seconds);
-    this.gate.reportDown(reason);
-  }
-
   private success(
-    base: Pick<BatchResult, 'lineNo' | 'requestId' | 'customId'>,
+    { base, lease, model }: Line,
     res: UpstreamResponse,
     requestId: string,
     seconds: number,
@@ -198,7 +204,8 @@ export class LineDispatcher {
     const usage = normaliseUsage(parsed?.usage);
     const { promptTokens, completionTokens } = usage;
     this.metrics.addTokens(promptTokens, completionTokens);
-    this.feedback.answered(seconds * 1000, promptTokens, completionTokens);
+    lease.replica.feedback.answered(seconds * 1000, promptTokens, completionTokens);
+    this.endpoints.answered(lease.replica.id, model, seconds);
     return {
       ...base,
       outcome: 'succeeded',

@@ -3,7 +3,7 @@ import { storableText } from '../../common/pg-text';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchEntity, BatchErrorItem } from '../../domain/batches/batch.entity';
 import { FileValidation } from '../../domain/batches/line-validator';
-import { VllmClient } from '../upstream/vllm.client';
+import { UpstreamPool } from '../pool/upstream-pool.service';
 import { BatchInput } from './batch-input';
 
 export type ValidationOutcome =
@@ -15,7 +15,7 @@ export type ValidationOutcome =
 export class InputValidationService {
   constructor(
     private readonly input: BatchInput,
-    private readonly vllm: VllmClient,
+    private readonly pool: UpstreamPool,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -57,15 +57,15 @@ export class InputValidationService {
     if (check.errorCount > 0) return { ok: false, errors: check.report() };
 
     const model = check.model as string;
-    const served = await this.vllm.listModels();
-    if (!served.some((m) => m.id === model)) {
+    if (!(await this.isKnown(model))) {
+      const available = this.pool.modelsServed();
       return {
         ok: false,
         errors: [
           {
             code: 'model_not_found',
             message: storableText(
-              `The model '${model.slice(0, 100)}' is not served by this deployment. Available: ${served.map((m) => m.id).join(', ') || 'none'}.`,
+              `The model '${model.slice(0, 100)}' is not served by this deployment. Available: ${available.join(', ') || 'none'}.`,
             ),
             param: 'body.model',
             line: check.modelFirstLine,
@@ -74,6 +74,18 @@ export class InputValidationService {
       };
     }
     return { ok: true, total: check.requestCount, model, estimatedTokens: check.estimatedTokens };
+  }
+  /**
+   * A model some replica serves or has served, or that the upstreams file names. A model nobody
+   * was known to serve may be new on a replica: its models are asked again first. A known model
+   * whose every replica is down is accepted; its lines wait for one.
+   */
+  private async isKnown(model: string): Promise<boolean> {
+    const known = (): boolean =>
+      this.pool.modelsServed().includes(model) || this.pool.modelsConfigured().includes(model);
+    if (known()) return true;
+    await this.pool.refreshModels();
+    return known();
   }
 }
 

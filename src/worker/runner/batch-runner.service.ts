@@ -11,11 +11,11 @@ import { BatchDispatch, StopReason } from '../dispatch/batch-dispatch';
 import { BatchFinalizerService } from '../output/batch-finalizer.service';
 import { ConcurrencyController } from '../concurrency/concurrency-controller.service';
 import { FairLimiter } from '../dispatch/fair-limiter';
+import type { Replica } from '../pool/replica';
 import { BatchInput } from '../input/batch-input';
 import { InputValidationService } from '../input/input-validation.service';
 import { LineDispatcher } from '../dispatch/line-dispatcher';
 import { ResultRecorder } from '../dispatch/result-recorder';
-import { VllmClient } from '../upstream/vllm.client';
 
 /** Thrown when a worker hands a batch back because it is shutting down; the queue retries the job. */
 export class HandedBack extends Error {}
@@ -30,9 +30,10 @@ const MAX_DISPATCH_PASSES = 3;
 @Injectable()
 export class BatchRunnerService {
   private readonly logger = new Logger('BatchRunner');
-  readonly limiter: FairLimiter;
+  readonly limiter: FairLimiter<Replica>;
   private readonly lines: LineDispatcher;
-  private readonly running = new Map<string, BatchDispatch>();
+  /** Dispatches under way, with their batch's model (the demand on the replicas serving it). */
+  private readonly running = new Map<string, { dispatch: BatchDispatch; model: string }>();
   /** Batches this process is driving, so a second job for one of them joins instead of racing it. */
   private readonly processing = new Map<string, Promise<void>>();
   private shuttingDown = false;
@@ -47,21 +48,23 @@ export class BatchRunnerService {
     private readonly validation: InputValidationService,
     private readonly finalizer: BatchFinalizerService,
     private readonly metrics: MetricsService,
-    vllm: VllmClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly concurrency: ConcurrencyController,
   ) {
     // The limiter's limit is set by the concurrency controller (adaptive, or fixed).
     this.limiter = concurrency.limiter;
-    this.lines = new LineDispatcher(vllm, metrics, config, undefined, concurrency);
-    concurrency.setDemandSource(() => {
-      let pending = 0;
-      let batches = 0;
-      for (const d of this.running.values()) {
-        pending += d.pending;
-        if (d.pending > 0 || d.active > 0) batches++;
-      }
-      return { pending, batches };
+    this.lines = new LineDispatcher(metrics, config);
+    concurrency.setDemandSource({
+      forModel: (model) => {
+        let pending = 0;
+        let batches = 0;
+        for (const { dispatch, model: m } of this.running.values()) {
+          if (m !== model) continue;
+          pending += dispatch.pending;
+          if (dispatch.pending > 0 || dispatch.active > 0) batches++;
+        }
+        return { pending, batches };
+      },
     });
   }
 
@@ -69,7 +72,7 @@ export class BatchRunnerService {
   handBackAll(graceMs: number): void {
     this.shuttingDown = true;
     this.shutdownGraceMs = graceMs;
-    for (const d of this.running.values()) d.stop('shutdown', graceMs);
+    for (const { dispatch } of this.running.values()) dispatch.stop('shutdown', graceMs);
   }
 
   /**
@@ -132,10 +135,10 @@ export class BatchRunnerService {
         input: this.input.requests(batch, done),
         currentStatus: async () => (await this.state.find(batch.id))?.status ?? null,
         onInflightChange: () => this.metrics.setInflight(this.limiter.active, this.limiter.limit),
-        onLine: (shape) => this.concurrency.noteLine(shape),
+        onLine: (model, shape) => this.concurrency.noteLine(model, shape),
         onReady: () => this.concurrency.kick(),
       });
-      this.running.set(batch.id, run);
+      this.running.set(batch.id, { dispatch: run, model: batch.model ?? '' });
       // A shutdown that began while this pass was being set up must stop it too.
       if (this.shuttingDown) run.stop('shutdown', this.shutdownGraceMs);
       try {

@@ -1,6 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Agent, errors as undiciErrors, request } from 'undici';
-import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 
 export interface UpstreamResponse {
   status: number;
@@ -27,39 +25,46 @@ export interface ServedModel {
   max_model_len?: number;
 }
 
+export interface VllmClientOptions {
+  /** Base URL ending in /v1. */
+  url: string;
+  apiKey?: string;
+  requestTimeoutMs: number;
+  /** Keep-alive connections: above any in-flight limit this replica will get. */
+  connections: number;
+}
+
 /**
- * The adapter for vLLM's OpenAI-compatible server. One keep-alive connection pool, sized above any
- * in-flight limit the worker will use, so dispatch never waits for a socket.
+ * The adapter for one vLLM replica's OpenAI-compatible server. One keep-alive connection pool,
+ * sized above any in-flight limit the worker will use, so dispatch never waits for a socket.
  */
-@Injectable()
-export class VllmClient implements OnApplicationShutdown {
+export class VllmClient {
   private readonly agent: Agent;
   private readonly baseUrl: string;
-  private readonly headers: Record<string, string>;
+  private headers: Record<string, string> = {};
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.baseUrl = config.vllmBaseUrl;
-    this.agent = new Agent({
-      connections: Math.max(config.worker.maxInflight, config.worker.fixedInflight, 16) * 2,
-      keepAliveTimeout: 30_000,
-    });
+  constructor(private readonly options: VllmClientOptions) {
+    this.baseUrl = options.url;
+    this.agent = new Agent({ connections: options.connections, keepAliveTimeout: 30_000 });
+    this.setApiKey(options.apiKey);
+  }
+
+  /** A reloaded configuration may rotate the key; requests from now on use the new one. */
+  setApiKey(apiKey: string | undefined): void {
     this.headers = { 'content-type': 'application/json' };
-    if (config.vllmApiKey) this.headers.authorization = `Bearer ${config.vllmApiKey}`;
+    if (apiKey) this.headers.authorization = `Bearer ${apiKey}`;
   }
 
   /**
-   * Closed last, in onApplicationShutdown: Nest runs every onModuleDestroy before the worker's
-   * beforeApplicationShutdown hand-back, and a pool closed then made every dispatch during the
-   * shutdown grace fail with "client closed", be retried, and could record lines as failed
-   * (upstream_unreachable) that vLLM never saw. By now dispatch has stopped and in-flight requests
-   * have finished or been aborted, so the pool is destroyed rather than drained: a health probe or
-   * a model list still waiting on a hung vLLM must not hold the exit past the grace period.
+   * Destroys the pool rather than draining it: called once dispatch has stopped and in-flight
+   * requests have finished or been aborted, so a health probe or a model list still waiting on a
+   * hung vLLM must not hold the exit past the grace period.
    */
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     await this.agent.destroy().catch(() => undefined);
   }
 
-  /** The endpoint path of a batch (`/v1/chat/completions`) resolved against VLLM_BASE_URL (`…/v1`). */
+  /** The endpoint path of a batch (`/v1/chat/completions`) resolved against the base URL (`…/v1`). */
   endpointUrl(endpoint: string): string {
     return this.baseUrl + endpoint.replace(/^\/v1/, '');
   }
@@ -74,7 +79,7 @@ export class VllmClient implements OnApplicationShutdown {
     signal: AbortSignal,
     requestId: string,
   ): Promise<UpstreamResponse> {
-    const timeout = this.config.vllmRequestTimeoutMs;
+    const timeout = this.options.requestTimeoutMs;
     try {
       const res = await request(this.endpointUrl(endpoint), {
         method: 'POST',

@@ -59,7 +59,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}, name
     QUEUE_PREFIX: queuePrefix,
     STORAGE_DIR: storageDir,
     API_KEYS: `${TENANT_A.tenant}:${TENANT_A.key},${TENANT_B.tenant}:${TENANT_B.key}`,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     PORT: '0',
     METRICS_PORT: '0',
     ADMIN_PORT: '0',
