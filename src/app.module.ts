@@ -22,6 +22,7 @@ import { dataSourceOptions } from './platform/database/data-source';
 import { DOMAIN_ENTITIES } from './domain/entities';
 import { BatchesModule } from './api/batches/batches.module';
 import { FilesModule } from './api/files/files.module';
+import { ModelsModule } from './api/models/models.module';
 import { WorkerModule } from './worker/worker.module';
 import { HealthModule } from './platform/health/health.module';
 import { FEATURE_METRIC_SETS } from './metric-sets';
@@ -85,7 +86,8 @@ export class AppModule {
       ...(serveApi ? [{ provide: APP_GUARD, useExisting: RateLimitGuard }] : []),
       { provide: APP_GUARD, useExisting: ApiKeyGuard },
     ];
-    if (serveApi) imports.push(FilesModule, BatchesModule, ThrottlingModule, AdminModule.register(config));
+    if (serveApi)
+      imports.push(FilesModule, BatchesModule, ModelsModule, ThrottlingModule, AdminModule.register(config));
     if (config.role !== 'api') imports.push(WorkerModule);
     return { module: AppModule, imports, providers };
   }

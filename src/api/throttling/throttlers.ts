@@ -4,7 +4,7 @@ import type { AppConfig, ThrottleLimit } from '../../platform/config/app-config'
 /**
  * The named throttlers. Each route is counted by exactly one of them (chosen with @RateLimit), and
  * each keeps one counter per caller shared by all its routes: 600 reads a minute are 600 GETs
- * across files and batches, not 600 per endpoint.
+ * across files, batches and models, not 600 per endpoint.
  */
 export const THROTTLER_NAMES = ['batch-create', 'file-upload', 'reads', 'mutations'] as const;
 export type ThrottlerName = (typeof THROTTLER_NAMES)[number];

@@ -113,6 +113,13 @@ export interface AppConfig {
     retryMaxMs: number;
     reconcileIntervalMs: number;
   };
+  models: {
+    /**
+     * A model counts as served now (GET /v1/models) while an endpoint listed it within this many
+     * milliseconds; above the workers' refresh interval, so one missed refresh does not hide it.
+     */
+    freshMs: number;
+  };
   throttle: {
     batchCreate: ThrottleLimit;
     fileUpload: ThrottleLimit;
@@ -514,6 +521,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       retryBaseMs: int(env, 'WORKER_RETRY_BASE_MS', 500, 1),
       retryMaxMs: int(env, 'WORKER_RETRY_MAX_MS', 15_000, 1),
       reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 30_000, 100),
+    },
+    models: {
+      freshMs: int(env, 'MODELS_FRESH_SECONDS', 120, 1, 31_536_000) * 1000,
     },
     throttle: {
       batchCreate: {
