@@ -189,3 +189,60 @@ describe('loadConfig: webhooks', () => {
     }
   });
 });
+
+describe('loadConfig: upstream sources', () => {
+  it('has no file, no discovery and no endpoint list by default, and resolves every 5 s', () => {
+    const config = loadConfig({});
+    expect(config.upstreamsFile).toBeUndefined();
+    expect(config.vllmDiscovery).toBeUndefined();
+    expect(config.vllmEndpoints).toEqual([]);
+    expect(config.vllmDiscoveryIntervalMs).toBe(5000);
+  });
+
+  it('reads VLLM_ENDPOINTS as normalised base URLs, skipping empty entries', () => {
+    expect(
+      loadConfig({ VLLM_ENDPOINTS: ' http://VLLM-A:8000/v1/ , https://vllm-b.example.com/team/v1,' })
+        .vllmEndpoints,
+    ).toEqual(['http://vllm-a:8000/v1', 'https://vllm-b.example.com/team/v1']);
+  });
+
+  it('refuses a bad VLLM_ENDPOINTS entry, naming it by position', () => {
+    expect(refusal({ VLLM_ENDPOINTS: 'http://a:8000/v1,http://b:8000' })).toMatch(
+      /^VLLM_ENDPOINTS entry #2 must be vLLM's OpenAI base URL ending in \/v1/,
+    );
+    expect(refusal({ VLLM_ENDPOINTS: 'vllm-a:8000/v1' })).toMatch(
+      /^VLLM_ENDPOINTS entry #1 must use http: or https:/,
+    );
+    expect(refusal({ VLLM_ENDPOINTS: 'http://a:8000/v1,,not a url' })).toMatch(
+      /^VLLM_ENDPOINTS entry #3 must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(refusal({ VLLM_ENDPOINTS: 'http://a:8000/v1,http://A:8000/v1/' })).toBe(
+      'VLLM_ENDPOINTS entry #2 is the same endpoint as entry #1 (http://a:8000/v1)',
+    );
+    const withKey = refusal({ VLLM_ENDPOINTS: 'http://token:sk-live-123@a:8000/v1' });
+    expect(withKey).toMatch(/^VLLM_ENDPOINTS entry #1 must not hold credentials/);
+    expect(withKey).not.toContain('sk-live-123');
+  });
+
+  it('reads VLLM_DISCOVERY and its interval, refusing a bad one by name', () => {
+    const config = loadConfig({
+      VLLM_DISCOVERY: 'dns:vllm-headless:8000/v1',
+      VLLM_DISCOVERY_INTERVAL_MS: '2000',
+    });
+    expect(config.vllmDiscovery).toEqual({ host: 'vllm-headless', port: 8000 });
+    expect(config.vllmDiscoveryIntervalMs).toBe(2000);
+    expect(refusal({ VLLM_DISCOVERY: 'vllm-headless:8000' })).toMatch(/^VLLM_DISCOVERY must look like dns:/);
+    expect(refusal({ VLLM_DISCOVERY: 'dns:vllm-headless:99999' })).toMatch(
+      /^VLLM_DISCOVERY port must be 1-65535/,
+    );
+    expect(refusal({ VLLM_DISCOVERY_INTERVAL_MS: '10' })).toMatch(
+      /^VLLM_DISCOVERY_INTERVAL_MS must be between 100/,
+    );
+  });
+
+  it('takes UPSTREAMS_FILE as a path, read by the worker (an API process need not have it)', () => {
+    expect(loadConfig({ UPSTREAMS_FILE: '/etc/vllm-batch/upstreams.yaml' }).upstreamsFile).toBe(
+      '/etc/vllm-batch/upstreams.yaml',
+    );
+  });
+});

@@ -4,6 +4,7 @@
  * failing later in some unrelated place. `.env.example` and the README table list the same names.
  */
 import { BatchEndpoint, isKnownBatchEndpoint, KNOWN_BATCH_ENDPOINTS } from '../../common/batch-endpoints';
+import { DnsDiscovery, normalizeUpstreamBaseUrl, parseDnsDiscovery, UpstreamUrlError } from './upstream-url';
 
 export type AppRole = 'all' | 'api' | 'worker';
 export type ConcurrencyMode = 'adaptive' | 'fixed';
@@ -39,6 +40,16 @@ export interface AppConfig {
   vllmBaseUrl: string;
   vllmApiKey?: string;
   vllmMetricsUrl: string;
+  /**
+   * Where the worker's vLLM replicas come from; exactly one source is used, in this order:
+   * upstreamsFile, else vllmDiscovery, else vllmEndpoints (when non-empty), else vllmBaseUrl alone.
+   */
+  upstreamsFile?: string;
+  vllmDiscovery?: DnsDiscovery;
+  /** How often VLLM_DISCOVERY resolves its name (ms). */
+  vllmDiscoveryIntervalMs: number;
+  /** VLLM_ENDPOINTS, normalised (see upstream-url.ts); empty when unset. */
+  vllmEndpoints: string[];
   vllmRequestTimeoutMs: number;
   vllmPriority?: number;
   storageDriver: StorageDriverName;
@@ -394,6 +405,44 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string {
   return raw.trim();
 }
 
+/** `VLLM_ENDPOINTS`: comma-separated vLLM base URLs, each ending in /v1, no duplicates. */
+export function parseVllmEndpoints(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const seen = new Map<string, number>();
+  const list: string[] = [];
+  // Numbered by position in the variable, so a message points at the text the operator wrote.
+  raw.split(',').forEach((text, i) => {
+    const part = text.trim();
+    if (part === '') return;
+    const where = `VLLM_ENDPOINTS entry #${i + 1}`;
+    let normalised: string;
+    try {
+      normalised = normalizeUpstreamBaseUrl(part);
+    } catch (err) {
+      if (err instanceof UpstreamUrlError) throw new ConfigError(`${where} ${err.message}`);
+      throw err;
+    }
+    const first = seen.get(normalised);
+    if (first !== undefined) {
+      throw new ConfigError(`${where} is the same endpoint as entry #${first + 1} (${normalised})`);
+    }
+    seen.set(normalised, i);
+    list.push(normalised);
+  });
+  return list;
+}
+
+function dnsDiscovery(env: Env): DnsDiscovery | undefined {
+  const raw = optional(env, 'VLLM_DISCOVERY');
+  if (raw === undefined) return undefined;
+  try {
+    return parseDnsDiscovery(raw);
+  } catch (err) {
+    if (err instanceof UpstreamUrlError) throw new ConfigError(`VLLM_DISCOVERY ${err.message}`);
+    throw err;
+  }
+}
+
 const MB = 1024 * 1024;
 
 /** PostgreSQL settings, all a process needs to migrate (the migration CLI reads only these). */
@@ -457,6 +506,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     vllmBaseUrl,
     vllmApiKey: optional(env, 'VLLM_API_KEY'),
     vllmMetricsUrl: optional(env, 'VLLM_METRICS_URL') ?? derivedMetricsUrl,
+    upstreamsFile: optional(env, 'UPSTREAMS_FILE'),
+    vllmDiscovery: dnsDiscovery(env),
+    vllmDiscoveryIntervalMs: int(env, 'VLLM_DISCOVERY_INTERVAL_MS', 5000, 100, 3_600_000),
+    vllmEndpoints: parseVllmEndpoints(env.VLLM_ENDPOINTS),
     vllmRequestTimeoutMs: int(env, 'VLLM_REQUEST_TIMEOUT_MS', 600_000, 100),
     vllmPriority: priorityRaw === undefined ? undefined : int(env, 'VLLM_PRIORITY', 0, -1_000_000, 1_000_000),
     storageDriver,

@@ -1,43 +1,63 @@
-import type { AppConfig } from '../../../platform/config/app-config';
+/**
+ * What every upstream source produces: the worker's current list of vLLM replicas. The pool
+ * (../pool) consumes it; a source only says which replicas exist and how to reach them.
+ */
 
-/** One vLLM replica as configured: where it is and what applies to it. */
 export interface UpstreamSpec {
-  /** Base URL ending in /v1, normalised (no trailing slash); the replica's identity. */
+  /** Base URL ending in /v1, normalised (no trailing slash): the replica's identity. */
   url: string;
-  /** Resolved value (from api_key, or api_key_env naming an env var, or VLLM_API_KEY). */
+  /** Resolved key (api_key, or the env var api_key_env names, or VLLM_API_KEY). Never logged. */
   apiKey?: string;
-  /** Configured names/aliases it serves; undefined = discovered from GET /v1/models. */
+  /** Configured model names/aliases it serves; undefined = discover from GET /v1/models. */
   models?: string[];
-  /** Its /metrics. */
+  /** Its Prometheus page (default: url without /v1, plus /metrics). */
   metricsUrl: string;
-  /** Cap for this endpoint (file only). */
+  /** Cap on this endpoint's in-flight requests (UPSTREAMS_FILE only). */
   maxInflight?: number;
-  /** Per-endpoint overrides of WORKER_MIN/FIXED_INFLIGHT (file only). */
+  /** Per-endpoint WORKER_MIN_INFLIGHT (UPSTREAMS_FILE only). */
   minInflight?: number;
+  /** Per-endpoint WORKER_FIXED_INFLIGHT (UPSTREAMS_FILE only). */
   fixedInflight?: number;
 }
 
-/** Where the worker's list of replicas comes from (file, DNS, list or the single VLLM_BASE_URL). */
+export type UpstreamSourceKind = 'file' | 'dns' | 'list' | 'single';
+
 export interface UpstreamSource {
-  readonly kind: 'file' | 'dns' | 'list' | 'single';
-  /** Starts watching; calls onChange with the full current list at once and on every change. */
+  readonly kind: UpstreamSourceKind;
+  /**
+   * Starts watching; calls onChange with the full current list before resolving and again on every
+   * change (only when the list actually changed). Throws when the configuration is invalid at start.
+   */
   start(onChange: (specs: UpstreamSpec[]) => void): Promise<void>;
   stop(): Promise<void>;
-  /** For logs, e.g. "UPSTREAMS_FILE /etc/vllm-batch/upstreams.yaml (2 endpoints)". */
+  /** For logs, e.g. "UPSTREAMS_FILE /etc/vllm-batch/upstreams.yaml (2 endpoints)"; never a key. */
   describe(): string;
 }
 
-/** The single VLLM_BASE_URL (until the other sources land). */
-export function createUpstreamSource(config: AppConfig): UpstreamSource {
-  const spec: UpstreamSpec = {
-    url: config.vllmBaseUrl.replace(/\/+$/, ''),
-    apiKey: config.vllmApiKey,
-    metricsUrl: config.vllmMetricsUrl,
-  };
-  return {
-    kind: 'single',
-    start: async (onChange) => onChange([spec]),
-    stop: async () => undefined,
-    describe: () => `VLLM_BASE_URL ${spec.url}`,
-  };
+/** The fields of a spec in a fixed order, so two lists compare by content. */
+function canonical(spec: UpstreamSpec): unknown[] {
+  return [
+    spec.url,
+    spec.apiKey ?? null,
+    spec.models ?? null,
+    spec.metricsUrl,
+    spec.maxInflight ?? null,
+    spec.minInflight ?? null,
+    spec.fixedInflight ?? null,
+  ];
+}
+
+/** A list's content regardless of order (the pool keys replicas by url; order means nothing). */
+export function upstreamListKey(specs: readonly UpstreamSpec[]): string {
+  return JSON.stringify(
+    [...specs].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0)).map(canonical),
+  );
+}
+
+export function sameUpstreamList(a: readonly UpstreamSpec[], b: readonly UpstreamSpec[]): boolean {
+  return upstreamListKey(a) === upstreamListKey(b);
+}
+
+export function endpointCount(n: number): string {
+  return `${n} endpoint${n === 1 ? '' : 's'}`;
 }

@@ -1,0 +1,82 @@
+/**
+ * The spelling rules for vLLM base URLs, shared by the configuration (VLLM_ENDPOINTS, checked at
+ * start) and the upstream sources (UPSTREAMS_FILE, DNS discovery). A replica's normalised base URL
+ * is its identity: the pool keys replicas by it and metrics label them with it, so two spellings
+ * of one server (`HTTP://Host:8000/v1/`, `http://host:8000/v1`) must come out the same, and a URL
+ * must never carry credentials (they would end up in metric labels and logs).
+ */
+
+/** Thrown with the reason only; callers prefix the variable or entry it came from. */
+export class UpstreamUrlError extends Error {}
+
+function parseHttpUrl(raw: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw.trim());
+  } catch {
+    throw new UpstreamUrlError(`must be an http:// or https:// URL, got "${raw}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UpstreamUrlError(`must use http: or https:, got "${parsed.protocol}"`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // The URL becomes a metric label and a log field; a key belongs in api_key / VLLM_API_KEY.
+    throw new UpstreamUrlError('must not hold credentials (user:password@); give the key as an API key');
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new UpstreamUrlError(`must have no query or fragment, got "${parsed.origin}${parsed.pathname}…"`);
+  }
+  return parsed;
+}
+
+/**
+ * `http(s)://host[:port][/prefix]/v1`, lower-case scheme and host, default port dropped, no
+ * trailing slash. Throws UpstreamUrlError when the URL is not an http(s) base URL ending in /v1.
+ */
+export function normalizeUpstreamBaseUrl(raw: string): string {
+  const parsed = parseHttpUrl(raw);
+  const path = parsed.pathname.replace(/\/+$/, '');
+  if (!path.endsWith('/v1')) {
+    throw new UpstreamUrlError(
+      `must be vLLM's OpenAI base URL ending in /v1 (e.g. http://vllm:8000/v1), got "${parsed.origin}${parsed.pathname}"`,
+    );
+  }
+  return `${parsed.origin}${path}`;
+}
+
+/** An http(s) URL such as a metrics page, normalised like a base URL but with any path. */
+export function normalizeHttpUrl(raw: string): string {
+  const parsed = parseHttpUrl(raw);
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+/** vLLM serves Prometheus metrics at the server root: the base URL without /v1, plus /metrics. */
+export function defaultMetricsUrl(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '') + '/metrics';
+}
+
+export interface DnsDiscovery {
+  /** The name resolved for A records (a Kubernetes headless Service). */
+  host: string;
+  port: number;
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** `dns:<host>:<port>[/v1]`; throws UpstreamUrlError naming what is wrong. */
+export function parseDnsDiscovery(raw: string): DnsDiscovery {
+  const m = /^dns:([^:/]+):([^/]+)(\/v1\/?)?$/.exec(raw.trim());
+  if (!m) {
+    throw new UpstreamUrlError(
+      `must look like dns:<host>:<port>[/v1], e.g. dns:vllm-headless.default.svc.cluster.local:8000, got "${raw}"`,
+    );
+  }
+  const [, host, portText] = m;
+  if (!HOSTNAME.test(host)) throw new UpstreamUrlError(`has an invalid host name "${host}"`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+    throw new UpstreamUrlError(`port must be 1-65535, got "${portText}"`);
+  }
+  // A trailing dot (a fully qualified name, no search domains) is kept: it changes what resolves.
+  return { host: host.toLowerCase(), port: Number(portText) };
+}
