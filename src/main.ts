@@ -33,9 +33,8 @@ async function main(): Promise<void> {
   // A worker-only process serves just /metrics, /health and /ready, on its own port.
   const port = config.role === 'worker' ? config.metricsPort : config.port;
   await app.listen(port, '0.0.0.0');
-  new Logger('Main').log(
-    `vllm-batch ${config.role} role listening on :${port} (upstream ${config.vllmBaseUrl})`,
-  );
+  // The worker's upstreams are logged by the pool ("upstreams from …").
+  new Logger('Main').log(`vllm-batch ${config.role} role listening on :${port}`);
 }
 
 main().catch((err) => {

@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/platform/config/app-config';
 import { ConcurrencyController } from '../../src/worker/concurrency/concurrency-controller.service';
 import { VllmMetricsSource, VllmSample } from '../../src/worker/concurrency/vllm-metrics';
 import { UpstreamPool } from '../../src/worker/pool/upstream-pool.service';
-import { createUpstreamSource } from '../../src/worker/upstream/sources/upstream-spec';
+import { createUpstreamSource } from '../../src/worker/upstream/sources';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { REDIS_URL } from '../support/harness';
 

@@ -36,6 +36,8 @@ export const fixedInflight = (n: number): Record<string, string> => ({
 export interface AppOptions {
   /** Start the in-process simulator with these options (port 0). */
   simulator?: Partial<SimulatorOptions>;
+  /** Start several simulators (a pool of replicas, `sims`), named in VLLM_ENDPOINTS in this order. */
+  simulators?: Partial<SimulatorOptions>[];
   /** Config overrides; a function is called in beforeAll (for values known only then). */
   env?: Record<string, string> | (() => Record<string, string>);
   /** false: the environment (and simulator) only; the tests start apps themselves with `startApp`. */
@@ -46,6 +48,8 @@ export interface AppFixture {
   env: TestEnv;
   app: TestApp;
   sim: RunningSimulator;
+  /** The replicas started with `simulators`. */
+  sims: RunningSimulator[];
   /** SDK clients of tenants A and B, without retries. */
   a: OpenAI;
   b: OpenAI;
@@ -59,14 +63,17 @@ export function useApp(options: AppOptions = {}): AppFixture {
   const sim = lateBound<RunningSimulator>('sim');
   const a = lateBound<OpenAI>('a');
   const b = lateBound<OpenAI>('b');
+  const sims: RunningSimulator[] = [];
   let started: { env?: TestEnv; app?: TestApp; sim?: RunningSimulator } = {};
 
   beforeAll(async () => {
     if (options.simulator) sim.set((started.sim = await createSimulator({ port: 0, ...options.simulator })));
+    for (const o of options.simulators ?? []) sims.push(await createSimulator({ port: 0, ...o }));
     const overrides = typeof options.env === 'function' ? options.env() : (options.env ?? {});
     env.set(
       (started.env = await createTestEnv({
         ...(started.sim ? { VLLM_BASE_URL: started.sim.url } : {}),
+        ...(sims.length ? { VLLM_ENDPOINTS: sims.map((s) => s.url).join(',') } : {}),
         ...overrides,
       })),
     );
@@ -80,8 +87,9 @@ export function useApp(options: AppOptions = {}): AppFixture {
     await started.app?.close();
     await started.env?.dispose();
     await started.sim?.close();
+    for (const s of sims.splice(0)) await s.close().catch(() => undefined);
     started = {};
   });
 
-  return { env: env.ref, app: app.ref, sim: sim.ref, a: a.ref, b: b.ref, client: a.ref };
+  return { env: env.ref, app: app.ref, sim: sim.ref, sims, a: a.ref, b: b.ref, client: a.ref };
 }

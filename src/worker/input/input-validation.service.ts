@@ -3,6 +3,7 @@ import { storableText } from '../../common/pg-text';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchEntity, BatchErrorItem } from '../../domain/batches/batch.entity';
 import { FileValidation } from '../../domain/batches/line-validator';
+import { ModelCatalogueRepository } from '../../domain/models/model-catalogue.repository';
 import { UpstreamPool } from '../pool/upstream-pool.service';
 import { BatchInput } from './batch-input';
 
@@ -16,6 +17,7 @@ export class InputValidationService {
   constructor(
     private readonly input: BatchInput,
     private readonly pool: UpstreamPool,
+    private readonly catalogue: ModelCatalogueRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -58,7 +60,7 @@ export class InputValidationService {
 
     const model = check.model as string;
     if (!(await this.isKnown(model))) {
-      const available = this.pool.modelsServed();
+      const available = await this.available();
       return {
         ok: false,
         errors: [
@@ -76,16 +78,23 @@ export class InputValidationService {
     return { ok: true, total: check.requestCount, model, estimatedTokens: check.estimatedTokens };
   }
   /**
-   * A model some replica serves or has served, or that the upstreams file names. A model nobody
-   * was known to serve may be new on a replica: its models are asked again first. A known model
-   * whose every replica is down is accepted; its lines wait for one.
+   * A model some replica serves or has served (the catalogue, which outlives restarts and
+   * outages), or that the upstreams file names. A model nobody was known to serve may be new on a
+   * replica: the replicas are asked again first. A known model whose every replica is down is
+   * accepted; its lines wait for one.
    */
   private async isKnown(model: string): Promise<boolean> {
-    const known = (): boolean =>
+    const inPool = (): boolean =>
       this.pool.modelsServed().includes(model) || this.pool.modelsConfigured().includes(model);
-    if (known()) return true;
+    if (inPool() || (await this.catalogue.find(model)) !== null) return true;
     await this.pool.refreshModels();
-    return known();
+    return inPool();
+  }
+
+  /** What the error message offers instead: the models served now. */
+  private async available(): Promise<string[]> {
+    const now = await this.catalogue.servedNow(this.config.models.freshMs).catch(() => []);
+    return [...new Set([...this.pool.modelsServed(), ...now.map((m) => m.id)])].sort();
   }
 }
 

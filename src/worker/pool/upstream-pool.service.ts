@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { withTimeout } from '../../common/with-timeout';
+import { ModelCatalogueRepository } from '../../domain/models/model-catalogue.repository';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { UpstreamSource, UpstreamSpec } from '../upstream/sources/upstream-spec';
@@ -10,13 +11,6 @@ import { Replica } from './replica';
 
 /** Injection token of the source of the replica list (file, DNS, list or VLLM_BASE_URL). */
 export const UPSTREAM_SOURCE = Symbol('UPSTREAM_SOURCE');
-
-/** Where the models each replica serves are recorded, so the API can list them (the catalogue). */
-export interface ServedModelsSink {
-  recordServed(endpoint: string, models: ServedModel[]): Promise<void>;
-  endpointGone(endpoint: string): Promise<void>;
-}
-export const SERVED_MODELS_SINK = Symbol('SERVED_MODELS_SINK');
 
 /** How often every replica's GET /v1/models is asked again. */
 export const MODELS_REFRESH_MS = 15_000;
@@ -44,7 +38,8 @@ export class UpstreamPool implements OnModuleInit, OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     @Inject(UPSTREAM_SOURCE) private readonly source: UpstreamSource,
-    @Optional() @Inject(SERVED_MODELS_SINK) private readonly catalogue?: ServedModelsSink,
+    /** Where what each replica serves is recorded, so the API lists it (absent in unit tests). */
+    @Optional() private readonly catalogue?: ModelCatalogueRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
