@@ -30,7 +30,7 @@ describe('log redaction', () => {
       u.password = password;
       return u.toString().replace(/\/$/, '');
     };
-    api = await startService('api', {
+    api = await startService('all', {
       ...env.env,
       LOG_LEVEL: 'info',
       // The machine's PostgreSQL trusts local connections and its Redis has no password: both accept
@@ -92,7 +92,7 @@ describe('log redaction', () => {
     expect(log).toContain('"sk":"[redacted]"');
     expect(log).toContain('task=keep-task-1');
     expect(log).toContain('"disk":"keep-disk-2"');
-    // The startup line still says where the upstream is, without its password.
-    expect(log).toContain('(upstream http://[redacted]@127.0.0.1:9/v1)');
+    // The worker's pool still says where its upstream is, without its password.
+    expect(log).toContain('upstreams from VLLM_BASE_URL http://[redacted]@127.0.0.1:9/v1');
   });
 });
