@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { isObject, Json } from './kustomize';
-import { APP_ENV_NAMES } from './manifest-checks';
+import { APP_ENV_NAMES, UPSTREAM_SOURCES } from './manifest-checks';
 import { breaks, failing } from './rules';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -255,13 +255,33 @@ export function dockerIgnored(patterns: string[], file: string): boolean {
 // ---------------------------------------------------------------------------
 // compose
 
+const SIMULATOR_COMMAND = 'node dist/simulator/main.js';
+const isSimulator = (s: Service) => asArgs(s.command).join(' ') === SIMULATOR_COMMAND;
+/** The simulator replicas of the stack: services running the simulator from the app image. */
+export const simulators = (c: Compose) =>
+  Object.keys(c.services).filter((n) => isSimulator(c.services[n]) || /^sim-/.test(n));
+
+/** The base URLs a worker environment names: the first upstream source set (file and DNS: none here). */
+export function upstreamUrls(env: Map<string, string | null>): { source: string; urls: string[] } {
+  const source = UPSTREAM_SOURCES.find((k) => (env.get(k) ?? '').trim() !== '') ?? 'VLLM_BASE_URL';
+  const value = env.get(source) ?? 'http://127.0.0.1:8000/v1';
+  const urls =
+    source === 'VLLM_ENDPOINTS' || source === 'VLLM_BASE_URL'
+      ? value
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean)
+      : [];
+  return { source, urls };
+}
+
 /** The port a compose service listens on inside the network (for the services of this stack). */
 export function servicePort(c: Compose, name: string): number | undefined {
   const s = c.services[name];
   const env = s ? envOf(s) : new Map<string, string | null>();
   const args = asArgs(s?.command);
   if (!s) return undefined;
-  if (name === 'simulator') return Number(env.get('SIM_PORT') ?? 8000);
+  if (isSimulator(s)) return Number(env.get('SIM_PORT') ?? 8000);
   if (args.includes('--port')) return Number(args[args.indexOf('--port') + 1]);
   if (env.get('APP_ROLE') === 'worker') return Number(env.get('METRICS_PORT') ?? 9464);
   if (env.has('APP_ROLE')) return Number(env.get('PORT') ?? 4080);
@@ -302,11 +322,11 @@ export function checkDependsOn(c: Compose): string[] {
 
 /** One image and build for every app role; roles, migrations, grace periods and env names as the run contract says. */
 export function checkAppServices(c: Compose): string[] {
-  const missing = ['migrate', 'api', 'worker', 'simulator'].filter((n) => !c.services[n]);
+  const sims = simulators(c);
+  const missing = ['migrate', 'api', 'worker'].filter((n) => !c.services[n]);
   if (missing.length) return missing.map((n) => `service ${n} missing`);
-  const { api, worker, migrate, simulator } = c.services;
-  const upstream = new URL(envOf(worker).get('VLLM_BASE_URL') ?? 'http://127.0.0.1:8000/v1');
-  const apps = ['api', 'worker', 'migrate', 'simulator'].map((name) => ({
+  const { api, migrate } = c.services;
+  const apps = ['api', 'worker', 'migrate', ...sims].map((name) => ({
     name,
     svc: c.services[name],
     env: envOf(c.services[name]),
@@ -316,7 +336,7 @@ export function checkAppServices(c: Compose): string[] {
       'must use the same image and build as api': ({ svc }) =>
         !sameJson([svc.image, svc.build], [api.image, api.build]) || !(api.image || api.build),
       'unknown environment variable': ({ name, env }) =>
-        [...env.keys()].some((k) => (name === 'simulator' ? !/^SIM_/.test(k) : !APP_ENV_NAMES.has(k))),
+        [...env.keys()].some((k) => (sims.includes(name) ? !/^SIM_/.test(k) : !APP_ENV_NAMES.has(k))),
     }),
     ...breaks(apps.slice(0, 2), (x) => x.name, {
       'APP_ROLE must be its role': ({ name, env }) => env.get('APP_ROLE') !== name,
@@ -326,14 +346,61 @@ export function checkAppServices(c: Compose): string[] {
       'stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS': ({ svc, env }) =>
         !(durationSeconds(svc.stop_grace_period) > Number(env.get('SHUTDOWN_GRACE_SECONDS') ?? 30)),
     }),
+    ...breaks(
+      sims.map((name) => ({ name, svc: c.services[name] })),
+      (x) => x.name,
+      {
+        [`must run ${SIMULATOR_COMMAND}`]: ({ svc }) => !isSimulator(svc),
+        'must listen on SIM_HOST=0.0.0.0': ({ svc }) => envOf(svc).get('SIM_HOST') !== '0.0.0.0',
+      },
+    ),
     ...failing({
       'migrate must run node dist/src/migrate.js': () =>
         asArgs(migrate.command).join(' ') !== 'node dist/src/migrate.js',
-      'simulator must run node dist/simulator/main.js': () =>
-        asArgs(simulator.command).join(' ') !== 'node dist/simulator/main.js',
-      'simulator must listen on SIM_HOST=0.0.0.0': () => envOf(simulator).get('SIM_HOST') !== '0.0.0.0',
-      'worker VLLM_BASE_URL must point at a compose service port': () =>
-        String(servicePort(c, upstream.hostname)) !== (upstream.port || '80'),
+      'api must not configure upstreams (only workers call vLLM)': () =>
+        UPSTREAM_SOURCES.some((k) => envOf(api).has(k)),
+    }),
+  ];
+}
+
+/**
+ * The worker feeds a pool: by default VLLM_ENDPOINTS names two simulator replicas (each URL a
+ * compose service on the port it listens on, ending in /v1), which serve a common model, and the
+ * worker waits for every one of them. The other sources pass through from the host.
+ */
+export function checkUpstreams(c: Compose): string[] {
+  const worker = c.services.worker;
+  if (!worker) return ['service worker missing'];
+  const env = envOf(worker);
+  const { source, urls } = upstreamUrls(env);
+  const parsed = urls.map((u) => ({ u, url: URL.canParse(u) ? new URL(u) : undefined }));
+  const hosts = parsed.flatMap(({ url }) => (url ? [url.hostname] : []));
+  const models = (name: string) =>
+    new Set(
+      (envOf(c.services[name] ?? {}).get('SIM_MODELS') ?? 'sim-model')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    );
+  const shared = hosts.length
+    ? [...models(hosts[0])].filter((m) => hosts.every((h) => models(h).has(m)))
+    : [];
+  return [
+    ...failing({
+      'the worker must default to VLLM_ENDPOINTS': () => source !== 'VLLM_ENDPOINTS',
+      'VLLM_ENDPOINTS must name at least two replicas': () => new Set(urls).size < 2,
+      'the replicas must serve a common model': () => shared.length === 0,
+      'UPSTREAMS_FILE, VLLM_DISCOVERY, VLLM_BASE_URL must pass through from the host': () =>
+        ['UPSTREAMS_FILE', 'VLLM_DISCOVERY', 'VLLM_BASE_URL'].some((k) => env.get(k) !== null),
+    }),
+    ...breaks(parsed, (x) => `VLLM_ENDPOINTS ${x.u}`, {
+      'is not an http(s) URL ending in /v1': ({ url }) =>
+        !url || !['http:', 'https:'].includes(url.protocol) || url.pathname.replace(/\/$/, '') !== '/v1',
+      'is not a simulator service of the stack': ({ url }) => url && !simulators(c).includes(url.hostname),
+      'is not the port the service listens on': ({ url }) =>
+        url && String(servicePort(c, url.hostname)) !== (url.port || '80'),
+      'the worker does not wait for it to be healthy': ({ url }) =>
+        url && depends(worker)[url.hostname]?.condition !== 'service_healthy',
     }),
   ];
 }
@@ -431,7 +498,7 @@ export const scrapeTargets = (prom: PrometheusConfig) =>
     ),
   ]);
 
-/** Prometheus scrapes api, worker, simulator and vllm at /metrics on the ports they listen on, and loads mounted rules. */
+/** Prometheus scrapes api, worker, every simulator replica and vllm at /metrics on the ports they listen on, and loads mounted rules. */
 export function checkPrometheus(c: Compose, prom: PrometheusConfig): string[] {
   const unknownSd = (prom.scrape_configs ?? []).flatMap((j) =>
     Object.keys(j).filter((k) => k.endsWith('_sd_configs') && k !== 'dns_sd_configs'),
@@ -449,7 +516,10 @@ export function checkPrometheus(c: Compose, prom: PrometheusConfig): string[] {
       found: src && fs.existsSync(src) ? fs.readdirSync(src).filter((f) => glob.test(f)) : [],
     };
   });
-  const wanted = Object.entries({ api: 4080, worker: 9464, simulator: 8000, vllm: 8000 });
+  const wanted = [
+    ...Object.entries({ api: 4080, worker: 9464, vllm: 8000 }),
+    ...simulators(c).map((n) => [n, 8000] as [string, number]),
+  ];
   return [
     ...breaks(targets, (t) => `job ${t.job}`, {
       'is not a compose service': (t) => !c.services[t.host],

@@ -18,6 +18,7 @@ import {
   checkPrometheus,
   checkReferencedFiles,
   checkSharedStorage,
+  checkUpstreams,
   Compose,
   contextSources,
   DOCKER_DIR,
@@ -50,7 +51,18 @@ describe('docker/docker-compose.yml', () => {
 
   it('has the services of the stack', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['api', 'grafana', 'migrate', 'postgres', 'prometheus', 'redis', 'simulator', 'vllm', 'worker'].sort(),
+      [
+        'api',
+        'grafana',
+        'migrate',
+        'postgres',
+        'prometheus',
+        'redis',
+        'sim-a',
+        'sim-b',
+        'vllm',
+        'worker',
+      ].sort(),
     );
     expect(String(compose.services.postgres.image)).toMatch(/^postgres:16/);
     expect(String(compose.services.redis.image)).toMatch(/^redis:7/);
@@ -60,8 +72,32 @@ describe('docker/docker-compose.yml', () => {
     expect(checkDependsOn(compose)).toEqual([]);
   });
 
-  it('runs api, worker, migrate and simulator from one image with the right roles', () => {
+  it('runs api, worker, migrate and the simulators from one image with the right roles', () => {
     expect(checkAppServices(compose)).toEqual([]);
+  });
+
+  it('has the worker feed a pool of two simulator replicas (VLLM_ENDPOINTS) that share a model', () => {
+    expect(checkUpstreams(compose)).toEqual([]);
+    expect(envOf(compose.services.worker).get('VLLM_ENDPOINTS')).toBe(
+      'http://sim-a:8000/v1,http://sim-b:8000/v1',
+    );
+    expect(envOf(compose.services['sim-a']).get('SIM_MODELS')).toBe('sim-model');
+    expect(envOf(compose.services['sim-b']).get('SIM_MODELS')).toBe('sim-model,sim-model-b');
+  });
+
+  it('keeps one vLLM one line of configuration (docker/.env.example and docker/README.md say which)', () => {
+    const example = fs.readFileSync(path.join(DOCKER_DIR, '.env.example'), 'utf8');
+    const readme = fs.readFileSync(path.join(DOCKER_DIR, 'README.md'), 'utf8');
+    const line = 'VLLM_ENDPOINTS=http://vllm:8000/v1';
+    expect(example).toContain(`# ${line}\n`);
+    expect(readme).toContain(line);
+    // That one URL is the gpu profile's vLLM on the port it listens on.
+    const url = new URL(line.split('=')[1]);
+    expect(servicePort(compose, url.hostname)).toBe(Number(url.port));
+    // The interpolation has no colon, so an empty VLLM_ENDPOINTS= leaves the other sources to the host.
+    expect(fs.readFileSync(path.join(DOCKER_DIR, 'docker-compose.yml'), 'utf8')).toContain(
+      'VLLM_ENDPOINTS: ${VLLM_ENDPOINTS-http',
+    );
   });
 
   it('has Prometheus scrape the compose services on their ports', () => {
@@ -268,6 +304,45 @@ describe('the compose and Dockerfile checks catch breakage', () => {
       (c) => (deps(c, 'worker').vllm = { condition: 'service_healthy' }),
     ],
     ['worker with another image', checkAppServices, (c) => (c.services.worker.image = 'other:1')],
+    [
+      'a simulator with another command',
+      checkAppServices,
+      (c) => (c.services['sim-b'].command = 'node x.js'),
+    ],
+    ['a simulator on the loopback only', checkAppServices, (c) => (env(c, 'sim-a').SIM_HOST = '127.0.0.1')],
+    [
+      'api configuring upstreams',
+      checkAppServices,
+      (c) => (env(c, 'api').VLLM_ENDPOINTS = 'http://sim-a:8000/v1'),
+    ],
+    ['one replica only', checkUpstreams, (c) => (env(c, 'worker').VLLM_ENDPOINTS = 'http://sim-a:8000/v1')],
+    [
+      'a replica URL without /v1',
+      checkUpstreams,
+      (c) => (env(c, 'worker').VLLM_ENDPOINTS = 'http://sim-a:8000,http://sim-b:8000/v1'),
+    ],
+    [
+      'a replica on the wrong port',
+      checkUpstreams,
+      (c) => (env(c, 'worker').VLLM_ENDPOINTS = 'http://sim-a:8001/v1,http://sim-b:8000/v1'),
+    ],
+    [
+      'a replica that is no simulator service',
+      checkUpstreams,
+      (c) => (env(c, 'worker').VLLM_ENDPOINTS = 'http://sim-a:8000/v1,http://redis:6379/v1'),
+    ],
+    ['replicas without a common model', checkUpstreams, (c) => (env(c, 'sim-b').SIM_MODELS = 'other')],
+    ['the worker not waiting for a replica', checkUpstreams, (c) => delete deps(c, 'worker')['sim-b']],
+    [
+      'a DNS source fixed in the file (it would win over VLLM_ENDPOINTS)',
+      checkUpstreams,
+      (c) => (env(c, 'worker').VLLM_DISCOVERY = 'dns:vllm:8000/v1'),
+    ],
+    [
+      'a simulator replica not scraped',
+      checkPrometheus,
+      (_, p) => (jobs(p)[2].dns_sd_configs![0].names = ['sim-a']),
+    ],
     ['worker with APP_ROLE=all', checkAppServices, (c) => (env(c, 'worker').APP_ROLE = 'all')],
     ['api migrating on start', checkAppServices, (c) => (env(c, 'api').MIGRATIONS_RUN = 'true')],
     ['unknown env var', checkAppServices, (c) => (env(c, 'worker').INFLIGHT = '4')],

@@ -1,12 +1,11 @@
 /**
  * The optional KEDA overlay (k8s/overlays/keda): production plus ScaledObjects that scale the
- * worker, and vLLM in step with it, on the batch queue's depth.
+ * worker, and the vLLM pool in step with it, on the batch queue's depth.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { metricOf, seriesIn, unknownLabels } from '../metrics/metric-registry';
-import { JsonObject, K8sObject, parseYamlDocuments, renderKustomization } from './kustomize';
+import { JsonObject, K8sObject, renderKustomization } from './kustomize';
 import { appWorkload, find, ofKind } from './manifest-checks';
 
 const KEDA = path.resolve(__dirname, '..', '..', 'k8s', 'overlays', 'keda');
@@ -20,17 +19,21 @@ describe('k8s overlay keda', () => {
   beforeAll(() => {
     objs = renderKustomization(KEDA);
     worker = find(objs, 'ScaledObject', 'vllm-batch-worker')!;
-    const example = path.join(KEDA, 'vllm-scaledobject.example.yaml');
-    vllm = parseYamlDocuments(fs.readFileSync(example, 'utf8'), example)[0] as K8sObject;
+    vllm = find(objs, 'ScaledObject', 'vllm')!;
   });
   const spec = (o: K8sObject) => o.spec as JsonObject;
 
-  it('is the production overlay plus one ScaledObject for the worker (policy: manifests.spec.ts)', () => {
+  it('is the production overlay plus ScaledObjects for the worker and vLLM (policy: manifests.spec.ts)', () => {
     const production = renderKustomization(path.join(KEDA, '..', 'production'));
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
-      [...production.map((o) => `${o.kind}/${o.metadata.name}`), 'ScaledObject/vllm-batch-worker'].sort(),
+      [
+        ...production.map((o) => `${o.kind}/${o.metadata.name}`),
+        'ScaledObject/vllm-batch-worker',
+        'ScaledObject/vllm',
+      ].sort(),
     );
     expect(worker.metadata.namespace).toBe('vllm-batch');
+    expect(vllm.metadata.namespace).toBe('vllm-batch');
   });
 
   it("validate against KEDA's schema", () => {
@@ -71,8 +74,9 @@ describe('k8s overlay keda', () => {
     expect(Number(threshold)).toBeGreaterThan(0);
   });
 
-  it('scales vLLM in step with the worker: same trigger, bounds and behaviour', () => {
-    expect(spec(vllm).scaleTargetRef).toMatchObject({ kind: 'Deployment' });
+  it('scales the vLLM pool in step with the worker: same trigger, bounds and behaviour', () => {
+    expect(spec(vllm).scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'vllm' });
+    expect(spec(find(objs, 'Deployment', 'vllm')!).replicas).toBeUndefined();
     const { scaleTargetRef: _w, ...workerScaling } = spec(worker);
     const { scaleTargetRef: _v, ...vllmScaling } = spec(vllm);
     expect(vllmScaling).toEqual(workerScaling);

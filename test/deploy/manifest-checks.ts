@@ -18,9 +18,10 @@ import type {
   ISecret,
   IService,
 } from 'kubernetes-models/v1';
+import { parse as parseYaml } from 'yaml';
 import { AppConfig, loadConfig } from '../../src/platform/config/app-config';
-import { K8sObject, parseImage, podSpecOf } from './kustomize';
-import { breaks } from './rules';
+import { isObject, K8sObject, parseImage, podSpecOf } from './kustomize';
+import { breaks, failing } from './rules';
 
 /** Every environment variable the app reads, recorded while app-config.ts loads (local and s3 storage). */
 export const APP_ENV_NAMES = new Set<string>();
@@ -67,6 +68,8 @@ export interface Overlay {
   storage: 'local' | 's3';
   externalSecret: boolean;
   serviceMonitor: boolean;
+  /** Where the workers' vLLM replicas come from (the app's upstream source). */
+  upstreams: 'discovery' | 'single' | 'file';
 }
 
 // ---------------------------------------------------------------------------
@@ -324,13 +327,21 @@ export const CHECKS = {
     }),
   ],
 
-  /** Every env name of an app container is one app-config.ts reads; the simulator only uses SIM_*. */
-  envNames: (objs) =>
-    appImageContainers(objs).flatMap(({ app, c, where }) =>
+  /**
+   * Every env name of an app container is one app-config.ts reads, or (worker) one the upstreams
+   * file names as an endpoint's api_key_env; the simulator only uses SIM_*.
+   */
+  envNames: (objs) => {
+    const keyEnvs = new Set(upstreamsFile(objs)?.endpoints.flatMap((e) => e.api_key_env ?? []));
+    return appImageContainers(objs).flatMap(({ app, c, owner, where }) =>
       [...effectiveEnv(objs, c).keys()]
-        .filter((n) => !(app ? APP_ENV_NAMES.has(n) : /^SIM_[A-Z0-9_]+$/.test(n)))
+        .filter(
+          (n) =>
+            !(app ? APP_ENV_NAMES.has(n) || (isWorker(owner) && keyEnvs.has(n)) : /^SIM_[A-Z0-9_]+$/.test(n)),
+        )
         .map((n) => `${where}: unknown environment variable ${n}`),
-    ),
+    );
+  },
 
   /** secretKeyRefs: the rendered Secret has the key (unless optional); an external Secret is not rendered. */
   secretRefs: (objs, { externalSecret }) => {
@@ -643,4 +654,151 @@ export const CHECKS = {
       }),
     ];
   },
+
+  /**
+   * The workers' upstream source is the overlay's, and it points at something real: a DNS name is
+   * the FQDN of a headless Service of this namespace on its port, whose pods declare it; an
+   * upstreams file is a mounted folder of a rendered ConfigMap holding valid endpoints, whose key
+   * variables come from the Secret; a single URL is an http(s) base URL ending in /v1.
+   */
+  upstreams: (objs, { upstreams, namespace }) => {
+    const [worker] = roles(objs, ['worker']);
+    if (!worker) return ['no worker'];
+    const { source, value } = upstreamSource(worker.env);
+    const expected = { discovery: 'VLLM_DISCOVERY', single: 'VLLM_BASE_URL', file: 'UPSTREAMS_FILE' }[
+      upstreams
+    ];
+    const dns = /^dns:([a-z0-9.-]+):(\d+)(\/v1)?$/.exec(value ?? '');
+    const host = dns?.[1] ?? '';
+    const [svcName, svcNs, ...rest] = host.split('.');
+    const svc = find(objs, 'Service', svcName);
+    const port = Number(dns?.[2]);
+    const file = upstreamsFile(objs);
+    return [
+      ...failing({
+        [`the workers' upstream source must be ${expected}, is ${source}`]: () => source !== expected,
+        'the api must not read the upstreams file': () =>
+          (appContainer(objs, 'api')?.volumeMounts ?? []).some((m) => m.name === file?.volume),
+      }),
+      ...(source === 'VLLM_DISCOVERY'
+        ? failing({
+            'VLLM_DISCOVERY must be dns:<fqdn>:<port>/v1': () => !dns || !dns[3],
+            [`its name must be <service>.${namespace}.svc.cluster.local`]: () =>
+              svcNs !== namespace || rest.join('.') !== 'svc.cluster.local',
+            'its Service must be rendered and headless (clusterIP: None)': () =>
+              svc?.spec?.clusterIP !== 'None',
+            'its Service must expose the port': () => !svc?.spec?.ports?.some((p) => p.port === port),
+            "its Service's pods must listen on the port": () =>
+              !podOwners(objs, svc?.spec?.selector).some((o) =>
+                containersOf(o, false).some((c) => (c.ports ?? []).some((p) => p.containerPort === port)),
+              ),
+          })
+        : []),
+      ...(source === 'VLLM_BASE_URL'
+        ? failing({
+            'VLLM_BASE_URL must be an http(s) URL ending in /v1': () =>
+              !/^https?:\/\/[^/]+\/v1\/?$/.test(value ?? ''),
+          })
+        : []),
+      ...(source === 'UPSTREAMS_FILE'
+        ? [
+            ...failing({
+              'UPSTREAMS_FILE must be in a folder mounted from a rendered ConfigMap (no subPath)': () =>
+                !file,
+              'the upstreams file must list endpoints': () => !file?.endpoints.length,
+            }),
+            ...breaks(file?.endpoints ?? [], (e) => `upstreams file endpoint ${String(e.url)}`, {
+              'url must be an http(s) base URL ending in /v1': (e) =>
+                !/^https?:\/\/[^/]+\/v1\/?$/.test(String(e.url)),
+              'unknown field': (e) =>
+                Object.keys(e).some(
+                  (k) =>
+                    !['url', 'api_key', 'api_key_env', 'models', 'max_inflight', 'metrics_url'].includes(k),
+                ),
+              'max_inflight must be a positive integer': (e) =>
+                e.max_inflight !== undefined &&
+                !(Number.isInteger(e.max_inflight) && Number(e.max_inflight) > 0),
+              'models must be a list of names': (e) =>
+                e.models !== undefined &&
+                !(Array.isArray(e.models) && e.models.every((m) => typeof m === 'string' && m)),
+              'api_key_env must be set on the worker from a Secret': (e) =>
+                e.api_key_env !== undefined && !worker.env.get(e.api_key_env)?.ref,
+              'api_key in a ConfigMap: name a Secret variable with api_key_env': (e) =>
+                e.api_key !== undefined,
+            }),
+          ]
+        : []),
+    ];
+  },
+
+  /**
+   * vLLM replicas (vllm/vllm-openai): a pinned image, one GPU requested and limited, a served model
+   * name, the probes on /health (a startup probe for the model's loading), and /dev/shm on a memory
+   * emptyDir (a container's 64 MB is too small).
+   */
+  vllm: (objs) =>
+    breaks(
+      allContainers(objs).filter((x) => /^vllm\/vllm-openai[:@]/.test(String(x.c.image))),
+      at,
+      {
+        'image needs a pinned tag or digest': ({ c }) => {
+          const { tag, digest } = parseImage(String(c.image));
+          return !digest && (!tag || tag === 'latest');
+        },
+        'must request and limit nvidia.com/gpu: 1': ({ res }) =>
+          String(res.requests?.['nvidia.com/gpu']) !== '1' || String(res.limits?.['nvidia.com/gpu']) !== '1',
+        'needs --served-model-name': ({ c }) => !(c.args ?? []).includes('--served-model-name'),
+        'startup, readiness and liveness probes must be GET /health': ({ c }) =>
+          [c.startupProbe, c.readinessProbe, c.livenessProbe].some((p) => p?.httpGet?.path !== '/health'),
+        '/dev/shm must be a memory emptyDir': ({ c, pod }) =>
+          pod.volumes?.find((v) => v.name === c.volumeMounts?.find((m) => m.mountPath === '/dev/shm')?.name)
+            ?.emptyDir?.medium !== 'Memory',
+      },
+    ),
 } satisfies Record<string, Check>;
+
+/** The upstream sources the app reads, in the order it picks the first one set. */
+export const UPSTREAM_SOURCES = ['UPSTREAMS_FILE', 'VLLM_DISCOVERY', 'VLLM_ENDPOINTS', 'VLLM_BASE_URL'];
+
+/** The source a container's environment selects, and its value (VLLM_BASE_URL's default when none). */
+export function upstreamSource(env: Map<string, EnvSource>): { source: string; value?: string } {
+  const source = UPSTREAM_SOURCES.find((k) => (env.get(k)?.value ?? '').trim() !== '') ?? 'VLLM_BASE_URL';
+  return { source, value: env.get(source)?.value?.trim() };
+}
+
+export interface UpstreamEndpoint {
+  url?: unknown;
+  api_key?: unknown;
+  api_key_env?: string;
+  models?: unknown;
+  max_inflight?: unknown;
+  metrics_url?: unknown;
+}
+
+/**
+ * The worker's upstreams file as the pods see it: UPSTREAMS_FILE inside a folder mounted (without
+ * subPath) from a rendered ConfigMap that has the file's key. Undefined when not so.
+ */
+export function upstreamsFile(
+  objs: K8sObject[],
+): { volume: string; configMap: string; endpoints: UpstreamEndpoint[] } | undefined {
+  const w = appWorkload(objs, 'worker');
+  const c = appContainer(objs, 'worker');
+  const file = c && effectiveEnv(objs, c).get('UPSTREAMS_FILE')?.value;
+  if (!w || !c || !file) return undefined;
+  const mount = c.volumeMounts?.find(
+    (m) => !m.subPath && file.startsWith(`${m.mountPath.replace(/\/$/, '')}/`),
+  );
+  const name = mount && podOf(w).volumes?.find((v) => v.name === mount.name)?.configMap?.name;
+  const key = mount && file.slice(mount.mountPath.replace(/\/$/, '').length + 1);
+  const data = name && key ? find(objs, 'ConfigMap', name)?.data?.[key] : undefined;
+  if (!mount || !name || data === undefined) return undefined;
+  const doc = parseYaml(data) as unknown;
+  const endpoints =
+    isObject(doc as never) && Array.isArray((doc as { endpoints?: unknown }).endpoints)
+      ? ((doc as { endpoints: unknown[] }).endpoints.filter((e) =>
+          isObject(e as never),
+        ) as UpstreamEndpoint[])
+      : [];
+  return { volume: mount.name, configMap: name, endpoints };
+}

@@ -24,6 +24,9 @@ import {
   preStopSeconds,
   referencedSecretKeys,
   SUPPORTED_UPLOAD_SECONDS,
+  UPSTREAM_SOURCES,
+  upstreamSource,
+  upstreamsFile,
 } from './manifest-checks';
 
 const K8S = path.resolve(__dirname, '..', '..', 'k8s');
@@ -32,11 +35,20 @@ const production: Overlay = {
   storage: 's3',
   externalSecret: true,
   serviceMonitor: true,
+  upstreams: 'discovery',
 };
 export const OVERLAYS: Record<string, Overlay> = {
-  dev: { namespace: 'vllm-batch-dev', storage: 'local', externalSecret: false, serviceMonitor: false },
+  dev: {
+    namespace: 'vllm-batch-dev',
+    storage: 'local',
+    externalSecret: false,
+    serviceMonitor: false,
+    upstreams: 'discovery',
+  },
   production,
   keda: production,
+  'external-vllm': { ...production, upstreams: 'single' },
+  'upstreams-file': { ...production, upstreams: 'file' },
 };
 const render = (name: string) => renderKustomization(path.join(K8S, 'overlays', name));
 type CheckName = keyof typeof CHECKS;
@@ -142,12 +154,18 @@ describe('k8s overlay specifics', () => {
     for (const key of referencedSecretKeys(render('production'))) expect(readme).toContain(key);
   });
 
-  it('dev: in-cluster PostgreSQL, Redis and the simulator as upstream', () => {
+  it('dev: in-cluster PostgreSQL, Redis and two simulator replicas found by DNS', () => {
     const objs = render('dev');
-    const upstream = new URL(appConfigOf(objs, appContainer(objs, 'worker')!).vllmBaseUrl);
+    const worker = effectiveEnv(objs, appContainer(objs, 'worker')!);
+    expect(upstreamSource(worker)).toEqual({
+      source: 'VLLM_DISCOVERY',
+      value: 'dns:vllm-batch-simulator.vllm-batch-dev.svc.cluster.local:8000/v1',
+    });
+    const sims = find(objs, 'Deployment', 'vllm-batch-simulator')!;
+    expect(sims.spec!.replicas).toBe(2);
+    expect(find(objs, 'Service', 'vllm-batch-simulator')!.spec!.clusterIP).toBe('None');
     const data = find(objs, 'Secret', 'vllm-batch-secrets')!.stringData!;
     for (const [url, port] of [
-      [upstream, Number(upstream.port)],
       [new URL(data.DATABASE_URL), 5432],
       [new URL(data.REDIS_URL), 6379],
     ] as const) {
@@ -159,6 +177,79 @@ describe('k8s overlay specifics', () => {
     // Optional keys removed by the dev patch (null deletes a key).
     expect(data.VLLM_API_KEY).toBeUndefined();
     expect(Object.values(data).join(' ')).not.toContain('CHANGE-ME');
+  });
+
+  it('production: a GPU vLLM pool behind a headless Service, which the workers resolve', () => {
+    const objs = render('production');
+    const vllm = find(objs, 'Deployment', 'vllm')!;
+    const [c] = containersOf(vllm, false);
+    expect(c.image).toMatch(/^vllm\/vllm-openai:v\d/);
+    expect(vllm.spec!.replicas).toBeGreaterThanOrEqual(2);
+    expect(c.resources!.requests!['nvidia.com/gpu']).toBe(1);
+    expect(c.command).toEqual(['vllm', 'serve']);
+    // The model and its served name come from the container's env (overlays set them).
+    const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value]));
+    expect(c.args!.slice(0, 3)).toEqual(['$(MODEL)', '--served-model-name', '$(SERVED_MODEL_NAME)']);
+    expect(env.MODEL && env.SERVED_MODEL_NAME).toBeTruthy();
+    expect(find(objs, 'Service', 'vllm')!.spec).toMatchObject({
+      clusterIP: 'None',
+      ports: [{ name: 'http', port: 8000, targetPort: 'http', protocol: 'TCP' }],
+    });
+    expect(find(objs, 'PodDisruptionBudget', 'vllm')).toBeDefined();
+    const worker = effectiveEnv(objs, appContainer(objs, 'worker')!);
+    expect(upstreamSource(worker)).toEqual({
+      source: 'VLLM_DISCOVERY',
+      value: 'dns:vllm.vllm-batch.svc.cluster.local:8000/v1',
+    });
+    // The api never calls vLLM: no key for it.
+    expect(effectiveEnv(objs, appContainer(objs, 'api')!).has('VLLM_API_KEY')).toBe(false);
+  });
+
+  it('external-vllm: production feeding one vLLM by URL, one line of configuration, no pool of its own', () => {
+    const objs = render('external-vllm');
+    const production = render('production');
+    const ids = (o: K8sObject[]) =>
+      o.map((x) => `${x.kind}/${x.metadata.name}`).filter((id) => !/ConfigMap/.test(id));
+    const own = [
+      'Deployment/vllm',
+      'Service/vllm',
+      'PodDisruptionBudget/vllm',
+      'NetworkPolicy/vllm-from-workers',
+    ];
+    expect(ids(objs).sort()).toEqual(
+      ids(production)
+        .filter((id) => !own.includes(id))
+        .sort(),
+    );
+    expect(upstreamSource(effectiveEnv(objs, appContainer(objs, 'worker')!))).toEqual({
+      source: 'VLLM_BASE_URL',
+      value: 'http://vllm.vllm.svc.cluster.local:8000/v1',
+    });
+    const config = appConfigMap(objs)!.data!;
+    expect(Object.keys(config).filter((k) => UPSTREAM_SOURCES.includes(k))).toEqual(['VLLM_BASE_URL']);
+  });
+
+  it('upstreams-file: the ConfigMap mounted as a folder, unhashed so the workers follow its updates', () => {
+    const objs = render('upstreams-file');
+    const file = upstreamsFile(objs)!;
+    expect(file.configMap).toBe('vllm-batch-upstreams');
+    expect(file.endpoints.length).toBeGreaterThanOrEqual(2);
+    expect(file.endpoints.map((e) => Object.keys(e)).flat()).toEqual(
+      expect.arrayContaining(['url', 'api_key_env', 'models', 'max_inflight', 'metrics_url']),
+    );
+    const worker = appContainer(objs, 'worker')!;
+    expect(worker.volumeMounts!.find((m) => m.name === file.volume)).toMatchObject({ readOnly: true });
+    expect(worker.volumeMounts!.every((m) => m.subPath === undefined)).toBe(true);
+    // The file's key variables come from the Secret, as references the pods resolve at start.
+    const keys = new Set(file.endpoints.flatMap((e) => e.api_key_env ?? []));
+    for (const k of keys) expect(effectiveEnv(objs, worker).get(k)?.ref?.name).toBe('vllm-batch-secrets');
+    expect(upstreamSource(effectiveEnv(objs, worker)).source).toBe('UPSTREAMS_FILE');
+  });
+
+  it('README (k8s) names every overlay and every upstream source', () => {
+    const readme = fs.readFileSync(path.join(K8S, 'README.md'), 'utf8');
+    for (const name of Object.keys(OVERLAYS)) expect(readme).toContain(`overlays/${name}`);
+    for (const k of UPSTREAM_SOURCES) expect(readme).toContain(k);
   });
 });
 
@@ -310,6 +401,75 @@ describe('the manifest checks catch breakage', () => {
     const objs = JSON.parse(JSON.stringify(base)) as K8sObject[];
     mutate(objs);
     expect(CHECKS[check](objs, production).length).toBeGreaterThan(0);
+  });
+
+  const vllm = (o: K8sObject[]) => containersOf(find(o, 'Deployment', 'vllm')!, false)[0];
+  const discovery = (v: string) => (o: K8sObject[]) => (config(o).VLLM_DISCOVERY = v);
+  const poolCases: Array<[string, CheckName, (o: K8sObject[]) => unknown]> = [
+    ['discovery without /v1', 'upstreams', discovery('dns:vllm.vllm-batch.svc.cluster.local:8000')],
+    ['discovery of a short name', 'upstreams', discovery('dns:vllm:8000/v1')],
+    ['discovery in another namespace', 'upstreams', discovery('dns:vllm.other.svc.cluster.local:8000/v1')],
+    [
+      'discovery of a missing Service',
+      'upstreams',
+      discovery('dns:gpu.vllm-batch.svc.cluster.local:8000/v1'),
+    ],
+    ['discovery on the wrong port', 'upstreams', discovery('dns:vllm.vllm-batch.svc.cluster.local:8001/v1')],
+    [
+      'discovery of a ClusterIP Service',
+      'upstreams',
+      (o) => delete find(o, 'Service', 'vllm')!.spec!.clusterIP,
+    ],
+    ['a file winning over discovery', 'upstreams', (o) => (config(o).UPSTREAMS_FILE = '/etc/u.yaml')],
+    ['vLLM without a GPU', 'vllm', (o) => delete vllm(o).resources!.limits!['nvidia.com/gpu']],
+    ['vLLM with two GPUs', 'vllm', (o) => (vllm(o).resources!.requests!['nvidia.com/gpu'] = 2)],
+    ['vLLM without a startup probe', 'vllm', (o) => delete vllm(o).startupProbe],
+    ['vLLM probed elsewhere', 'vllm', (o) => (vllm(o).readinessProbe!.httpGet!.path = '/v1/models')],
+    ['vLLM without a served model name', 'vllm', (o) => (vllm(o).args = ['$(MODEL)'])],
+    ['vLLM on :latest', 'vllm', (o) => (vllm(o).image = 'vllm/vllm-openai:latest')],
+    [
+      'vLLM /dev/shm on disk',
+      'vllm',
+      (o) => delete podSpec2(o).volumes!.find((v) => v.name === 'dshm')!.emptyDir!.medium,
+    ],
+    ['vLLM without a memory limit', 'resources', (o) => delete vllm(o).resources!.limits!.memory],
+    ['vLLM without probes', 'probes', (o) => delete vllm(o).livenessProbe],
+  ];
+  const podSpec2 = (o: K8sObject[]) => podOf(find(o, 'Deployment', 'vllm')!);
+
+  it.each(poolCases)('%s', (_label, check, mutate) => {
+    const objs = JSON.parse(JSON.stringify(base)) as K8sObject[];
+    mutate(objs);
+    expect(CHECKS[check](objs, production).length).toBeGreaterThan(0);
+  });
+
+  it('an upstreams file that is not mounted, subPath-mounted, invalid or holding a key', () => {
+    const fileOverlay = OVERLAYS['upstreams-file'];
+    const ok = render('upstreams-file');
+    expect(CHECKS.upstreams(ok, fileOverlay)).toEqual([]);
+    const cm = (o: K8sObject[]) => find(o, 'ConfigMap', 'vllm-batch-upstreams')!.data!;
+    const w = (o: K8sObject[]) => worker(o);
+    const mutations: Array<(o: K8sObject[]) => unknown> = [
+      (o) => (w(o).volumeMounts!.find((m) => m.name === 'upstreams')!.subPath = 'upstreams.yaml'),
+      (o) => (w(o).volumeMounts = w(o).volumeMounts!.filter((m) => m.name !== 'upstreams')),
+      (o) => (cm(o)['upstreams.yaml'] = 'endpoints: []\n'),
+      (o) => (cm(o)['upstreams.yaml'] = 'endpoints:\n  - url: http://a:8000\n'),
+      (o) => (cm(o)['upstreams.yaml'] = 'endpoints:\n  - url: http://a:8000/v1\n    max_inflight: 0\n'),
+      (o) => (cm(o)['upstreams.yaml'] = 'endpoints:\n  - url: http://a:8000/v1\n    api_key: sk-123\n'),
+      (o) => (cm(o)['upstreams.yaml'] = 'endpoints:\n  - url: http://a:8000/v1\n    api_key_env: NOPE\n'),
+      (o) => (cm(o)['upstreams.yaml'] = 'endpoints:\n  - url: http://a:8000/v1\n    model: x\n'),
+    ];
+    for (const [i, mutate] of mutations.entries()) {
+      const objs = JSON.parse(JSON.stringify(ok)) as K8sObject[];
+      mutate(objs);
+      expect({ i, broken: CHECKS.upstreams(objs, fileOverlay).length > 0 }).toEqual({ i, broken: true });
+    }
+    // A key variable the file does not name is an unknown variable again.
+    const objs = JSON.parse(JSON.stringify(ok)) as K8sObject[];
+    cm(objs)['upstreams.yaml'] = 'endpoints:\n  - url: http://a:8000/v1\n';
+    expect(CHECKS.envNames(objs)).toEqual([
+      'Deployment/vllm-batch-worker/worker: unknown environment variable VLLM_API_KEY_LLAMA',
+    ]);
   });
 
   it('a dev rendering with unshared local storage fails', () => {

@@ -54,7 +54,7 @@ function appPods(objs: K8sObject[]): Pick<Network, 'api' | 'worker' | 'migrate'>
   };
 }
 
-const networks: Record<'dev' | 'production', () => Network> = {
+const networks: Record<'dev' | 'production' | 'external-vllm', () => Network> = {
   // Dev: the peers are the overlay's own in-cluster Deployments.
   dev: () => {
     const objs = renderKustomization(path.join(K8S, 'overlays', 'dev'));
@@ -66,9 +66,22 @@ const networks: Record<'dev' | 'production', () => Network> = {
       vllm: podOf(workloadByName(objs, 'vllm-simulator'), '10.244.2.3'),
     };
   },
-  // Production: the peers where k8s/README.md says the production overlay expects them.
+  // Production: the overlay's own vLLM pool; PostgreSQL and Redis where k8s/README.md says the
+  // overlay expects them.
   production: () => {
     const objs = renderKustomization(path.join(K8S, 'overlays', 'production'));
+    const ns = 'vllm-batch';
+    return {
+      policies: ofKind(objs, 'NetworkPolicy'),
+      ...appPods(objs),
+      postgres: { namespace: ns, labels: { 'app.kubernetes.io/name': 'postgres' }, ip: '10.244.2.1' },
+      redis: { namespace: ns, labels: { 'app.kubernetes.io/name': 'redis' }, ip: '10.244.2.2' },
+      vllm: podOf(workloadByName(objs, 'vllm'), '10.244.3.1'),
+    };
+  },
+  // One vLLM of your own, in namespace `vllm` (overlays/external-vllm).
+  'external-vllm': () => {
+    const objs = renderKustomization(path.join(K8S, 'overlays', 'external-vllm'));
     const ns = 'vllm-batch';
     return {
       policies: ofKind(objs, 'NetworkPolicy'),
@@ -85,97 +98,107 @@ const networks: Record<'dev' | 'production', () => Network> = {
   },
 };
 
-describe.each(['dev', 'production'] as const)('network policies of the %s overlay', (overlay) => {
-  const net = networks[overlay]();
-  const { api, worker, migrate, postgres, redis, vllm } = net;
-  const { ingressController, prometheus, kubeDns, otherNamespacePod, publicS3, cloudMetadata, internet } =
-    outside;
-  const prod = overlay === 'production';
-  /** A pod of the app's own namespace that is none of the app's (the dev database, a debug pod). */
-  const neighbour = { ...otherNamespacePod, namespace: api.namespace };
-  const port = (pod: PodEndpoint, name: string) => pod.ports!.find((p) => p.name === name)!.containerPort;
-  const [http, metrics, admin] = [port(api, 'http'), port(worker, 'metrics'), port(api, 'admin')];
-  const appPods = { api, worker, migrate };
-  const each = (pods: Record<string, PodEndpoint>, row: (pod: PodEndpoint) => Connection) =>
-    Object.entries(pods).map(([name, pod]): Connection => {
-      const [label, ...rest] = row(pod);
-      return [`${name}: ${label}`, ...rest];
+describe.each(['dev', 'production', 'external-vllm'] as const)(
+  'network policies of the %s overlay',
+  (overlay) => {
+    const net = networks[overlay]();
+    const { api, worker, migrate, postgres, redis, vllm } = net;
+    const { ingressController, prometheus, kubeDns, otherNamespacePod, publicS3, cloudMetadata, internet } =
+      outside;
+    const prod = overlay !== 'dev';
+    /** Whether the overlay runs the vLLM pool itself (and shuts it to all but workers and Prometheus). */
+    const ownPool = overlay === 'production';
+    /** A pod of the app's own namespace that is none of the app's (the dev database, a debug pod). */
+    const neighbour = { ...otherNamespacePod, namespace: api.namespace };
+    const port = (pod: PodEndpoint, name: string) => pod.ports!.find((p) => p.name === name)!.containerPort;
+    const [http, metrics, admin] = [port(api, 'http'), port(worker, 'metrics'), port(api, 'admin')];
+    const appPods = { api, worker, migrate };
+    const each = (pods: Record<string, PodEndpoint>, row: (pod: PodEndpoint) => Connection) =>
+      Object.entries(pods).map(([name, pod]): Connection => {
+        const [label, ...rest] = row(pod);
+        return [`${name}: ${label}`, ...rest];
+      });
+    type Connection = [string, boolean, PodEndpoint, Endpoint, number, string?];
+
+    const connections: Connection[] = [
+      // Clients come in only through the ingress controller, to the api port.
+      ['ingress controller -> api http', true, ingressController, api, http],
+      ['ingress controller -> worker metrics', false, ingressController, worker, metrics],
+      ['another namespace -> api http', false, otherNamespacePod, api, http],
+      ['a neighbour pod -> api http', false, neighbour, api, http],
+      ['postgres -> api http', false, postgres, api, http],
+      ['worker -> api http', false, worker, api, http],
+      ['api -> worker metrics', false, api, worker, metrics],
+      // Prometheus scrapes the api's and the worker's metrics ports, nothing else.
+      ['prometheus -> api http', true, prometheus, api, http],
+      ['prometheus -> worker metrics', true, prometheus, worker, metrics],
+      ['prometheus -> migrate', false, prometheus, migrate, metrics],
+      [
+        'a pod named prometheus elsewhere -> worker metrics',
+        false,
+        { ...prometheus, namespace: 'default' },
+        worker,
+        metrics,
+      ],
+      // The admin port (the queue board) is shut to every pod: port-forward only.
+      ...[ingressController, prometheus, otherNamespacePod, neighbour, worker].map((from, i): Connection => [
+        `admin port shut (${i})`,
+        false,
+        from,
+        api,
+        admin,
+      ]),
+      // Cluster DNS for every app pod.
+      ...each(appPods, (pod) => ['DNS over UDP', true, pod, kubeDns, 53, 'UDP']),
+      ...each(appPods, (pod) => ['DNS over TCP', true, pod, kubeDns, 53]),
+      ...each(appPods, (pod) => ['kube-dns metrics', false, pod, kubeDns, 9153]),
+      // PostgreSQL and Redis for api and worker; the migration Job PostgreSQL only; vLLM for the worker only.
+      ...each({ api, worker, migrate }, (pod) => ['postgres', true, pod, postgres, 5432]),
+      ...each({ api, worker }, (pod) => ['redis', true, pod, redis, 6379]),
+      ...each({ api, worker }, (pod) => ['redis on the postgres port', false, pod, redis, 5432]),
+      ['migrate -> redis', false, migrate, redis, 6379],
+      ['worker -> vLLM', true, worker, vllm, 8000],
+      ['worker -> vLLM on another port', false, worker, vllm, 8001],
+      ...each({ api, migrate }, (pod) => ['vLLM', false, pod, vllm, 8000]),
+      // The overlay's own pool takes only the workers (completions, /metrics) and Prometheus.
+      ['prometheus -> vLLM metrics', true, prometheus, vllm, 8000],
+      ['a neighbour pod -> vLLM', !ownPool, neighbour, vllm, 8000],
+      ['another namespace -> vLLM', !ownPool, otherNamespacePod, vllm, 8000],
+      // Public HTTPS: the worker's webhooks in every overlay, the api's object storage in production only.
+      ['worker -> public HTTPS (webhooks)', true, worker, internet, 443],
+      ['worker -> object storage', true, worker, publicS3, 443],
+      ['api -> object storage', prod, api, publicS3, 443],
+      ['api -> public HTTPS', prod, api, internet, 443],
+      ['migrate -> object storage', false, migrate, publicS3, 443],
+      ['migrate -> public HTTPS', false, migrate, internet, 443],
+      ['worker -> cloud metadata over HTTPS', false, worker, cloudMetadata, 443],
+      // Everything else stays shut: plain HTTP, cloud metadata, the Kubernetes API, other pods.
+      ...each(appPods, (pod) => ['internet over HTTP', false, pod, internet, 80]),
+      ...each(appPods, (pod) => ['cloud metadata', false, pod, cloudMetadata, 80]),
+      ...each(appPods, (pod) => ['cloud metadata over HTTPS', false, pod, cloudMetadata, 443]),
+      ...each(appPods, (pod) => ['Kubernetes API', false, pod, outside.kubeApiServer, 443]),
+      ...each(appPods, (pod) => ['other namespace', false, pod, otherNamespacePod, 8080]),
+    ];
+
+    it('are there: a default deny and one policy per peer (schemas: schemas.spec.ts)', () => {
+      expect(net.policies.map((p) => p.metadata.name)).toContain('vllm-batch-default-deny');
+      expect(net.policies.length).toBeGreaterThanOrEqual(overlay === 'dev' ? 7 : 8);
+      expect([http, metrics, admin]).toEqual([4080, 9464, 4081]);
     });
-  type Connection = [string, boolean, PodEndpoint, Endpoint, number, string?];
 
-  const connections: Connection[] = [
-    // Clients come in only through the ingress controller, to the api port.
-    ['ingress controller -> api http', true, ingressController, api, http],
-    ['ingress controller -> worker metrics', false, ingressController, worker, metrics],
-    ['another namespace -> api http', false, otherNamespacePod, api, http],
-    ['a neighbour pod -> api http', false, neighbour, api, http],
-    ['postgres -> api http', false, postgres, api, http],
-    ['worker -> api http', false, worker, api, http],
-    ['api -> worker metrics', false, api, worker, metrics],
-    // Prometheus scrapes the api's and the worker's metrics ports, nothing else.
-    ['prometheus -> api http', true, prometheus, api, http],
-    ['prometheus -> worker metrics', true, prometheus, worker, metrics],
-    ['prometheus -> migrate', false, prometheus, migrate, metrics],
-    [
-      'a pod named prometheus elsewhere -> worker metrics',
-      false,
-      { ...prometheus, namespace: 'default' },
-      worker,
-      metrics,
-    ],
-    // The admin port (the queue board) is shut to every pod: port-forward only.
-    ...[ingressController, prometheus, otherNamespacePod, neighbour, worker].map((from, i): Connection => [
-      `admin port shut (${i})`,
-      false,
-      from,
-      api,
-      admin,
-    ]),
-    // Cluster DNS for every app pod.
-    ...each(appPods, (pod) => ['DNS over UDP', true, pod, kubeDns, 53, 'UDP']),
-    ...each(appPods, (pod) => ['DNS over TCP', true, pod, kubeDns, 53]),
-    ...each(appPods, (pod) => ['kube-dns metrics', false, pod, kubeDns, 9153]),
-    // PostgreSQL and Redis for api and worker; the migration Job PostgreSQL only; vLLM for the worker only.
-    ...each({ api, worker, migrate }, (pod) => ['postgres', true, pod, postgres, 5432]),
-    ...each({ api, worker }, (pod) => ['redis', true, pod, redis, 6379]),
-    ...each({ api, worker }, (pod) => ['redis on the postgres port', false, pod, redis, 5432]),
-    ['migrate -> redis', false, migrate, redis, 6379],
-    ['worker -> vLLM', true, worker, vllm, 8000],
-    ...each({ api, migrate }, (pod) => ['vLLM', false, pod, vllm, 8000]),
-    // Public HTTPS: the worker's webhooks in every overlay, the api's object storage in production only.
-    ['worker -> public HTTPS (webhooks)', true, worker, internet, 443],
-    ['worker -> object storage', true, worker, publicS3, 443],
-    ['api -> object storage', prod, api, publicS3, 443],
-    ['api -> public HTTPS', prod, api, internet, 443],
-    ['migrate -> object storage', false, migrate, publicS3, 443],
-    ['migrate -> public HTTPS', false, migrate, internet, 443],
-    ['worker -> cloud metadata over HTTPS', false, worker, cloudMetadata, 443],
-    // Everything else stays shut: plain HTTP, cloud metadata, the Kubernetes API, other pods.
-    ...each(appPods, (pod) => ['internet over HTTP', false, pod, internet, 80]),
-    ...each(appPods, (pod) => ['cloud metadata', false, pod, cloudMetadata, 80]),
-    ...each(appPods, (pod) => ['cloud metadata over HTTPS', false, pod, cloudMetadata, 443]),
-    ...each(appPods, (pod) => ['Kubernetes API', false, pod, outside.kubeApiServer, 443]),
-    ...each(appPods, (pod) => ['other namespace', false, pod, otherNamespacePod, 8080]),
-  ];
+    it.each(connections)('%s: allowed %s', (_label, allowed, from, to, p, protocol = 'TCP') => {
+      expect(connectionAllowed(net.policies, from, to, p, protocol)).toBe(allowed);
+    });
 
-  it('are there: a default deny and one policy per peer (schemas: schemas.spec.ts)', () => {
-    expect(net.policies.map((p) => p.metadata.name)).toContain('vllm-batch-default-deny');
-    expect(net.policies.length).toBeGreaterThanOrEqual(overlay === 'dev' ? 7 : 8);
-    expect([http, metrics, admin]).toEqual([4080, 9464, 4081]);
-  });
-
-  it.each(connections)('%s: allowed %s', (_label, allowed, from, to, p, protocol = 'TCP') => {
-    expect(connectionAllowed(net.policies, from, to, p, protocol)).toBe(allowed);
-  });
-
-  it('give VLLM_API_KEY to the worker only', () => {
-    const objs = renderKustomization(path.join(K8S, 'overlays', overlay));
-    const env = (comp: string) => effectiveEnv(objs, appContainer(objs, comp)!);
-    expect(env('worker').get('VLLM_API_KEY')).toMatchObject({ source: 'secret' });
-    expect(env('api').has('VLLM_API_KEY')).toBe(false);
-    expect(env('migrate').has('VLLM_API_KEY')).toBe(false);
-  });
-});
+    it('give VLLM_API_KEY to the worker only', () => {
+      const objs = renderKustomization(path.join(K8S, 'overlays', overlay));
+      const env = (comp: string) => effectiveEnv(objs, appContainer(objs, comp)!);
+      expect(env('worker').get('VLLM_API_KEY')).toMatchObject({ source: 'secret' });
+      expect(env('api').has('VLLM_API_KEY')).toBe(false);
+      expect(env('migrate').has('VLLM_API_KEY')).toBe(false);
+    });
+  },
+);
 
 describe('the network policy evaluator', () => {
   const ns = 'team';

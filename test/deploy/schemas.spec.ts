@@ -27,17 +27,20 @@ function modelOf(o: K8sObject): ModelClass {
   return model;
 }
 
-describe.each(['dev', 'production', 'keda'])('k8s overlay %s', (overlay) => {
-  const objs = renderKustomization(path.join(K8S, 'overlays', overlay));
+describe.each(['dev', 'production', 'keda', 'external-vllm', 'upstreams-file'])(
+  'k8s overlay %s',
+  (overlay) => {
+    const objs = renderKustomization(path.join(K8S, 'overlays', overlay));
 
-  it.each(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o] as const))(
-    '%s validates against its schema',
-    (_id, o) => {
-      const Model = modelOf(o);
-      expect(() => new Model(o).validate()).not.toThrow();
-    },
-  );
-});
+    it.each(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o] as const))(
+      '%s validates against its schema',
+      (_id, o) => {
+        const Model = modelOf(o);
+        expect(() => new Model(o).validate()).not.toThrow();
+      },
+    );
+  },
+);
 
 describe('schema validation', () => {
   it('rejects what Kubernetes would reject', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { metricOf, seriesIn, unknownLabels } from './metric-registry';
+import { metricOf, registeredMetrics, seriesIn, unknownLabels } from './metric-registry';
 
 interface Target {
   expr?: string;
@@ -17,7 +17,7 @@ interface Dashboard {
   uid: string;
   title: string;
   panels: Panel[];
-  templating: { list: { name: string; type: string; query?: string }[] };
+  templating: { list: { name: string; type: string; query?: unknown }[] };
 }
 
 const dashboardPath = join(__dirname, '../../docker/grafana/dashboards/vllm-batch.json');
@@ -53,6 +53,27 @@ describe('Grafana dashboard docker/grafana/dashboards/vllm-batch.json', () => {
     expect(exprs.flatMap(({ panel, expr }) => unknownLabels(expr, panel))).toEqual([]);
   });
 
+  it('has a panel for every concurrency-controller metric (src/worker/concurrency/concurrency.metrics.ts)', () => {
+    const all = exprs.map((e) => e.expr).join('\n');
+    const concurrency = [...registeredMetrics.keys()].filter((n) =>
+      /^vllm_batch_(concurrency_|upstream_(kv_cache|requests_(waiting|running)))/.test(n),
+    );
+    expect(concurrency.length).toBeGreaterThanOrEqual(8);
+    expect(concurrency.filter((n) => !all.includes(n))).toEqual([]);
+  });
+
+  it('filters the per-endpoint panels by an endpoint variable of the same label', () => {
+    const variable = dashboard.templating.list.find((v) => v.name === 'endpoint') as
+      { type: string; query?: { query?: string } } | undefined;
+    expect(variable?.type).toBe('query');
+    expect(variable?.query?.query).toMatch(/^label_values\(vllm_batch_endpoint_\w+, endpoint\)$/);
+    expect(seriesIn(variable!.query!.query!).every((s) => metricOf(s))).toBe(true);
+    const perEndpoint = exprs.filter(({ expr }) => /vllm_batch_endpoint_/.test(expr));
+    expect(perEndpoint.length).toBeGreaterThanOrEqual(10);
+    for (const { panel, expr } of perEndpoint)
+      expect({ panel, filtered: expr.includes('endpoint=~"$endpoint"') }).toEqual({ panel, filtered: true });
+  });
+
   it('takes its datasource from a Prometheus datasource variable', () => {
     const variable = dashboard.templating.list.find((v) => v.type === 'datasource');
     expect(variable).toMatchObject({ name: 'datasource', query: 'prometheus' });
@@ -79,6 +100,20 @@ describe('Grafana dashboard docker/grafana/dashboards/vllm-batch.json', () => {
       'vllm_batch_upstream_requests_total',
       'vllm_batch_prompt_tokens_total',
       'vllm_batch_completion_tokens_total',
+      // The pool, per endpoint.
+      'sum by (endpoint) (vllm_batch_endpoint_inflight',
+      'max by (endpoint) (vllm_batch_endpoint_limit{',
+      'vllm_batch_endpoint_limit_reason',
+      'vllm_batch_endpoint_kv_cache_usage_ratio',
+      'vllm_batch_endpoint_requests_waiting',
+      'vllm_batch_endpoint_requests_running',
+      'histogram_quantile(0.5, sum by (le, endpoint, model) (rate(vllm_batch_endpoint_request_duration_seconds_bucket',
+      'histogram_quantile(0.95, sum by (le, endpoint, model) (rate(vllm_batch_endpoint_request_duration_seconds_bucket',
+      'sum by (endpoint, kind) (rate(vllm_batch_endpoint_errors_total',
+      'vllm_batch_endpoint_breaker_open',
+      'vllm_batch_endpoint_draining',
+      'sum by (endpoint, model) (rate(vllm_batch_endpoint_lines_total',
+      'vllm_batch_endpoint_models',
     ]) {
       expect({ needed, present: all.includes(needed) }).toEqual({ needed, present: true });
     }
