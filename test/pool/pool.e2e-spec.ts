@@ -9,6 +9,7 @@ import {
 } from '../support/batch-helpers';
 import { RELAXED_LIMITS, useApp } from '../support/app-fixture';
 import { sampleValue } from '../support/harness';
+import { createSimulator } from '../../simulator/simulator';
 
 /**
  * Two vLLM replicas named in VLLM_ENDPOINTS, one model each plus one they share: the API lists
@@ -21,7 +22,12 @@ describe('a pool of vLLM replicas (VLLM_ENDPOINTS, official SDK)', () => {
       { models: ['llama-ä', 'shared/model'], stepBaseMs: 2, stepPerSeqMs: 0.02 },
       { models: ['qwen-b', 'shared/model'], stepBaseMs: 2, stepPerSeqMs: 0.02 },
     ],
-    env: { ...RELAXED_LIMITS, WORKER_MAX_INFLIGHT: '32' },
+    env: {
+      ...RELAXED_LIMITS,
+      WORKER_MAX_INFLIGHT: '32',
+      ADMIN_USER: 'ops',
+      ADMIN_PASSWORD: 'board-pass-7d1e',
+    },
   });
   const chat = (sim: number): number => sims[sim].stats().byEndpoint['/v1/chat/completions'] ?? 0;
 
@@ -48,7 +54,6 @@ describe('a pool of vLLM replicas (VLLM_ENDPOINTS, official SDK)', () => {
     const llama = await waitForBatch(client, (await run('llama-ä', 30, 'l')).id);
     expect(llama.request_counts).toEqual({ total: 30, completed: 30, failed: 0 });
     expect([chat(0) - before[0], chat(1) - before[1]]).toEqual([30, 0]);
-
     const qwen = await waitForBatch(client, (await run('qwen-b', 20, 'q')).id);
     expect(qwen.request_counts).toEqual({ total: 20, completed: 20, failed: 0 });
     expect([chat(0) - before[0], chat(1) - before[1]]).toEqual([30, 20]);
@@ -67,6 +72,37 @@ describe('a pool of vLLM replicas (VLLM_ENDPOINTS, official SDK)', () => {
       expect(
         sampleValue(metrics, 'vllm_batch_endpoint_lines_total', { endpoint: sim.url, model: 'shared/model' }),
       ).toBeGreaterThan(0);
+  });
+
+  it("shows a running batch's lines done / total on its job in the board", async () => {
+    const auth = { Authorization: `Basic ${Buffer.from('ops:board-pass-7d1e').toString('base64')}` };
+    for (const sim of sims) sim.setOptions({ stepBaseMs: 200 });
+    try {
+      // Seven waves of 64 lines, 1.6 s each: progress (refreshed every 2 s) is seen mid-batch.
+      const created = await run('shared/model', 400, 'p');
+      let seen: { progress: number; done: number; total: number; status: string } | undefined;
+      await waitUntil(async () => {
+        const board = await fetch(
+          `${app.adminUrl}/admin/queues/api/queues?activeQueue=batches&status=active`,
+          {
+            headers: auth,
+          },
+        );
+        const { queues } = (await board.json()) as {
+          queues: { name: string; jobs: { data: { batchId: string }; progress: typeof seen }[] }[];
+        };
+        const job = queues.find((q) => q.name === 'batches')?.jobs.find((j) => j.data.batchId === created.id);
+        seen = job?.progress;
+        return !!seen && seen.done > 0;
+      }, 20_000);
+      expect(seen).toMatchObject({ status: 'in_progress', total: 400 });
+      expect(seen!.done).toBeLessThan(400);
+      expect(seen!.progress).toBe(Math.floor((100 * seen!.done) / 400));
+      for (const sim of sims) sim.setOptions({ stepBaseMs: 2 });
+      expect((await waitForBatch(client, created.id)).request_counts?.completed).toBe(400);
+    } finally {
+      for (const sim of sims) sim.setOptions({ stepBaseMs: 2 });
+    }
   });
 
   it('fails validation with model_not_found for a model no replica serves, naming the available ones', async () => {
@@ -97,5 +133,20 @@ describe('a pool of vLLM replicas (VLLM_ENDPOINTS, official SDK)', () => {
     // The breaker took it out: its series says so.
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(sampleValue(metrics, 'vllm_batch_endpoint_breaker_open', { endpoint: sims[1].url })).toBe(1);
+  });
+
+  it('keeps a batch of a known model in progress while its only replica is down, and finishes it when it is back', async () => {
+    // The previous test closed replica 1, the only one serving qwen-b.
+    const created = await run('qwen-b', 40, 'w');
+    await waitUntil(async () => (await client.batches.retrieve(created.id)).status === 'in_progress', 10_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const waiting = await client.batches.retrieve(created.id);
+    expect(waiting.status).toBe('in_progress');
+    expect(waiting.request_counts).toEqual({ total: 40, completed: 0, failed: 0 });
+
+    const port = Number(new URL(sims[1].url).port);
+    sims[1] = await createSimulator({ port, models: ['qwen-b', 'shared/model'], stepBaseMs: 2 });
+    const done = await waitForBatch(client, created.id, undefined, 30_000);
+    expect(done.request_counts).toEqual({ total: 40, completed: 40, failed: 0 });
   });
 });

@@ -17,6 +17,15 @@ import { InputValidationService } from '../input/input-validation.service';
 import { LineDispatcher } from '../dispatch/line-dispatcher';
 import { ResultRecorder } from '../dispatch/result-recorder';
 
+export interface BatchProgress {
+  /** Percent of lines done. */
+  progress: number;
+  status: string;
+  done: number;
+  failed: number;
+  total: number;
+}
+
 /** Thrown when a worker hands a batch back because it is shutting down; the queue retries the job. */
 export class HandedBack extends Error {}
 
@@ -87,6 +96,24 @@ export class BatchRunnerService {
     const run = this.run(batchId).finally(() => this.processing.delete(batchId));
     this.processing.set(batchId, run);
     return run;
+  }
+
+  /**
+   * Where a batch stands, for the board's job view: `progress` (percent) draws its progress
+   * circle, the rest shows in the job's Progress tab. Null when the batch is gone.
+   */
+  async progress(batchId: string): Promise<BatchProgress | null> {
+    const b = await this.state.find(batchId);
+    if (!b) return null;
+    const done = b.completedRequests + b.failedRequests;
+    const total = b.totalRequests;
+    return {
+      progress: total > 0 ? Math.floor((100 * done) / total) : 0,
+      status: b.status,
+      done,
+      failed: b.failedRequests,
+      total,
+    };
   }
 
   private async run(batchId: string): Promise<void> {

@@ -19,6 +19,8 @@ import { settled } from '../../platform/queue/settle-connections-on-shutdown';
 export const LOCK_DURATION_MS = 4_000;
 export const STALLED_INTERVAL_MS = 1_000;
 const MAX_JOB_BACKOFF_MS = 30_000;
+/** How often a running job's progress (lines done / total) is refreshed for the board. */
+const PROGRESS_EVERY_MS = 2000;
 
 /**
  * When a failed batch job runs again. A job handed back on shutdown is ready at once for another
@@ -54,7 +56,18 @@ export class RunBatchProcessor extends WorkerHost implements OnModuleInit, Befor
   }
 
   async process(job: Job<ProcessBatchPayload>): Promise<void> {
-    await this.runner.process(job.data.batchId);
+    const report = (): Promise<void> =>
+      this.runner
+        .progress(job.data.batchId)
+        .then((p) => (p ? job.updateProgress(p) : undefined))
+        .catch(() => undefined);
+    const timer = setInterval(() => void report(), PROGRESS_EVERY_MS);
+    try {
+      await this.runner.process(job.data.batchId);
+    } finally {
+      clearInterval(timer);
+      await report();
+    }
   }
 
   @OnWorkerEvent('failed')
