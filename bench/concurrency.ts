@@ -59,7 +59,7 @@ async function limitChanges(svc: ServiceProcess): Promise<Record<string, number>
 }
 
 /** Sends the bodies of a JSONL file straight to vLLM, `concurrency` at a time; returns req/s. */
-async function directRun(simUrl: string, bodies: string[], concurrency: number): Promise<number> {
+export async function directRun(simUrl: string, bodies: string[], concurrency: number): Promise<number> {
   const { Agent, request } = await import('undici');
   const agent = new Agent({ connections: concurrency + 16 });
   let next = 0;
@@ -85,7 +85,7 @@ async function directRun(simUrl: string, bodies: string[], concurrency: number):
   return bodies.length / seconds;
 }
 
-async function bodiesOf(path: string): Promise<string[]> {
+export async function bodiesOf(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8'))
     .split('\n')
     .filter(Boolean)
@@ -93,7 +93,7 @@ async function bodiesOf(path: string): Promise<string[]> {
 }
 
 /** Uploads and runs one batch; returns seconds from create to completed and the final batch. */
-async function runBatch(
+export async function runBatch(
   client: OpenAI,
   path: string,
   onPoll?: () => void,

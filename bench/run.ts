@@ -4,7 +4,8 @@
  * concurrency), upload (a 200 MB file: time and the service's peak RSS), large (a 50,000-line
  * ~200 MB batch from upload to completed, the service's peak RSS, exactly one line per custom_id),
  * metrics (an ordinary API call's latency at idle and during a flood of /metrics scrapes), dbgrowth
- * (PostgreSQL's growth per finished 50,000-line batch), and the concurrency scenarios (bench/concurrency.ts).
+ * (PostgreSQL's growth per finished 50,000-line batch), the concurrency scenarios (bench/concurrency.ts)
+ * and the pool scenarios (bench/pool.ts: several replicas, models, a replica lost).
  * Results go to bench/RESULTS.md by hand, with the machine they ran on.
  */
 import { createReadStream } from 'node:fs';
@@ -16,6 +17,7 @@ import { toFile } from 'openai';
 import { CONCURRENCY_SCENARIOS } from './concurrency';
 import { DB_GROWTH_SCENARIOS } from './db-growth';
 import { METRICS_SCENARIOS } from './metrics-load';
+import { POOL_SCENARIOS } from './pool';
 import { memoryOf, stopChildrenOnSignals } from '../test/support/harness';
 import {
   benchEnv,
@@ -182,6 +184,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   ...CONCURRENCY_SCENARIOS,
   ...METRICS_SCENARIOS,
   ...DB_GROWTH_SCENARIOS,
+  ...POOL_SCENARIOS,
 };
 
 async function main(): Promise<void> {
