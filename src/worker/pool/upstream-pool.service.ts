@@ -42,7 +42,12 @@ export class UpstreamPool implements OnModuleInit, OnApplicationShutdown {
     @Optional() private readonly catalogue?: ModelCatalogueRepository,
   ) {}
 
+  /** Node's default for SIGHUP is to exit: only the file source has something to reload. */
+  private readonly ignoreSighup = (): void =>
+    this.logger.log(`SIGHUP: nothing to reload (upstreams from ${this.source.describe()})`);
+
   async onModuleInit(): Promise<void> {
+    if (this.source.kind !== 'file') process.on('SIGHUP', this.ignoreSighup);
     await this.source.start((specs) => this.apply(specs));
     this.logger.log(`upstreams from ${this.source.describe()}`);
     await withTimeout(this.refreshModels(), FIRST_REFRESH_WAIT_MS, 'the first model lists').catch(
@@ -52,6 +57,7 @@ export class UpstreamPool implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    process.off('SIGHUP', this.ignoreSighup);
     await this.source.stop().catch(() => undefined);
     await this.refreshing?.catch(() => undefined);
     await Promise.all(this.list.map((r) => r.close()));
