@@ -102,7 +102,7 @@ describe('Grafana dashboard docker/grafana/dashboards/vllm-batch.json', () => {
       'vllm_batch_completion_tokens_total',
       // The pool, per endpoint.
       'sum by (endpoint) (vllm_batch_endpoint_inflight',
-      'max by (endpoint) (vllm_batch_endpoint_limit{',
+      'sum by (endpoint) (vllm_batch_endpoint_limit{',
       'vllm_batch_endpoint_limit_reason',
       'vllm_batch_endpoint_kv_cache_usage_ratio',
       'vllm_batch_endpoint_requests_waiting',
