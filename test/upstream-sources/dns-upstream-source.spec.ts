@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { createUpstreamSource, DnsUpstreamSource, UpstreamSpec } from '../../src/worker/upstream/sources';
+import { startDnsServer, TestDnsServer } from '../support/harness/dns-server';
 import { until } from '../support/harness/wait';
 
 function recordingLogger() {
@@ -165,5 +166,62 @@ describe('VLLM_DISCOVERY: replicas from DNS', () => {
     } finally {
       await discovery.stop();
     }
+  });
+
+  describe('VLLM_DISCOVERY_NAMESERVER: asking a DNS server of its own (node:dns, not a scripted resolver)', () => {
+    let server: TestDnsServer;
+    beforeEach(async () => {
+      server = await startDnsServer('vllm-headless.ml.svc.cluster.local', ['10.2.0.2', '10.2.0.1']);
+    });
+    afterEach(() => server.close());
+
+    function discovering(host: string, intervalMs = 100) {
+      const log = recordingLogger();
+      const lists: UpstreamSpec[][] = [];
+      const env = {
+        VLLM_DISCOVERY: `dns:${host}:8000/v1`,
+        VLLM_DISCOVERY_INTERVAL_MS: String(intervalMs),
+        VLLM_DISCOVERY_NAMESERVER: server.address,
+      };
+      const discovery = createUpstreamSource(loadConfig(env), { logger: log.logger });
+      return { discovery, lists, ...log, start: () => discovery.start((specs) => lists.push(specs)) };
+    }
+
+    it('takes the A records that server answers, and follows its changes', async () => {
+      const d = discovering('vllm-headless.ml.svc.cluster.local');
+      await d.start();
+      try {
+        expect(urls(d.lists[0])).toEqual(['http://10.2.0.1:8000/v1', 'http://10.2.0.2:8000/v1']);
+        expect(d.discovery.describe()).toBe(
+          `VLLM_DISCOVERY dns:vllm-headless.ml.svc.cluster.local:8000 (asking ${server.address}) every 100 ms (2 endpoints)`,
+        );
+        server.setAddresses(['10.2.0.2', '10.2.0.3']);
+        await until(() => d.lists.length === 2, 10_000, 'the new answer');
+        expect(urls(d.lists[1])).toEqual(['http://10.2.0.2:8000/v1', 'http://10.2.0.3:8000/v1']);
+        // No data twice in a row: the list empties.
+        server.setAddresses([]);
+        await until(() => d.lists.length === 3, 10_000, 'the empty answer');
+        expect(d.lists[2]).toEqual([]);
+        expect(d.warnings).toEqual([
+          expect.stringMatching(/: no A records; keeping the 2 endpoints until the next answer$/),
+        ]);
+      } finally {
+        await d.discovery.stop();
+      }
+      expect(server.queries).toBeGreaterThanOrEqual(4);
+    });
+
+    it('counts NXDOMAIN from that server as no replica, not as a failure', async () => {
+      const d = discovering('some-other-name.ml.svc.cluster.local', 3_600_000);
+      await d.start();
+      try {
+        expect(d.lists).toEqual([[]]);
+        expect(d.warnings).toEqual([
+          expect.stringMatching(/: no A records \(no ready replica behind the name\?\)$/),
+        ]);
+      } finally {
+        await d.discovery.stop();
+      }
+    });
   });
 });

@@ -240,6 +240,26 @@ describe('loadConfig: upstream sources', () => {
     );
   });
 
+  it('reads VLLM_DISCOVERY_NAMESERVER as a DNS server IP with an optional port', () => {
+    expect(loadConfig({}).vllmDiscoveryNameserver).toBeUndefined();
+    for (const ok of ['10.96.0.10', '10.96.0.10:53', '127.0.0.1:5353', 'fd00::a', '[fd00::a]:53'])
+      expect(loadConfig({ VLLM_DISCOVERY_NAMESERVER: ` ${ok} ` }).vllmDiscoveryNameserver).toBe(ok);
+    for (const bad of [
+      'kube-dns.kube-system',
+      '10.96.0.10:53:1',
+      '10.96.0',
+      '[kube-dns]:53',
+      'udp://10.0.0.1',
+    ])
+      expect(refusal({ VLLM_DISCOVERY_NAMESERVER: bad })).toMatch(
+        /^VLLM_DISCOVERY_NAMESERVER must be a DNS server's IP address with an optional port/,
+      );
+    expect(refusal({ VLLM_DISCOVERY_NAMESERVER: '10.96.0.10:0' })).toBe(
+      'VLLM_DISCOVERY_NAMESERVER port must be 1-65535, got "0"',
+    );
+    expect(refusal({ VLLM_DISCOVERY_NAMESERVER: '[fd00::a]:99999' })).toMatch(/port must be 1-65535/);
+  });
+
   it('takes UPSTREAMS_FILE as a path, read by the worker (an API process need not have it)', () => {
     expect(loadConfig({ UPSTREAMS_FILE: '/etc/vllm-batch/upstreams.yaml' }).upstreamsFile).toBe(
       '/etc/vllm-batch/upstreams.yaml',

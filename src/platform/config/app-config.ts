@@ -4,7 +4,13 @@
  * failing later in some unrelated place. `.env.example` and the README table list the same names.
  */
 import { BatchEndpoint, isKnownBatchEndpoint, KNOWN_BATCH_ENDPOINTS } from '../../common/batch-endpoints';
-import { DnsDiscovery, normalizeUpstreamBaseUrl, parseDnsDiscovery, UpstreamUrlError } from './upstream-url';
+import {
+  DnsDiscovery,
+  normalizeUpstreamBaseUrl,
+  parseDnsDiscovery,
+  parseNameserver,
+  UpstreamUrlError,
+} from './upstream-url';
 
 export type AppRole = 'all' | 'api' | 'worker';
 export type ConcurrencyMode = 'adaptive' | 'fixed';
@@ -48,6 +54,8 @@ export interface AppConfig {
   vllmDiscovery?: DnsDiscovery;
   /** How often VLLM_DISCOVERY resolves its name (ms). */
   vllmDiscoveryIntervalMs: number;
+  /** The DNS server VLLM_DISCOVERY asks (`ip[:port]`); the system's resolvers when unset. */
+  vllmDiscoveryNameserver?: string;
   /** VLLM_ENDPOINTS, normalised (see upstream-url.ts); empty when unset. */
   vllmEndpoints: string[];
   vllmRequestTimeoutMs: number;
@@ -443,6 +451,17 @@ function dnsDiscovery(env: Env): DnsDiscovery | undefined {
   }
 }
 
+function discoveryNameserver(env: Env): string | undefined {
+  const raw = optional(env, 'VLLM_DISCOVERY_NAMESERVER');
+  if (raw === undefined) return undefined;
+  try {
+    return parseNameserver(raw);
+  } catch (err) {
+    if (err instanceof UpstreamUrlError) throw new ConfigError(`VLLM_DISCOVERY_NAMESERVER ${err.message}`);
+    throw err;
+  }
+}
+
 const MB = 1024 * 1024;
 
 /** PostgreSQL settings, all a process needs to migrate (the migration CLI reads only these). */
@@ -509,6 +528,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     upstreamsFile: optional(env, 'UPSTREAMS_FILE'),
     vllmDiscovery: dnsDiscovery(env),
     vllmDiscoveryIntervalMs: int(env, 'VLLM_DISCOVERY_INTERVAL_MS', 5000, 100, 3_600_000),
+    vllmDiscoveryNameserver: discoveryNameserver(env),
     vllmEndpoints: parseVllmEndpoints(env.VLLM_ENDPOINTS),
     vllmRequestTimeoutMs: int(env, 'VLLM_REQUEST_TIMEOUT_MS', 600_000, 100),
     vllmPriority: priorityRaw === undefined ? undefined : int(env, 'VLLM_PRIORITY', 0, -1_000_000, 1_000_000),

@@ -5,6 +5,7 @@
  * of one server (`HTTP://Host:8000/v1/`, `http://host:8000/v1`) must come out the same, and a URL
  * must never carry credentials (they would end up in metric labels and logs).
  */
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** Thrown with the reason only; callers prefix the variable or entry it came from. */
 export class UpstreamUrlError extends Error {}
@@ -79,4 +80,33 @@ export function parseDnsDiscovery(raw: string): DnsDiscovery {
   }
   // A trailing dot (a fully qualified name, no search domains) is kept: it changes what resolves.
   return { host: host.toLowerCase(), port: Number(portText) };
+}
+
+/**
+ * `VLLM_DISCOVERY_NAMESERVER`: the DNS server VLLM_DISCOVERY asks instead of the system's, as
+ * `<ipv4>[:port]`, `<ipv6>` or `[<ipv6>]:port` (the form node:dns `setServers` takes; a resolver
+ * is addressed by IP, never by name). Returned as given, port 53 implied when absent.
+ */
+export function parseNameserver(raw: string): string {
+  const text = raw.trim();
+  const bad = (): UpstreamUrlError =>
+    new UpstreamUrlError(
+      `must be a DNS server's IP address with an optional port, e.g. 10.96.0.10, 10.96.0.10:53 or [fd00::a]:53, got "${raw}"`,
+    );
+  const checkPort = (port: string): void => {
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      throw new UpstreamUrlError(`port must be 1-65535, got "${port}"`);
+    }
+  };
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    if (!isIPv6(bracketed[1])) throw bad();
+    if (bracketed[2] !== undefined) checkPort(bracketed[2]);
+    return text;
+  }
+  if (isIPv6(text)) return text;
+  const [host, port, ...rest] = text.split(':');
+  if (rest.length > 0 || !isIPv4(host)) throw bad();
+  if (port !== undefined) checkPort(port);
+  return text;
 }

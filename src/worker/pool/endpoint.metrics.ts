@@ -113,8 +113,9 @@ export const ENDPOINT_METRICS = defineMetrics('endpoints', ({ counter, gauge, hi
     breaker(endpoint: string, open: boolean): void {
       breakerOpen.set({ endpoint }, open ? 1 : 0);
     },
-    draining(endpoint: string): void {
-      draining.set({ endpoint }, 1);
+    /** Left the configuration (1), or named again before it was dropped (0). */
+    draining(endpoint: string, on = true): void {
+      draining.set({ endpoint }, on ? 1 : 0);
     },
     models(endpoint: string, ids: readonly string[]): void {
       const before = served.get(endpoint) ?? new Set<string>();

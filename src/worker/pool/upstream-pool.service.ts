@@ -99,9 +99,10 @@ export class UpstreamPool implements OnModuleInit, OnApplicationShutdown {
         continue;
       }
       if (current) {
-        // Came back while draining: a fresh replica takes over once the old one is idle.
+        // Named again before it was dropped: the same replica serves again, with its in-flight count.
         this.logger.log(`${spec.url} is back in the configuration`);
         current.draining = false;
+        this.metrics.of(ENDPOINT_METRICS).draining(spec.url, false);
         current.update(spec);
         continue;
       }

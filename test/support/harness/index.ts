@@ -1,5 +1,6 @@
 /**
  * The one harness of tests, benchmarks and the demo, by concern:
+ *   dns-server       a UDP DNS server answering one name with addresses the test sets (VLLM_DISCOVERY)
  *   processes        spawn the built service (any role) and simulator, kill them, wait for a port
  *   private-servers  a redis-server and a PostgreSQL cluster of a test's own, to stop and restart
  *   isolated-env     a database, Redis prefix and storage dir of one's own; the test tenants
@@ -10,6 +11,7 @@
  * they load the service's modules, which the benchmarks have no use for.
  */
 export * from './batches';
+export * from './dns-server';
 export * from './isolated-env';
 export * from './metrics';
 export * from './private-servers';

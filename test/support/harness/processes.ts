@@ -265,6 +265,12 @@ export interface StartOptions {
   inheritEnv?: boolean;
   output?: Output;
   heapMb?: number;
+  /**
+   * The simulator's listen address (SIM_HOST), 127.0.0.1 by default. Linux routes all of 127/8 to
+   * the loopback, so several simulators can share one port on 127.0.0.1, 127.0.0.2, ... as the
+   * pods behind a headless Service share theirs.
+   */
+  host?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +347,7 @@ export type SimStats = SimulatorStats;
 
 export interface SimulatorProcess {
   proc: ManagedProcess;
-  /** http://127.0.0.1:PORT */
+  /** http://HOST:PORT (127.0.0.1 unless started with another host) */
   base: string;
   /** VLLM_BASE_URL for the service: base + /v1 */
   url: string;
@@ -354,7 +360,7 @@ export interface SimulatorProcess {
 export async function startSimulator(
   env: Record<string, string> = {},
   name = 'sim',
-  { port, inheritEnv = false, output = 'log' }: StartOptions = {},
+  { port, inheritEnv = false, output = 'log', host }: StartOptions = {},
 ): Promise<SimulatorProcess> {
   ensureBuilt();
   const simPort = port ?? (await freePort());
@@ -363,10 +369,10 @@ export async function startSimulator(
     name,
     process.execPath,
     [SIMULATOR_MAIN],
-    { ...base, ...env, SIM_PORT: String(simPort) },
+    { ...base, ...env, SIM_PORT: String(simPort), ...(host === undefined ? {} : { SIM_HOST: host }) },
     output,
   );
-  const origin = `http://127.0.0.1:${simPort}`;
+  const origin = `http://${host ?? '127.0.0.1'}:${simPort}`;
   await waitHttpOk(`${origin}/health`, 30_000, proc);
   const post = async (path: string, body: unknown): Promise<void> => {
     const res = await fetch(`${origin}${path}`, {

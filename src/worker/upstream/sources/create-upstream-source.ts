@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { resolve4 as dnsResolve4 } from 'node:dns/promises';
 import { AppConfig } from '../../../platform/config/app-config';
 import { defaultMetricsUrl } from '../../../platform/config/upstream-url';
 import { DnsUpstreamSource } from './dns-upstream-source';
@@ -8,7 +7,7 @@ import { StaticUpstreamSource } from './static-upstream-source';
 import { UpstreamSource, UpstreamSpec } from './upstream-spec';
 
 export interface UpstreamSourceDeps {
-  /** A records of a name (node:dns/promises resolve4 by default). */
+  /** A records of a name (node:dns, asking VLLM_DISCOVERY_NAMESERVER if set, by default). */
   resolve4?: (host: string) => Promise<string[]>;
   /** Where api_key_env names are looked up (process.env by default). */
   env?: NodeJS.ProcessEnv;
@@ -23,6 +22,8 @@ export interface UpstreamSourceDeps {
 function ignoredSettings(config: AppConfig, used: UpstreamSource['kind']): string[] {
   const ignored: string[] = [];
   if (used === 'file' && config.vllmDiscovery) ignored.push('VLLM_DISCOVERY');
+  if (used !== 'dns' && config.vllmDiscoveryNameserver !== undefined)
+    ignored.push('VLLM_DISCOVERY_NAMESERVER');
   if ((used === 'file' || used === 'dns') && config.vllmEndpoints.length > 0) ignored.push('VLLM_ENDPOINTS');
   if (used !== 'single' && config.vllmMetricsUrl !== defaultMetricsUrl(config.vllmBaseUrl)) {
     ignored.push('VLLM_METRICS_URL');
@@ -70,7 +71,8 @@ function pick(config: AppConfig, deps: UpstreamSourceDeps, logger: Logger): Upst
       port: config.vllmDiscovery.port,
       intervalMs: config.vllmDiscoveryIntervalMs,
       apiKey: config.vllmApiKey,
-      resolve4: deps.resolve4 ?? ((host) => dnsResolve4(host)),
+      nameserver: config.vllmDiscoveryNameserver,
+      resolve4: deps.resolve4,
       logger,
     });
   }

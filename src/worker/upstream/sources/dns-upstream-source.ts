@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Resolver } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { rateLimitedWarning } from '../../../common/rate-limited-warning';
 import { defaultMetricsUrl } from '../../../platform/config/upstream-url';
@@ -10,8 +11,21 @@ export interface DnsUpstreamSourceOptions {
   intervalMs: number;
   /** VLLM_API_KEY, sent to every replica found. */
   apiKey?: string;
-  resolve4: (host: string) => Promise<string[]>;
+  /** VLLM_DISCOVERY_NAMESERVER: the DNS server asked (`ip[:port]`) instead of the system's. */
+  nameserver?: string;
+  /** A records of a name; by default asked of `nameserver`, else of the system's resolvers. */
+  resolve4?: (host: string) => Promise<string[]>;
   logger: Logger;
+}
+
+/**
+ * resolve4 against one DNS server (a cluster DNS address, a test's own server), or the system's
+ * resolvers (/etc/resolv.conf) when none is named.
+ */
+export function dnsResolve4(nameserver?: string): (host: string) => Promise<string[]> {
+  const resolver = new Resolver();
+  if (nameserver !== undefined) resolver.setServers([nameserver]);
+  return (host) => resolver.resolve4(host);
 }
 
 const WARNING_INTERVAL_MS = 60_000;
@@ -44,13 +58,16 @@ export class DnsUpstreamSource implements UpstreamSource {
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly warn: (message: string) => void;
+  private readonly resolve4: (host: string) => Promise<string[]>;
 
   constructor(private readonly options: DnsUpstreamSourceOptions) {
     this.warn = rateLimitedWarning(options.logger, WARNING_INTERVAL_MS);
+    this.resolve4 = options.resolve4 ?? dnsResolve4(options.nameserver);
   }
 
   private get name(): string {
-    return `VLLM_DISCOVERY dns:${this.options.host}:${this.options.port}`;
+    const via = this.options.nameserver === undefined ? '' : ` (asking ${this.options.nameserver})`;
+    return `VLLM_DISCOVERY dns:${this.options.host}:${this.options.port}${via}`;
   }
 
   /** Resolves once before returning (a failure there starts with no replicas and keeps trying). */
@@ -99,7 +116,7 @@ export class DnsUpstreamSource implements UpstreamSource {
   private async resolveAndApply(): Promise<void> {
     let answer: string[];
     try {
-      answer = await this.options.resolve4(this.options.host);
+      answer = await this.resolve4(this.options.host);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === undefined || !NO_RECORDS.has(code)) {
