@@ -41,15 +41,23 @@ function replica(index: number, blocks: number, models = 'sim-model'): Promise<S
 
 /** The best rate of a direct client over a sweep of concurrencies around the replica's knee. */
 async function bestDirect(sim: SimulatorProcess, bodies: string[], blocks: number): Promise<number> {
+  return (await bestDirectAt(sim, bodies, blocks)).rate;
+}
+
+async function bestDirectAt(
+  sim: SimulatorProcess,
+  bodies: string[],
+  blocks: number,
+): Promise<{ rate: number; concurrency: number }> {
   const knee = Math.floor((blocks * 16) / (PROMPT_TOKENS + MAX_TOKENS));
-  let best = 0;
+  let best = { rate: 0, concurrency: knee };
   const rates: string[] = [];
   for (const f of [1, 1.12, 1.25, 2]) {
     const c = Math.max(1, Math.round(f * knee));
     await sim.reset();
     const rate = await directRun(sim.url, bodies, c);
     rates.push(`${c}: ${fmt(rate)}`);
-    best = Math.max(best, rate);
+    if (rate > best.rate) best = { rate, concurrency: c };
   }
   console.log(`direct client on ${sim.url} (${blocks} blocks), req/s by concurrency: ${rates.join(', ')}`);
   return best;
@@ -97,10 +105,24 @@ async function twoReplicas(blocks: [number, number]): Promise<void> {
   const bodies = await bodiesOf(path);
   const sims = [await replica(0, blocks[0]), await replica(1, blocks[1])];
   try {
-    const direct = [
-      await bestDirect(sims[0], bodies, blocks[0]),
-      await bestDirect(sims[1], bodies, blocks[1]),
+    const best = [
+      await bestDirectAt(sims[0], bodies, blocks[0]),
+      await bestDirectAt(sims[1], bodies, blocks[1]),
     ];
+    const direct = best.map((b) => b.rate);
+    // The same two clients at once, the lines split by their rates: what this machine gives two
+    // replicas fed together (the service feeds both from one process, beside both simulators).
+    let from = 0;
+    const shares = best.map((b, i) => {
+      const n = i === 0 ? Math.round((LINES * direct[0]) / (direct[0] + direct[1])) : LINES - from;
+      const slice = bodies.slice(from, from + n);
+      from += n;
+      return { url: sims[i].url, slice, concurrency: b.concurrency };
+    });
+    for (const s of sims) await s.reset();
+    const t0 = performance.now();
+    await Promise.all(shares.map((s) => directRun(s.url, s.slice, s.concurrency)));
+    const together = LINES / ((performance.now() - t0) / 1000);
     for (const s of sims) await s.reset();
     const { seconds, batch } = await withService(sims, (_svc, a) => runBatch(a, path));
     const split = [await received(sims[0]), await received(sims[1])];
@@ -108,6 +130,9 @@ async function twoReplicas(blocks: [number, number]): Promise<void> {
     const sum = direct[0] + direct[1];
     console.log(
       `service: ${fmt(rate)} req/s (${batch.request_counts?.completed} ok, ${batch.request_counts?.failed} failed); sum of best direct rates ${fmt(sum)} → ratio ${fmt(rate / sum, 3)} (target ≥ 0.95)`,
+    );
+    console.log(
+      `both direct clients at once (lines split by their rates): ${fmt(together)} req/s → service ÷ that ${fmt(rate / together, 3)}`,
     );
     console.log(
       `lines per replica: ${split[0]} / ${split[1]} (${fmt((100 * split[0]) / (split[0] + split[1]))} % on the first; capacity share ${fmt((100 * blocks[0]) / (blocks[0] + blocks[1]))} %, direct-rate share ${fmt((100 * direct[0]) / sum)} %)`,
