@@ -52,7 +52,7 @@ export async function watchBatch(
     while (!isTerminal(batch)) {
       if (!(await sleep(intervalMs, signal))) return { batch, detached: true };
       try {
-        batch = await ctx.client.batches.retrieve(batch.id, { signal });
+        batch = await retrieve(ctx, batch.id, signal);
         failures = 0;
       } catch (err) {
         if (signal.aborted) return { batch, detached: true };
@@ -67,6 +67,21 @@ export async function watchBatch(
     return { batch, detached: false };
   } finally {
     view.stop();
+  }
+}
+
+/**
+ * One poll, cancelled by `signal`. The SDK listens on the signal it is given and never lets go, so
+ * each poll gets a signal of its own: hours of polls on the command's signal would pile up listeners.
+ */
+async function retrieve(ctx: CliContext, id: string, signal: AbortSignal): Promise<Batch> {
+  const poll = new AbortController();
+  const abort = () => poll.abort();
+  signal.addEventListener('abort', abort);
+  try {
+    return await ctx.client.batches.retrieve(id, { signal: poll.signal });
+  } finally {
+    signal.removeEventListener('abort', abort);
   }
 }
 
@@ -105,7 +120,7 @@ class BarView implements View {
   constructor(private readonly ctx: CliContext) {
     this.bar = new SingleBar({
       stream: ctx.io.stderr as NodeJS.WritableStream,
-      format: '{status} {bar} {value}/{total} done | {failed} failed | {rate}/s | ETA {eta}',
+      format: '{status} {bar} {value}/{total} done | {failed} failed | {rate}/s | ETA {left}',
       hideCursor: true,
       barsize: 30,
       // Redrawn on each poll, not on a timer of its own.
@@ -121,7 +136,8 @@ class BarView implements View {
       status: batch.status.padEnd(11),
       failed: formatCount(c.failed),
       rate: pace.rate().toFixed(1),
-      eta: done >= c.total && c.total > 0 ? '0s' : formatSeconds(pace.etaSeconds(c.total - done)),
+      // Not `eta`: cli-progress fills that token itself, from its own (per-redraw) estimate.
+      left: done >= c.total && c.total > 0 ? '0s' : formatSeconds(pace.etaSeconds(c.total - done)),
     };
     if (!this.started) {
       this.ctx.io.stderr.write(`Watching ${batch.id} (Ctrl-C detaches; the batch keeps running)\n`);

@@ -4,15 +4,16 @@
  * with files identical to what the API serves, exit codes, --json shapes, Ctrl-C that detaches
  * without cancelling, and plain messages for the errors people meet (no stack traces).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toFile } from 'openai';
 import { chatLine, Json, LineSpec, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
 import { FAST_RETRIES, fixedInflight, RELAXED_LIMITS, useApp } from '../support/app-fixture';
 import { ensureBuilt, freePort, TENANT_A, until } from '../support/harness';
-import { CliProcess, CliResult, jsonOf, runCli } from './run-cli';
+import { CLI_MAIN, CliProcess, CliResult, jsonOf, runCli } from './run-cli';
 
 const SIM = { stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 };
 /** Text as models and users write it: accents, CJK, RTL, emoji with joiners. */
@@ -338,6 +339,85 @@ describe('vllm-batch CLI (the built command against the app and the simulator)',
       await waitForBatch(a, id);
     } finally {
       proc.kill();
+    }
+  });
+
+  it('on a real terminal (tmux) the bar moves, and Ctrl-C there detaches too', async () => {
+    // 64 lines of 60 tokens at 50 ms a step, 16 at a time: seconds of visible progress.
+    sim.setOptions({ stepBaseMs: 50, outputTokens: 60 });
+    const lines = Array.from({ length: 64 }, (_, i) => chatLine(`t-${i}`, MULTIBYTE, { max_tokens: 60 }));
+    const b = await a.batches.create({
+      input_file_id: await uploadBatchFile(a, toJsonl(lines)),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    const socket = `vllm-batch-cli-${process.pid}`;
+    const codeFile = path('tmux-exit-code');
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+    /** The built CLI with these arguments, as a shell command line for the terminal. */
+    const inTerminal = (args: string[]) =>
+      ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI_MAIN, ...args]
+        .map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`)
+        .join(' ');
+    const command = inTerminal(['watch', b.id, '--interval', '100ms', '--no-download']);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'cli',
+      '-x',
+      '160',
+      '-y',
+      '20',
+      `${command}; echo $? > ${codeFile}; sleep 600`,
+    );
+    try {
+      const bar = /(in_progress|validating) +\S* (\d+)\/64 done \| \d+ failed \| [\d.]+\/s \| ETA \S+/;
+      const seen = new Set<number>();
+      await until(
+        () => {
+          const m = bar.exec(tmux('capture-pane', '-p', '-t', 'cli'));
+          if (m && Number(m[2]) < 64) seen.add(Number(m[2]));
+          return seen.size >= 2;
+        },
+        30_000,
+        'the bar to move on the terminal',
+        50,
+      );
+      tmux('send-keys', '-t', 'cli', 'C-c');
+      await until(() => existsSync(codeFile), 30_000, 'the CLI to exit');
+      expect(readFileSync(codeFile, 'utf8').trim()).toBe('130');
+      const screen = tmux('capture-pane', '-p', '-J', '-t', 'cli');
+      expect(screen).toContain(`Detached from ${b.id}`);
+      expect(screen).toContain(`vllm-batch watch ${b.id} --no-download`);
+      expect((await a.batches.retrieve(b.id)).status).toBe('in_progress');
+
+      // The printed command picks the batch up again and follows it to the end.
+      const resume = /Resume with:\n {2}vllm-batch (.*)\n/.exec(screen)![1].split(' ');
+      const again = inTerminal([...resume, '--interval', '100ms']);
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        'resume',
+        '-x',
+        '160',
+        '-y',
+        '20',
+        `${again}; echo $? > ${codeFile}-2; sleep 600`,
+      );
+      await until(() => existsSync(`${codeFile}-2`), 60_000, 'the resumed watch to end');
+      expect(readFileSync(`${codeFile}-2`, 'utf8').trim()).toBe('0');
+      const end = tmux('capture-pane', '-p', '-t', 'resume');
+      expect(end).toMatch(new RegExp(`64/64 done \\| 0 failed .*\\n${b.id}\\n  status +completed\\n`));
+    } finally {
+      try {
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+      await a.batches.cancel(b.id).catch(() => undefined);
+      await waitForBatch(a, b.id);
     }
   });
 
