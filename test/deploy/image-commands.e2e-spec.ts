@@ -3,7 +3,9 @@
  * from docker/Dockerfile, with /app mapped to this repository's build (dist/) and a fake cgroup
  * memory limit. No Docker engine needed.
  */
-import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import {
@@ -15,9 +17,10 @@ import {
   TestEnv,
   until,
 } from '../support/harness';
-import { DOCKER_DIR, imageCommand, ROOT } from './compose-checks';
+import { DOCKER_DIR, imageCommand, parseDockerfile, ROOT } from './compose-checks';
 
-const IMAGE = imageCommand(readFileSync(path.join(DOCKER_DIR, 'Dockerfile'), 'utf8'));
+const DOCKERFILE = readFileSync(path.join(DOCKER_DIR, 'Dockerfile'), 'utf8');
+const IMAGE = imageCommand(DOCKERFILE);
 const fromApp = (a: string): string => a.replace(/^\/app\//, `${ROOT}/`);
 /** A 512 MiB container (a cgroup v2 memory.max). */
 const MEMORY_MAX_FILE = path.join(ROOT, 'test', 'fixtures', 'cgroup-memory.max-512Mi');
@@ -164,5 +167,77 @@ describe('the migration command (the Job runs node dist/src/migrate.js through t
       expect(res.output).toMatch(/usage: node dist\/src\/migrate.js \[up \| revert \[--steps N\]\]/);
     }
     expect(await schema()).toEqual(before);
+  });
+});
+
+describe("the vllm-batch command line, on the image's PATH", () => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+    dependencies: Record<string, string>;
+  };
+  /** The final stage's `ln -s <target> <dir>/vllm-batch`. */
+  const link = parseDockerfile(DOCKERFILE)
+    .pop()!
+    .instructions.filter((i) => i.op === 'RUN')
+    .map((i) => /\bln -s (\S+) (\S+)\/vllm-batch\b/.exec(i.args))
+    .find((m) => m !== null);
+  let binDir: string;
+  let workDir: string;
+
+  beforeAll(() => {
+    binDir = mkdtempSync(path.join(tmpdir(), 'image-bin-'));
+    workDir = mkdtempSync(path.join(tmpdir(), 'image-cli-'));
+    // As the image has it: a link in a PATH directory to the built file package.json's bin names.
+    if (link) symlinkSync(fromApp(link[1]), path.join(binDir, 'vllm-batch'));
+  });
+  afterAll(() => {
+    rmSync(binDir, { recursive: true, force: true });
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("links package.json's bin into /usr/local/bin", () => {
+    expect(link?.slice(1)).toEqual([`/app/${pkg.bin['vllm-batch']}`, '/usr/local/bin']);
+  });
+
+  it('runs through the entrypoint by its name: help, and a local validation', async () => {
+    const run = async (...args: string[]) =>
+      exitOf(await runImage('cli', { PATH: `${binDir}:${process.env.PATH}` }, ['vllm-batch', ...args]));
+    const help = await run('--help');
+    expect(help).toMatchObject({ code: 0, output: expect.stringContaining('Usage: vllm-batch') });
+
+    const file = path.join(workDir, 'in.jsonl');
+    const line = {
+      custom_id: 'a',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'm', messages: [] },
+    };
+    writeFileSync(file, `${JSON.stringify(line)}\nnot json\n`);
+    const invalid = await run('validate', file);
+    expect(invalid).toMatchObject({ code: 1, output: expect.stringMatching(/line 2 +invalid_json_line/) });
+  });
+
+  it('needs only production dependencies (the image has no others)', () => {
+    // Every module the built command loads, followed from its entry through relative requires.
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)) {
+        if (spec.startsWith('.')) visit(require.resolve(path.resolve(path.dirname(file), spec)));
+        else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) {
+          packages.add(
+            spec
+              .split('/')
+              .slice(0, spec.startsWith('@') ? 2 : 1)
+              .join('/'),
+          );
+        }
+      }
+    };
+    visit(path.join(ROOT, pkg.bin['vllm-batch']));
+    expect([...packages].sort()).toEqual(expect.arrayContaining(['cli-progress', 'commander', 'openai']));
+    expect([...packages].filter((p) => !(p in pkg.dependencies))).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { toFile } from 'openai';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
-import { readJsonlLines } from '../../src/worker/input/jsonl-reader';
+import { readJsonlLines } from '../../src/domain/batches/jsonl-reader';
 import { checkLine, FileValidation } from '../../src/domain/batches/line-validator';
 import { memoryOf, TENANT_A, TENANT_B } from '../support/harness';
 import { report, sdkFor, useProcesses, waitFinal } from '../support/reliability';

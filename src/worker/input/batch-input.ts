@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { BatchEntity } from '../../domain/batches/batch.entity';
 import { parseInputLine, ParsedLine } from '../../domain/batches/line-validator';
 import { FilesService } from '../../domain/files/files.service';
-import { JsonlLine, readJsonlLines, TooLongLine } from './jsonl-reader';
+import { JsonlLine, readJsonlLines, TooLongLine } from '../../domain/batches/jsonl-reader';
 
 type InputOf = Pick<BatchEntity, 'tenantId' | 'inputFileId'>;
 

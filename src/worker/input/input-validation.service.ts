@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { storableText } from '../../common/pg-text';
 import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { BatchEntity, BatchErrorItem } from '../../domain/batches/batch.entity';
-import { FileValidation } from '../../domain/batches/line-validator';
+import { checkInputFile, fileError, modelNotServed } from '../../domain/batches/input-file-check';
 import { ModelCatalogueRepository } from '../../domain/models/model-catalogue.repository';
 import { UpstreamPool } from '../pool/upstream-pool.service';
 import { BatchInput } from './batch-input';
@@ -25,7 +24,6 @@ export class InputValidationService {
     batch: Pick<BatchEntity, 'tenantId' | 'inputFileId' | 'endpoint'>,
   ): Promise<ValidationOutcome> {
     const { maxLines, maxErrorsReported, defaultMaxTokens } = this.config.batches;
-    const check = new FileValidation(batch.endpoint, maxErrorsReported, defaultMaxTokens);
     let lines;
     try {
       lines = await this.input.open(batch);
@@ -33,50 +31,22 @@ export class InputValidationService {
       const message = `The input file ${batch.inputFileId} no longer exists.`;
       return { ok: false, errors: [fileError('invalid_request', message, 'input_file_id')] };
     }
-    for await (const item of lines) {
-      if (check.requestCount >= maxLines) {
-        // Leaving the loop closes the file.
-        return {
-          ok: false,
-          errors: [
-            fileError(
-              'invalid_request',
-              `The input file has more than ${maxLines} requests; split it into several batches.`,
-              null,
-            ),
-          ],
-        };
-      }
-      if ('tooLong' in item) check.addTooLong(item.lineNo);
-      else check.addLine(item.text, item.lineNo);
-    }
-    if (check.requestCount === 0) {
-      return {
-        ok: false,
-        errors: [fileError('invalid_request', 'The input file is empty: it holds no requests.', null)],
-      };
-    }
-    if (check.errorCount > 0) return { ok: false, errors: check.report() };
+    const check = await checkInputFile(lines, {
+      endpoint: batch.endpoint,
+      maxLines,
+      maxErrors: maxErrorsReported,
+      defaultMaxTokens,
+    });
+    if (!check.ok) return { ok: false, errors: check.errors };
 
-    const model = check.model as string;
+    const { model } = check;
     if (!(await this.isKnown(model))) {
       const available = await this.available();
-      return {
-        ok: false,
-        errors: [
-          {
-            code: 'model_not_found',
-            message: storableText(
-              `The model '${model.slice(0, 100)}' is not served by this deployment. Available: ${available.join(', ') || 'none'}.`,
-            ),
-            param: 'body.model',
-            line: check.modelFirstLine,
-          },
-        ],
-      };
+      return { ok: false, errors: [modelNotServed(model, available, check.modelFirstLine)] };
     }
-    return { ok: true, total: check.requestCount, model, estimatedTokens: check.estimatedTokens };
+    return { ok: true, total: check.requests, model, estimatedTokens: check.estimatedTokens };
   }
+
   /**
    * A model some replica serves or has served (the catalogue, which outlives restarts and
    * outages), or that the upstreams file names. A model nobody was known to serve may be new on a
@@ -96,8 +66,4 @@ export class InputValidationService {
     const now = await this.catalogue.servedNow(this.config.models.freshMs).catch(() => []);
     return [...new Set([...this.pool.modelsServed(), ...now.map((m) => m.id)])].sort();
   }
-}
-
-function fileError(code: string, message: string, param: string | null): BatchErrorItem {
-  return { code, message, param, line: null };
 }
