@@ -4,7 +4,8 @@
  * concurrency), upload (a 200 MB file: time and the service's peak RSS), large (a 50,000-line
  * ~200 MB batch from upload to completed, the service's peak RSS, exactly one line per custom_id),
  * metrics (an ordinary API call's latency at idle and during a flood of /metrics scrapes), dbgrowth
- * (PostgreSQL's growth per finished 50,000-line batch), the concurrency scenarios (bench/concurrency.ts)
+ * (PostgreSQL's growth per finished 50,000-line batch), perline (the worker's CPU per 1,000 lines and
+ * its rate against a plain client, bench/per-line.ts), the concurrency scenarios (bench/concurrency.ts)
  * and the pool scenarios (bench/pool.ts: several replicas, models, a replica lost).
  * Results go to bench/RESULTS.md by hand, with the machine they ran on.
  */
@@ -17,6 +18,7 @@ import { toFile } from 'openai';
 import { CONCURRENCY_SCENARIOS } from './concurrency';
 import { DB_GROWTH_SCENARIOS } from './db-growth';
 import { METRICS_SCENARIOS } from './metrics-load';
+import { PER_LINE_SCENARIOS } from './per-line';
 import { POOL_SCENARIOS } from './pool';
 import { memoryOf, stopChildrenOnSignals } from '../test/support/harness';
 import {
@@ -185,6 +187,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   ...METRICS_SCENARIOS,
   ...DB_GROWTH_SCENARIOS,
   ...POOL_SCENARIOS,
+  ...PER_LINE_SCENARIOS,
 };
 
 async function main(): Promise<void> {
