@@ -6,6 +6,7 @@ import type { UpstreamOutcome } from '../../platform/metrics/metrics';
 import { BatchResult, failedResult } from '../../domain/batches/batch-result';
 import { ENDPOINT_METRICS, EndpointErrorKind } from '../pool/endpoint.metrics';
 import type { Replica } from '../pool/replica';
+import { LineAbort } from '../upstream/line-abort';
 import { lineRetryPolicy, unlessAborted } from '../upstream/upstream-policies';
 import { normaliseUsage } from '../upstream/upstream-usage';
 import { UpstreamFailure, UpstreamResponse } from '../upstream/vllm.client';
@@ -36,7 +37,7 @@ interface Line {
   payload: string;
   lease: Lease;
   base: Pick<BatchResult, 'lineNo' | 'requestId' | 'customId'>;
-  signal: AbortSignal;
+  abort: LineAbort;
   outageWaits: number;
 }
 
@@ -81,7 +82,7 @@ export class LineDispatcher {
     lineNo: number,
     customId: string,
     body: Record<string, unknown>,
-    signal: AbortSignal,
+    abort: LineAbort,
     lease: Lease,
   ): Promise<BatchResult | null> {
     if (this.config.vllmPriority !== undefined && body.priority === undefined)
@@ -92,12 +93,20 @@ export class LineDispatcher {
       lease,
       payload: JSON.stringify(body),
       base: { lineNo, requestId: newBatchRequestId(), customId },
-      signal,
+      abort,
       outageWaits: 0,
     };
+    // Most lines end with their first attempt: it runs outside the retry policy, which a line
+    // enters only to wait and try again.
+    const first = await this.attempt(line, 1);
+    if (first === null) return null;
+    if ('result' in first) return first.result;
     const outcome = await unlessAborted(
-      this.retries.execute(({ attempt }) => this.attempt(line, attempt + 1), signal),
-      signal,
+      this.retries.execute(
+        ({ attempt }) => (attempt === 0 ? first : this.attempt(line, attempt + 1)),
+        abort.signal,
+      ),
+      abort.signal,
     );
     if (outcome === null) return null;
     if ('result' in outcome) return outcome.result;
@@ -112,11 +121,11 @@ export class LineDispatcher {
    * attempt, so it uses none of them.
    */
   private async attempt(line: Line, attempt: number): Promise<Attempt | null> {
-    const { signal, base } = line;
+    const { abort, base } = line;
     for (;;) {
       const replica = line.lease.replica;
       if (!replica.accepts(line.model)) {
-        if (!(await line.lease.move()) || signal.aborted) return null;
+        if (!(await line.lease.move()) || abort.aborted) return null;
         continue;
       }
       const started = performance.now();
@@ -124,10 +133,10 @@ export class LineDispatcher {
       const upstreamRequestId = newUpstreamRequestId();
       let res: UpstreamResponse;
       try {
-        res = await replica.client.post(line.endpoint, line.payload, signal, upstreamRequestId);
+        res = await replica.client.post(line.endpoint, line.payload, abort, upstreamRequestId);
       } catch (err) {
         const failure = err as UpstreamFailure;
-        if (failure.kind === 'aborted' || signal.aborted) return null;
+        if (failure.kind === 'aborted' || abort.aborted) return null;
         const seconds = (performance.now() - started) / 1000;
         this.endpoints.failed(replica.id, failure.kind as EndpointErrorKind);
         if (failure.kind === 'timeout') {

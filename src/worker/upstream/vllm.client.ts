@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, Dispatcher, errors as undiciErrors, request } from 'undici';
 
 export interface UpstreamResponse {
   status: number;
@@ -6,6 +6,13 @@ export interface UpstreamResponse {
   body: string;
   /** vLLM's `x-request-id` header when present. */
   requestId: string | null;
+}
+
+/** How a caller stops a request in flight (LineAbort). */
+export interface RequestAbort {
+  readonly aborted: boolean;
+  /** `hook` runs if the caller aborts while it is set; null unsets it. */
+  watch(hook: (() => void) | null): void;
 }
 
 export type UpstreamFailureKind = 'timeout' | 'connection_error' | 'aborted';
@@ -42,6 +49,7 @@ export class VllmClient {
   private readonly agent: Agent;
   private readonly baseUrl: string;
   private headers: Record<string, string> = {};
+  private readonly targets = new Map<string, { origin: string; path: string }>();
 
   constructor(private readonly options: VllmClientOptions) {
     this.baseUrl = options.url;
@@ -72,30 +80,40 @@ export class VllmClient {
   /**
    * Sends one request. `requestId` goes out as `X-Request-Id`, which vLLM adopts as its own request
    * id (its logs and response ids carry it), so a line of an error file can be traced in vLLM's logs.
+   *
+   * Every batch line comes through here, so it uses undici's dispatcher directly: `request()` would
+   * add, per request, a response stream, an async resource and a parse of the URL, none of which a
+   * body read whole needs.
    */
-  async post(
-    endpoint: string,
-    body: string,
-    signal: AbortSignal,
-    requestId: string,
-  ): Promise<UpstreamResponse> {
+  post(endpoint: string, body: string, abort: RequestAbort, requestId: string): Promise<UpstreamResponse> {
+    if (abort.aborted) return Promise.reject(new UpstreamFailure('aborted', 'request aborted'));
+    const target = this.target(endpoint);
     const timeout = this.options.requestTimeoutMs;
-    try {
-      const res = await request(this.endpointUrl(endpoint), {
-        method: 'POST',
-        body,
-        headers: { ...this.headers, 'x-request-id': requestId },
-        dispatcher: this.agent,
-        signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const text = await res.body.text();
-      const rid = res.headers['x-request-id'];
-      return { status: res.statusCode, body: text, requestId: typeof rid === 'string' ? rid : null };
-    } catch (err) {
-      throw classify(err, signal);
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      this.agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: 'POST',
+          body,
+          headers: { ...this.headers, 'x-request-id': requestId },
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        new PostHandler(abort, resolve, (err) => reject(classify(err, abort))),
+      );
+    });
+  }
+
+  /** Origin and path of an endpoint, worked out once per endpoint. */
+  private target(endpoint: string): { origin: string; path: string } {
+    let target = this.targets.get(endpoint);
+    if (!target) {
+      const url = new URL(this.endpointUrl(endpoint));
+      target = { origin: url.origin, path: url.pathname + url.search };
+      this.targets.set(endpoint, target);
     }
+    return target;
   }
 
   /**
@@ -141,7 +159,7 @@ export class VllmClient {
   }
 }
 
-function classify(err: unknown, signal?: AbortSignal): UpstreamFailure {
+function classify(err: unknown, signal?: { readonly aborted: boolean }): UpstreamFailure {
   if (signal?.aborted) return new UpstreamFailure('aborted', 'request aborted');
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new UpstreamFailure('timeout', `vLLM did not answer within the request timeout`);
@@ -150,4 +168,62 @@ function classify(err: unknown, signal?: AbortSignal): UpstreamFailure {
     'connection_error',
     `could not reach vLLM: ${(err as Error).message ?? String(err)}`,
   );
+}
+
+const X_REQUEST_ID = 'x-request-id';
+
+/**
+ * Collects one answer: status, `x-request-id`, and the body decoded as UTF-8 once it is whole (as
+ * `body.text()` does, a leading BOM dropped). Uses undici's handler callbacks that its own
+ * dispatchers call, so no adapter sits between them.
+ */
+class PostHandler implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private requestId: string | null = null;
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly abort: RequestAbort,
+    private readonly resolve: (res: UpstreamResponse) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort.watch(() => abort(new undiciErrors.RequestAbortedError()));
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[]): boolean {
+    if (statusCode < 200) return true; // 1xx: the answer's own headers follow
+    this.status = statusCode;
+    let found = 0;
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = headers[i];
+      if (name.length === X_REQUEST_ID.length && name.toString('latin1').toLowerCase() === X_REQUEST_ID) {
+        this.requestId = headers[i + 1].toString('latin1');
+        found++;
+      }
+    }
+    // A repeated header is not one id.
+    if (found > 1) this.requestId = null;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.abort.watch(null);
+    const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bytes);
+    const start = buf.length > 2 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+    this.resolve({ status: this.status, body: buf.toString('utf8', start), requestId: this.requestId });
+  }
+
+  onError(err: Error): void {
+    this.abort.watch(null);
+    this.reject(err);
+  }
 }
