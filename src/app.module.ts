@@ -46,6 +46,10 @@ export class AppModule {
       // Periodic sweeps (@Interval, SchedulerRegistry): started after bootstrap, cleared before shutdown.
       ScheduleModule.forRoot(),
       LoggerModule.forRoot({
+        // A worker serves only /health, /ready and /metrics, which are not logged: without the
+        // request logger there, no HTTP request turns on its AsyncLocalStorage, whose hooks would
+        // otherwise run on every promise of every batch line for the rest of the process.
+        ...(serveApi ? {} : { forRoutes: [] }),
         pinoHttp: {
           level: config.logLevel,
           genReqId: (req, res) => assignRequestId(req, res),
