@@ -7,16 +7,22 @@
  * `isStorableText` (and refused with a 400 or a validation error); text we compose ourselves or
  * receive from upstream is made safe with `storableText`.
  */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** ES2024's native checks, in Node 20 (this project's TypeScript lib stops at ES2022). */
+interface WellFormed {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
+const wellFormed = (s: string): WellFormed => s as unknown as WellFormed;
 
 export function isStorableText(s: string): boolean {
-  return !s.includes('\u0000') && s.replace(LONE_SURROGATE, '') === s;
+  return !s.includes('\u0000') && wellFormed(s).isWellFormed();
 }
 
-/** NUL and unpaired surrogates replaced by U+FFFD. */
+/** NUL and unpaired surrogates replaced by U+FFFD (the string itself when it has neither: no copy). */
 export function storableText(s: string): string;
 export function storableText(s: string | null): string | null;
 export function storableText(s: string | null): string | null {
-  if (s === null) return null;
-  return s.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+  if (s === null || isStorableText(s)) return s;
+  return wellFormed(s.replaceAll('\u0000', '\uFFFD')).toWellFormed();
 }
