@@ -49,6 +49,8 @@ export class VllmClient {
   private readonly agent: Agent;
   private readonly baseUrl: string;
   private headers: Record<string, string> = {};
+  /** The same headers as name, value pairs: a line's request appends its id to a copy. */
+  private headerList: string[] = [];
   private readonly targets = new Map<string, { origin: string; path: string }>();
 
   constructor(private readonly options: VllmClientOptions) {
@@ -61,6 +63,7 @@ export class VllmClient {
   setApiKey(apiKey: string | undefined): void {
     this.headers = { 'content-type': 'application/json' };
     if (apiKey) this.headers.authorization = `Bearer ${apiKey}`;
+    this.headerList = Object.entries(this.headers).flat();
   }
 
   /**
@@ -96,7 +99,7 @@ export class VllmClient {
           path: target.path,
           method: 'POST',
           body,
-          headers: { ...this.headers, 'x-request-id': requestId },
+          headers: this.headerList.concat('x-request-id', requestId),
           headersTimeout: timeout,
           bodyTimeout: timeout,
         },
