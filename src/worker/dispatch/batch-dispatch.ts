@@ -90,14 +90,13 @@ export class PrefixWindow<T> {
  */
 export class BatchDispatch {
   /**
-   * One switch per line in flight, aborted together on stop. (One AbortSignal shared by every
-   * request would do the same, but each request adds listeners to it and EventTarget checks for
-   * duplicates linearly: O(in-flight) per request, measurable at 4,000 requests/s.)
+   * The lines in flight: each one's stop switch (all aborted together on stop) and its task. (One
+   * AbortSignal shared by every request would do the same, but each request adds listeners to it
+   * and EventTarget checks for duplicates linearly: O(in-flight) per request.)
    */
-  private readonly controllers = new Set<LineAbort>();
+  private readonly inflight = new Map<LineAbort, Promise<void>>();
   private aborted = false;
   private stopReason: StopReason | null = null;
-  private readonly inflight = new Set<Promise<void>>();
   private readonly logger = new Logger('BatchDispatch');
   private readonly window = new PrefixWindow<PendingLine>();
   private windowBytes = 0;
@@ -180,7 +179,7 @@ export class BatchDispatch {
         this.launch(next, replica);
       }
       await lines.return(undefined).catch(() => undefined);
-      await Promise.all(this.inflight);
+      await Promise.all(this.inflight.values());
       await this.deps.recorder.drain();
     } finally {
       clearTimeout(expiryTimer);
@@ -240,32 +239,37 @@ export class BatchDispatch {
 
   private abortAll(): void {
     this.aborted = true;
-    for (const c of this.controllers) c.abort();
+    for (const c of this.inflight.keys()) c.abort();
   }
 
   private launch(line: PendingLine, replica: Replica): void {
-    const { lineNo, customId, body } = line;
     const controller = new LineAbort();
     if (this.aborted) controller.abort();
-    this.controllers.add(controller);
-    const lease = this.lease(line, replica);
-    const task = this.deps.lines
-      .run(this.batch.endpoint, lineNo, customId, body, controller, lease)
-      .then((result) => {
-        if (result) this.deps.recorder.add(result);
-      })
-      .catch((err) =>
-        this.logger.error(
-          `line ${lineNo} of ${this.batch.id} failed unexpectedly: ${(err as Error).message}`,
-        ),
-      )
-      .finally(() => {
-        this.controllers.delete(controller);
-        if (lease.held) this.deps.limiter.release(lease.replica);
-        this.inflight.delete(task);
-        this.deps.onInflightChange();
-      });
-    this.inflight.add(task);
+    this.inflight.set(controller, this.runLine(line, controller, this.lease(line, replica)));
     this.deps.onInflightChange();
+  }
+
+  private async runLine(
+    { lineNo, customId, body }: PendingLine,
+    controller: LineAbort,
+    lease: Lease & { held: boolean; replica: Replica },
+  ): Promise<void> {
+    try {
+      const result = await this.deps.lines.run(
+        this.batch.endpoint,
+        lineNo,
+        customId,
+        body,
+        controller,
+        lease,
+      );
+      if (result) this.deps.recorder.add(result);
+    } catch (err) {
+      this.logger.error(`line ${lineNo} of ${this.batch.id} failed unexpectedly: ${(err as Error).message}`);
+    } finally {
+      if (lease.held) this.deps.limiter.release(lease.replica);
+      this.inflight.delete(controller);
+      this.deps.onInflightChange();
+    }
   }
 }
