@@ -83,6 +83,12 @@ export class FairLimiter<L extends Lane = Lane> {
   /** The pass of the last grant: where rejoining flows start. */
   private virtualTime = 0;
   private readonly affinity = new Map<string, string>();
+  /**
+   * Whether the last full look over the lanes saw more than one. With a single lane there is no
+   * choice to remember, and remembering (a map update keyed by 256 characters of each line) was a
+   * measurable part of a line's cost.
+   */
+  private multiLane = false;
 
   constructor(
     private readonly lanes: () => Iterable<L>,
@@ -164,10 +170,12 @@ export class FairLimiter<L extends Lane = Lane> {
 
   /** The lane for a request of `model`: its prefix's lane while that has headroom, else the freest. */
   private pick(model: string, prefixKey: string | undefined): L | null {
-    const preferred = prefixKey ? this.affinity.get(prefixKey) : undefined;
+    const preferred = prefixKey && this.multiLane ? this.affinity.get(prefixKey) : undefined;
     let best: L | null = null;
     let bestFree = 0;
+    let lanes = 0;
     for (const lane of this.lanes()) {
+      lanes++;
       const free = lane.limit - lane.active;
       if (free <= 0 || !lane.accepts(model)) continue;
       if (lane.id === preferred && free >= Math.max(1, AFFINITY_MIN_FREE_SHARE * lane.limit)) return lane;
@@ -176,12 +184,13 @@ export class FairLimiter<L extends Lane = Lane> {
         bestFree = free;
       }
     }
+    this.multiLane = lanes > 1;
     return best;
   }
 
   private take(lane: L, prefixKey: string | undefined): L {
     lane.active++;
-    if (prefixKey) {
+    if (prefixKey && this.multiLane) {
       this.affinity.delete(prefixKey);
       this.affinity.set(prefixKey, lane.id);
       if (this.affinity.size > AFFINITY_KEYS)
