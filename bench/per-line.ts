@@ -29,12 +29,19 @@ import {
 
 /** CPU seconds (user + system) a process has used, from /proc (0 when it is gone). */
 async function cpuSeconds(pid: number): Promise<number> {
+  const { user, system } = await cpuSplit(pid);
+  return user + system;
+}
+
+/** User and system CPU seconds of a process, from /proc (0 when it is gone). */
+async function cpuSplit(pid: number): Promise<{ user: number; system: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ)
+    // utime, stime in clock ticks (USER_HZ)
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 
@@ -121,6 +128,7 @@ async function perline(): Promise<void> {
     const client = sdk(api.url);
     const file = await client.files.create({ file: createReadStream(path), purpose: 'batch' });
     const pids = { worker: worker.proc.pid, api: api.proc.pid, sim: sim.proc.pid };
+    const workerSplit0 = await cpuSplit(pids.worker);
     const cpu0 = {
       worker: await cpuSeconds(pids.worker),
       api: await cpuSeconds(pids.api),
@@ -135,6 +143,7 @@ async function perline(): Promise<void> {
     });
     const done = await waitForEnd(client, batch.id);
     const seconds = (performance.now() - t0) / 1000;
+    const workerSplit = await cpuSplit(pids.worker);
     const spent = {
       worker: (await cpuSeconds(pids.worker)) - cpu0.worker,
       api: (await cpuSeconds(pids.api)) - cpu0.api,
@@ -150,7 +159,7 @@ async function perline(): Promise<void> {
       `status ${done.status}, ${JSON.stringify(done.request_counts)}; create → completed ${fmt(seconds, 2)} s = ${fmt(rate)} req/s`,
     );
     console.log(
-      `CPU seconds per 1,000 lines: worker ${perK(spent.worker)}, API ${perK(spent.api)}, simulator ${perK(spent.sim)}, PostgreSQL ${perK(spent.pg)}; machine busy ${fmt(busy)} % of ${cpus().length} cores`,
+      `CPU seconds per 1,000 lines: worker ${perK(spent.worker)} (user ${perK(workerSplit.user - workerSplit0.user)}, system ${perK(workerSplit.system - workerSplit0.system)}), API ${perK(spent.api)}, simulator ${perK(spent.sim)}, PostgreSQL ${perK(spent.pg)}; machine busy ${fmt(busy)} % of ${cpus().length} cores`,
     );
     console.log(
       `direct keep-alive client, ${inflight} in flight: ${fmt(directBefore.rate)} before, ${fmt(directAfter.rate)} after (mean ${fmt(direct)}) req/s, its CPU seconds per 1,000 requests ${fmt(directBefore.cpuPerK, 3)}, ${fmt(directAfter.cpuPerK, 3)}; service ÷ direct = ${fmt(rate / direct, 3)}`,
