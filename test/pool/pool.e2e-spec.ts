@@ -117,12 +117,17 @@ describe('a pool of vLLM replicas (VLLM_ENDPOINTS, official SDK)', () => {
 
   it('loses nothing when a replica goes away mid-batch: its lines finish on the other', async () => {
     const N = 400;
+    // Steps of 40 ms: the batch takes seconds, so replica 1 still holds lines when it goes.
+    for (const sim of sims) sim.setOptions({ stepBaseMs: 40 });
     const created = await run('shared/model', N, 'k');
     await waitUntil(async () => {
       const b = await client.batches.retrieve(created.id);
       return (b.request_counts?.completed ?? 0) >= N * 0.3;
     }, 30_000);
+    const inFlightOnClosed = sims[1].stats().inFlight;
     await sims[1].close();
+    sims[0].setOptions({ stepBaseMs: 2 });
+    expect(inFlightOnClosed).toBeGreaterThan(0);
     const done = await waitForBatch(client, created.id, undefined, 60_000);
     expect(done.status).toBe('completed');
     expect(done.request_counts).toEqual({ total: N, completed: N, failed: 0 });

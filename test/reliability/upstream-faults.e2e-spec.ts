@@ -65,9 +65,9 @@ describe('Reliability: upstream faults', () => {
     return { id, startedAt };
   }
 
-  /** The worker's log line "vLLM is back after X s". */
+  /** The worker's log line "vLLM <replica> is back after X s". */
   const pauses = (): number[] =>
-    [...worker.proc.output().matchAll(/vLLM is back after ([\d.]+) s/g)].map((m) => Number(m[1]));
+    [...worker.proc.output().matchAll(/vLLM \S+ is back after ([\d.]+) s/g)].map((m) => Number(m[1]));
 
   for (const mode of ['refuse', '503'] as const) {
     it(`vLLM ${mode === 'refuse' ? 'refusing connections' : 'answering 503'} for 10 s mid-batch: dispatch pauses, resumes by itself, no line fails`, async () => {

@@ -65,7 +65,7 @@ export class ReplicaBreaker {
   private open(reason: string): void {
     if (this.closed || this.openSince !== null) return;
     this.openSince = Date.now();
-    this.logger.warn(`${this.name} taken out (${reason}); probing its /health every second`);
+    this.logger.warn(`vLLM ${this.name} taken out (${reason}); probing its /health every second`);
     this.onChange(true);
     void this.probeLoop();
   }
@@ -76,7 +76,7 @@ export class ReplicaBreaker {
     // Half-open: the next failure opens it again.
     this.failures = FAILURES_TO_OPEN - 1;
     if (since !== null && !this.closed) {
-      this.logger.log(`${this.name} back after ${((Date.now() - since) / 1000).toFixed(1)} s`);
+      this.logger.log(`vLLM ${this.name} is back after ${((Date.now() - since) / 1000).toFixed(1)} s`);
       this.onChange(false);
     }
   }
