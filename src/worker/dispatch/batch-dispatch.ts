@@ -16,6 +16,8 @@ export interface DispatchDeps {
   recorder: ResultRecorder;
   /** The batch's requests not yet recorded (a resumed batch skips the others), read on demand. */
   input: AsyncGenerator<InputRequest>;
+  /** How many lines that is (the batch's total less the recorded ones). */
+  remaining: number;
   /** Reads the batch's current status; polled so a cancel from any API replica is seen within a second. */
   currentStatus: () => Promise<string | null>;
   onInflightChange: () => void;
@@ -100,11 +102,15 @@ export class BatchDispatch {
   private readonly logger = new Logger('BatchDispatch');
   private readonly window = new PrefixWindow<PendingLine>();
   private windowBytes = 0;
+  /** Lines not yet sent: the tenant's backlog weighs its share of slots (see FairLimiter). */
+  private remaining: number;
 
   constructor(
     private readonly batch: BatchEntity,
     private readonly deps: DispatchDeps,
-  ) {}
+  ) {
+    this.remaining = deps.remaining;
+  }
 
   /** Lines read ahead and not yet sent. */
   get pending(): number {
@@ -176,6 +182,7 @@ export class BatchDispatch {
         }
         window.shift();
         this.windowBytes -= next.bytes;
+        this.remaining--;
         this.launch(next, replica);
       }
       await lines.return(undefined).catch(() => undefined);
@@ -211,6 +218,7 @@ export class BatchDispatch {
     return {
       tenant: this.batch.tenantId,
       expiresAtMs: this.batch.expiresAt.getTime(),
+      remaining: this.remaining,
       model: line.model,
       prefixKey: line.prefixKey,
     };

@@ -1,6 +1,9 @@
-import { FairLimiter, Lane, urgencyWeight } from './fair-limiter';
+import { backlogWeight, FairLimiter, Lane, urgencyWeight } from './fair-limiter';
 
 const HOUR = 3600_000;
+
+/** A batch asking for slots: its key, tenant, deadline and lines left to send. */
+type BatchSpec = { key: string; tenant?: string; expiresAtMs?: number; remaining?: number };
 const NOW = 1_700_000_000_000;
 
 /** A lane (replica) with `limit` slots serving `models` (every model when omitted). */
@@ -23,20 +26,22 @@ function single(limit: number): FairLimiter & { lane: Lane } {
 /** Keeps `want` acquires pending per batch (as BatchDispatch does: one at a time per batch). */
 async function grantsOver(
   limiter: FairLimiter & { lane: Lane },
-  batches: Array<{ key: string; tenant?: string; expiresAtMs?: number }>,
+  batches: Array<BatchSpec>,
   grants: number,
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   let total = 0;
   await new Promise<void>((done) => {
-    const loop = (b: { key: string; tenant?: string; expiresAtMs?: number }): void => {
-      void limiter.acquire(b.key, { tenant: b.tenant, expiresAtMs: b.expiresAtMs }).then(() => {
-        counts[b.key] = (counts[b.key] ?? 0) + 1;
-        if (++total >= grants) return done();
-        loop(b);
-        // The request finishes at once: the slot goes to whoever is next in line.
-        setImmediate(() => limiter.release(limiter.lane));
-      });
+    const loop = (b: BatchSpec): void => {
+      void limiter
+        .acquire(b.key, { tenant: b.tenant, expiresAtMs: b.expiresAtMs, remaining: b.remaining })
+        .then(() => {
+          counts[b.key] = (counts[b.key] ?? 0) + 1;
+          if (++total >= grants) return done();
+          loop(b);
+          // The request finishes at once: the slot goes to whoever is next in line.
+          setImmediate(() => limiter.release(limiter.lane));
+        });
     };
     for (const b of batches) loop(b);
   });
@@ -45,7 +50,7 @@ async function grantsOver(
 
 /** grantsOver on a limiter of one slot, held by `holder` and released once the batches queue. */
 async function grantsWhileShort(
-  batches: Array<{ key: string; tenant?: string; expiresAtMs?: number }>,
+  batches: Array<BatchSpec>,
   grants: number,
   holder = 'x',
 ): Promise<Record<string, number>> {
@@ -134,6 +139,26 @@ describe('FairLimiter', () => {
     limiter.refresh();
     await Promise.all(more);
     expect(limiter.active).toBe(4);
+  });
+
+  it('gives a tenant with little left to send most freed slots, and never starves the large backlog', async () => {
+    const counts = await grantsWhileShort(
+      [
+        { key: 'large', tenant: 'a', remaining: 6000 },
+        { key: 'small', tenant: 'b', remaining: 50 },
+      ],
+      180,
+    );
+    // Shortest backlog first: 8 slots for every 1 while the small batch has lines to send.
+    expect(counts.small / counts.large).toBeGreaterThan(6);
+    expect(counts.large).toBeGreaterThan(10);
+  });
+
+  it('weighs the backlog per tenant: splitting 6,000 lines into small batches gains nothing', () => {
+    expect(backlogWeight([{ remaining: 6000 }])).toBe(1);
+    expect(backlogWeight([{ remaining: 50 }])).toBe(8);
+    expect(backlogWeight([{ remaining: 500 }])).toBe(2);
+    expect(backlogWeight(Array.from({ length: 120 }, () => ({ remaining: 50 })))).toBe(1);
   });
 
   describe('over several lanes (replicas)', () => {

@@ -7,6 +7,8 @@ export interface SlotOwner {
   tenant?: string;
   /** When the batch expires (ms since the epoch); sooner = a larger share while slots are short. */
   expiresAtMs?: number;
+  /** Lines the batch still has to send, this one included: a tenant with little left goes first. */
+  remaining?: number;
 }
 
 interface Waiter<L> {
@@ -21,6 +23,7 @@ interface Flow<L> {
   model: string;
   tenant: string;
   expiresAtMs: number;
+  remaining: number;
   /** Virtual time of this batch: grows by 1/weight per slot granted. */
   pass: number;
   waiters: Waiter<L>[];
@@ -37,6 +40,24 @@ interface TenantFlow<L> {
 /** A batch this close to its deadline (or closer) gets the largest weight. */
 const URGENCY_REFERENCE_MS = 24 * 3600_000;
 const MAX_URGENCY = 16;
+
+/** A tenant with this many lines left (or fewer) to send gets a larger share, up to MAX_BACKLOG_BOOST. */
+const BACKLOG_REFERENCE_LINES = 1000;
+const MAX_BACKLOG_BOOST = 8;
+
+/**
+ * Weight of a tenant from the lines its waiting batches still have to send: 1 for 1,000 lines or
+ * more, growing as the backlog shrinks, up to MAX_BACKLOG_BOOST (125 lines or fewer). A 50-line batch
+ * submitted beside another tenant's 6,000-line one takes most freed slots for the moment it needs
+ * them (shortest backlog first, the order that minimises mean waiting), instead of half of them.
+ * The boost is per tenant, over all its batches, so splitting work into many small batches gains
+ * nothing once their sum reaches 1,000 lines; a large backlog is never starved (weight ≥ 1).
+ */
+export function backlogWeight(flows: Iterable<{ remaining: number }>): number {
+  let backlog = 0;
+  for (const f of flows) backlog += f.remaining;
+  return Math.max(1, Math.min(MAX_BACKLOG_BOOST, BACKLOG_REFERENCE_LINES / Math.max(1, backlog)));
+}
 
 /**
  * Weight of a batch from its time left: 1 for a day or more, growing as the deadline nears, up to
@@ -207,6 +228,7 @@ export class FairLimiter<L extends Lane = Lane> {
         model,
         tenant: owner.tenant ?? key,
         expiresAtMs: owner.expiresAtMs ?? Infinity,
+        remaining: owner.remaining ?? Infinity,
         pass: this.virtualTime,
         waiters: [],
       };
@@ -218,6 +240,7 @@ export class FairLimiter<L extends Lane = Lane> {
       }
       tenant.flows++;
     }
+    if (owner.remaining !== undefined) flow.remaining = owner.remaining;
     return flow;
   }
 
@@ -241,7 +264,7 @@ export class FairLimiter<L extends Lane = Lane> {
       const stride = 1 / urgencyWeight(flow.expiresAtMs, this.now());
       this.virtualTime = Math.max(this.virtualTime, Math.min(flow.pass, tenant.pass));
       flow.pass += stride;
-      tenant.pass += stride;
+      tenant.pass += stride / backlogWeight(tenant.active);
       const waiter = flow.waiters.shift() as Waiter<L>;
       this.waiting--;
       if (flow.waiters.length === 0) this.deactivate(flow);

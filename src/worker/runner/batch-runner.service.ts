@@ -160,6 +160,7 @@ export class BatchRunnerService {
         lines: this.lines,
         recorder: new ResultRecorder(this.results, batch.id),
         input: this.input.requests(batch, done),
+        remaining: batch.totalRequests - done.size,
         currentStatus: async () => (await this.state.find(batch.id))?.status ?? null,
         onInflightChange: () => this.metrics.setInflight(this.limiter.active, this.limiter.limit),
         onLine: (model, shape) => this.concurrency.noteLine(model, shape),
