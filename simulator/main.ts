@@ -17,6 +17,8 @@
  *   SIM_MAX_WAITING           (none)     cap on the waiting queue; beyond it requests get 503
  *   SIM_DEFAULT_MAX_TOKENS    16         generation limit when a request sets no max_tokens
  *   SIM_OUTPUT_TOKENS         (none)     natural answer length; generated = min(limit, this)
+ *   SIM_OUTPUT_TOKENS_MAX     (none)     with SIM_OUTPUT_TOKENS: natural lengths spread over
+ *                                        SIM_OUTPUT_TOKENS..this by a hash of the prompt
  *   SIM_METRICS               true       serve /metrics
  *   SIM_LEGACY_METRIC_NAMES   false      export only vllm:gpu_cache_usage_perc (old vLLM)
  *   SIM_ASCII_ONLY            false      answer the plain ASCII echo instead of multi-byte text
@@ -106,6 +108,7 @@ export function optionsFromEnv(env: Env = process.env): Partial<SimulatorOptions
   set('maxWaiting', num(env, 'SIM_MAX_WAITING', { integer: true, min: 0 }));
   set('defaultMaxTokens', num(env, 'SIM_DEFAULT_MAX_TOKENS', { integer: true, min: 1 }));
   set('outputTokens', num(env, 'SIM_OUTPUT_TOKENS', { integer: true, min: 1 }));
+  set('outputTokensMax', num(env, 'SIM_OUTPUT_TOKENS_MAX', { integer: true, min: 1 }));
   set('metrics', bool(env, 'SIM_METRICS'));
   set('legacyMetricNames', bool(env, 'SIM_LEGACY_METRIC_NAMES'));
   set('asciiOnly', bool(env, 'SIM_ASCII_ONLY'));
