@@ -12,6 +12,8 @@
  *   SIM_MAX_NUM_SEQS          256        cap on the running batch
  *   SIM_STEP_BASE_MS          10         fixed time of one engine step
  *   SIM_STEP_PER_SEQ_MS       0.05       added step time per running sequence
+ *   SIM_STEP_PER_PREFILL_TOKEN_MS 0      added step time per token prefilled (prompts admitted,
+ *                                        preempted sequences recomputed)
  *   SIM_INSTANT               false      answer at once, no engine (also when both step times are 0)
  *   SIM_PRIORITY_SCHEDULING   false      accept `priority` and admit lower values first
  *   SIM_MAX_WAITING           (none)     cap on the waiting queue; beyond it requests get 503
@@ -103,6 +105,7 @@ export function optionsFromEnv(env: Env = process.env): Partial<SimulatorOptions
   set('maxNumSeqs', num(env, 'SIM_MAX_NUM_SEQS', { integer: true, min: 1 }));
   set('stepBaseMs', num(env, 'SIM_STEP_BASE_MS', { min: 0 }));
   set('stepPerSeqMs', num(env, 'SIM_STEP_PER_SEQ_MS', { min: 0 }));
+  set('stepPerPrefillTokenMs', num(env, 'SIM_STEP_PER_PREFILL_TOKEN_MS', { min: 0 }));
   set('instant', bool(env, 'SIM_INSTANT'));
   set('priorityScheduling', bool(env, 'SIM_PRIORITY_SCHEDULING'));
   set('maxWaiting', num(env, 'SIM_MAX_WAITING', { integer: true, min: 0 }));
