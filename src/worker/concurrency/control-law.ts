@@ -156,7 +156,7 @@ const MIN_OBSERVED = 8;
  */
 const OBSERVED_ANSWERS = 64;
 /** Largest step the measured fit takes per tick (× L): the first answers are the shortest ones. */
-const FIT_STEP = 2;
+const FIT_STEP = 3;
 
 /** Prompt and completion tokens per request. */
 interface Footprint {
@@ -232,7 +232,7 @@ function kvRoom(
  * usage of the last ~OBSERVED_ANSWERS answers, estimated from the lines (prompt bytes / 4 +
  * max_tokens) before any. Users often set max_tokens far above what answers use, so the estimate
  * is only a start: the measured footprint raises it as soon as MIN_OBSERVED answers are back
- * (at most doubling per tick, since the first answers back are the short ones), and from there the
+ * (at most tripling per tick, since the first answers back are the short ones), and from there the
  * KV gauge, the waiting queue and preemptions decide.
  * Per tick, the first rule that applies wins (L = limit; R, W, kv = vLLM's running and waiting
  * gauges and KV usage; W̄ = W smoothed over ticks):
