@@ -549,6 +549,8 @@ export class ConcurrencyLaw {
     // so the early mean understates the footprint.
     const fit = Math.min(model, FIT_STEP * t.L, this.ceiling ? this.ceiling.level - 1 : Infinity);
     if (fit <= t.L) return null;
+    // The level moved on from any probe in progress: preemptions now are not the probe's to take back.
+    this.probeFrom = null;
     return t.decide(fit, 'estimate', `${t.state}: answers use ~${Math.round(tokens)} tokens each`);
   }
 
@@ -561,6 +563,7 @@ export class ConcurrencyLaw {
     const room = kvRoom(kv, t.v, t.ours, t.capacity, t.footprint, this.c.kvTarget);
     if (!(room >= 1 && this.capGrowth(L, L + 1) > L && this.settle === 0)) return null;
     const step = Math.max(1, Math.round(this.c.growthGain * room));
+    this.probeFrom = null;
     return t.decide(
       this.capGrowth(L, L + step),
       'kv_headroom',
