@@ -98,6 +98,34 @@ export function writeShapedChatFile(
   });
 }
 
+/**
+ * Writes an n-line chat batch shaped like real traffic: prompts of varied length, spread over
+ * `promptTokens` (by the simulator's count), half of them behind one long shared system prompt
+ * (instructions and examples), the others behind a short one; every line asks for `maxTokens`.
+ * How long the answers are is the simulator's choice (SIM_OUTPUT_TOKENS.._MAX).
+ */
+export function writeMixedChatFile(
+  path: string,
+  n: number,
+  promptTokens: [number, number],
+  maxTokens: number,
+): Promise<number> {
+  const shared =
+    'You are a careful analyst. Follow the instructions and the examples below exactly. ' +
+    'Example: input "the service was slow but the staff were kind" gives mixed. '.repeat(12);
+  const short = 'You are a helpful assistant.';
+  return writeLines(path, n, (i) => {
+    const system = i % 2 === 0 ? shared : short;
+    const head = `question ${i}: `;
+    // Scrambled, evenly spread sizes; the shared prompt counts toward the line's size.
+    const span = promptTokens[1] - promptTokens[0];
+    const tokens = promptTokens[0] + ((i * 7919) % (span + 1));
+    const fill = Math.max(0, tokens * 4 - Buffer.byteLength(system) - 1 - head.length);
+    const user = head + 'lorem ipsum dolor sit amet '.repeat(Math.ceil(fill / 27)).slice(0, fill);
+    return chatLineOf(i, system, user, maxTokens);
+  });
+}
+
 /** Padding per line so that `n` lines make about `totalBytes`. */
 export function padFor(totalBytes: number, n: number): number {
   return Math.floor(totalBytes / n) - Buffer.byteLength(chatLineText(n, '', 16));

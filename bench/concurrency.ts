@@ -10,6 +10,9 @@
  *   workers    c) one vs two worker processes when the backend is not the limit.
  *   validation d) a 200 MB upload plus its validation: rate and RSS growth.
  *   fairness   e) a small batch's time to complete while a large one runs, vs alone.
+ *   kvmix      #13: a KV-bound simulated GPU with traffic shaped like real use (varied prompts, half
+ *              behind a shared system prompt, answers of varied length): max_tokens far above the
+ *              answers, then close to them; the service vs a sweep of a direct client.
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -28,6 +31,7 @@ import {
   tempDir,
   waitForEnd,
   writeChatFile,
+  writeMixedChatFile,
   writeShapedChatFile,
 } from './common';
 
@@ -484,10 +488,118 @@ async function fairness(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// kvmix) max_tokens far above what answers use (#13)
+
+const MIX_LINES = Number(process.env.BENCH_MIX_LINES ?? 2000);
+const MIX_PROMPT = (process.env.BENCH_MIX_PROMPT ?? '100-1000').split('-').map(Number) as [number, number];
+const MIX_ANSWER = (process.env.BENCH_MIX_ANSWER ?? '20-400').split('-').map(Number) as [number, number];
+const MIX_BLOCKS = Number(process.env.BENCH_MIX_BLOCKS ?? 4096);
+const MIX_STEP_MS = process.env.BENCH_MIX_STEP_MS ?? '10';
+/**
+ * What a token of prefill (a new prompt, or a preempted sequence recomputed) adds to a step, ms.
+ * 0.02 ms against 10 ms steps: prefill about 500 × faster per token than a decode step, an 8B-class
+ * model on one GPU. 0 makes preemptions free, which no GPU does.
+ */
+const MIX_PREFILL_MS = process.env.BENCH_MIX_PREFILL_MS ?? '0.02';
+
+async function kvMixAt(maxTokens: number, label: string): Promise<void> {
+  const dir = await tempDir('bench-kvmix');
+  const path = join(dir, 'kvmix.jsonl');
+  await writeMixedChatFile(path, MIX_LINES, MIX_PROMPT, maxTokens);
+  const bodies = await bodiesOf(path);
+  const capacity = MIX_BLOCKS * 16;
+  const meanPrompt = (MIX_PROMPT[0] + MIX_PROMPT[1]) / 2;
+  const meanAnswer = (MIX_ANSWER[0] + MIX_ANSWER[1]) / 2;
+  // Requests that fill the cache at the end of their lives (the sweep's unit).
+  const knee = Math.floor(capacity / (meanPrompt + meanAnswer));
+  console.log(
+    `\n### ${label}: max_tokens ${maxTokens}, answers ${MIX_ANSWER[0]}–${MIX_ANSWER[1]} tokens, prompts ${MIX_PROMPT[0]}–${MIX_PROMPT[1]} (${MIX_LINES} lines; ${MIX_BLOCKS} blocks × 16 = ${capacity} tokens; ${MIX_STEP_MS} ms steps + ${MIX_PREFILL_MS} ms per prefilled token; ~${knee} requests at the end of their lives fill the cache)`,
+  );
+  const sim = await benchSimulator({
+    SIM_NUM_GPU_BLOCKS: String(MIX_BLOCKS),
+    SIM_STEP_BASE_MS: MIX_STEP_MS,
+    SIM_STEP_PER_PREFILL_TOKEN_MS: MIX_PREFILL_MS,
+    SIM_MAX_MODEL_LEN: String(MIX_PROMPT[1] + Math.max(maxTokens, MIX_ANSWER[1]) + 64),
+    SIM_OUTPUT_TOKENS: String(MIX_ANSWER[0]),
+    SIM_OUTPUT_TOKENS_MAX: String(MIX_ANSWER[1]),
+  });
+  const rows: Row[] = [];
+  try {
+    const iso = await benchEnv('bench_kvmix');
+    const svc = await benchService('all', { ...iso.env, VLLM_BASE_URL: sim.url });
+    try {
+      await sim.reset();
+      const limits: number[] = [];
+      let lastSample = 0;
+      const { seconds, batch } = await runBatch(sdk(svc.url), path, () => {
+        if (performance.now() - lastSample < 1000) return;
+        lastSample = performance.now();
+        void serviceMetric(svc, 'vllm_batch_concurrency_global_limit').then((v) => {
+          if (v !== null) limits.push(v);
+        });
+      });
+      const stats = await sim.stats();
+      const changes = await limitChanges(svc);
+      if (batch.request_counts?.completed !== MIX_LINES)
+        throw new Error(`service: ${JSON.stringify(batch.request_counts)}`);
+      const during = limits.slice(1);
+      rows.push({
+        who: 'service, default settings',
+        inflight: `adaptive ${during.length ? `${Math.min(...during)}–${Math.max(...during)}` : '?'}`,
+        rate: MIX_LINES / seconds,
+        stats,
+        lines: MIX_LINES,
+        note: `limit changes: ${JSON.stringify(changes)}; mean answer ${fmt(stats.generationTokens / Math.max(1, stats.completed))} tokens`,
+      });
+      console.log(`service: limit per second: ${limits.join(' ')}`);
+    } finally {
+      await svc.proc.stop();
+      await iso.dispose();
+    }
+    const sweep = (process.env.BENCH_MIX_SWEEP ?? '0.9,1,1.1,1.2,1.35,3')
+      .split(',')
+      .map((m) => Math.max(1, Math.round(Number(m) * knee)));
+    for (const c of [...new Set(sweep)]) {
+      await sim.reset();
+      const rate = await directRun(sim.url, bodies, c);
+      rows.push({
+        who: 'direct client',
+        inflight: String(c),
+        rate,
+        stats: await sim.stats(),
+        lines: MIX_LINES,
+      });
+    }
+  } finally {
+    await sim.proc.stop();
+  }
+  const best = Math.max(...rows.filter((r) => r.who === 'direct client').map((r) => r.rate));
+  printRows(rows, best);
+  const svc = rows[0];
+  const wr = svc.stats.meanWaiting / Math.max(1e-9, svc.stats.meanRunning);
+  console.log(
+    `service ÷ best direct = ${fmt(svc.rate / best, 3)} (target ≥ 0.98); waiting ÷ running = ${fmt(wr * 100)} % (≤ 10 %); preemptions ${fmt((100 * svc.stats.preemptions) / MIX_LINES, 1)} % of requests → ${
+      svc.rate / best >= 0.98 && wr <= 0.1 ? 'PASS' : 'MISS'
+    }`,
+  );
+}
+
+async function kvmix(): Promise<void> {
+  console.log(
+    `\n## kvmix: a KV-bound simulated GPU, traffic shaped like real use; the service with default settings vs the best fixed-concurrency direct client`,
+  );
+  const shapes = (process.env.BENCH_MIX_SHAPES ?? 'far,close').split(',');
+  if (shapes.includes('far'))
+    await kvMixAt(Number(process.env.BENCH_MIX_MAX_TOKENS ?? 4096), 'max_tokens far above the answers');
+  if (shapes.includes('close')) await kvMixAt(MIX_ANSWER[1] + 16, 'max_tokens close to the answers');
+}
+
 export const CONCURRENCY_SCENARIOS: Record<string, () => Promise<void>> = {
   kv,
   instant,
   workers,
   validation,
   fairness,
+  kvmix,
 };

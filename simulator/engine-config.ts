@@ -11,6 +11,11 @@ export interface EngineConfig {
   stepBaseMs: number;
   /** Added step cost per sequence in the batch, ms. */
   stepPerSeqMs: number;
+  /**
+   * Added step cost per token prefilled in the step, ms: a new prompt, or a preempted sequence's
+   * prompt and generated tokens recomputed on readmission. 0 = prefill is free.
+   */
+  stepPerPrefillTokenMs: number;
   /** Admit by lowest `priority` value first (vLLM `--scheduling-policy priority`). */
   priorityScheduling: boolean;
   /** Cap on the waiting queue; null = unbounded (vLLM's default). */
@@ -23,6 +28,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   maxNumSeqs: 256,
   stepBaseMs: 10,
   stepPerSeqMs: 0.05,
+  stepPerPrefillTokenMs: 0,
   priorityScheduling: false,
   maxWaiting: null,
 };
@@ -35,6 +41,7 @@ export function engineConfigOf(o: EngineConfig): EngineConfig {
     maxNumSeqs: o.maxNumSeqs,
     stepBaseMs: o.stepBaseMs,
     stepPerSeqMs: o.stepPerSeqMs,
+    stepPerPrefillTokenMs: o.stepPerPrefillTokenMs,
     priorityScheduling: o.priorityScheduling,
     maxWaiting: o.maxWaiting,
   };
@@ -47,7 +54,7 @@ export function validateEngineConfig(cfg: EngineConfig): void {
       throw new RangeError(`engine option ${name} must be a positive integer, got ${String(v)}`);
     }
   }
-  for (const name of ['stepBaseMs', 'stepPerSeqMs'] as const) {
+  for (const name of ['stepBaseMs', 'stepPerSeqMs', 'stepPerPrefillTokenMs'] as const) {
     const v = cfg[name];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
       throw new RangeError(`engine option ${name} must be a number >= 0, got ${String(v)}`);

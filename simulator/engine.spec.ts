@@ -154,6 +154,28 @@ describe('Engine: preemption', () => {
     expect(engine.usedBlocks).toBe(0);
   });
 
+  it('charges stepPerPrefillTokenMs for prompts admitted and for what a preempted sequence recomputes', () => {
+    const engine = new Engine<string>({ ...small, numGpuBlocks: 6, stepPerPrefillTokenMs: 0.5 });
+    submitOk(engine, 8, 12, 'A');
+    const b = submitOk(engine, 8, 12, 'B');
+    // Both prompts are prefilled in the first step: 16 tokens.
+    expect(engine.step(0).durationMs).toBe(10 + 2 * 1 + 16 * 0.5);
+    let now = 0;
+    let readmitted: number | null = null;
+    while (engine.hasWork()) {
+      const before = b.state;
+      const generated = b.generated;
+      const r = engine.step(now);
+      now += r.durationMs;
+      if (before === 'waiting' && b.state !== 'waiting' && readmitted === null) {
+        readmitted = r.durationMs - 10 - r.batchSize * 1;
+        expect(readmitted).toBeCloseTo((8 + generated) * 0.5);
+      }
+    }
+    expect(b.preemptions).toBeGreaterThanOrEqual(1);
+    expect(readmitted).not.toBeNull();
+  });
+
   it('puts the preempted sequence at the front of the waiting queue', () => {
     const engine = new Engine<string>({ ...small, numGpuBlocks: 6, maxNumSeqs: 2 });
     submitOk(engine, 8, 12, 'A');

@@ -21,7 +21,8 @@
  *   head blocks the queue when it does not fit (no skipping ahead), as in vLLM.
  * - Admission does the prefill and produces the first token in the same step.
  * - Every running sequence produces one token per step; step time is
- *   `stepBaseMs + stepPerSeqMs × batchSize`. A sequence is finished when it has produced its
+ *   `stepBaseMs + stepPerSeqMs × batchSize + stepPerPrefillTokenMs × tokens prefilled` (prompts
+ *   admitted in the step, and what readmitted preempted sequences recompute). A sequence is finished when it has produced its
  *   `outputTokens`. A pooling (embedding) sequence has `outputTokens = 0`: it needs one step
  *   for its prefill and produces nothing.
  */
@@ -196,12 +197,15 @@ export class Engine<T = unknown> {
     const preempted = this.reserveNextTokens();
     const failed: Sequence<T>[] = [];
     // Admit only when this step did not have to preempt (the cache is full).
-    const admitted = preempted === 0 ? this.admit(failed) : 0;
+    const { admitted, prefilled } = preempted === 0 ? this.admit(failed) : { admitted: 0, prefilled: 0 };
     const batchSize = this.running.length;
     const finished = batchSize > 0 ? this.forwardPass() : [];
     // The batch occupies the GPU for the whole step: record that level from `now` on.
     this.noteLevels(batchSize);
-    const durationMs = batchSize > 0 ? cfg.stepBaseMs + cfg.stepPerSeqMs * batchSize : 0;
+    const durationMs =
+      batchSize > 0
+        ? cfg.stepBaseMs + cfg.stepPerSeqMs * batchSize + cfg.stepPerPrefillTokenMs * prefilled
+        : 0;
     return { durationMs, batchSize, admitted, preempted, finished, failed };
   }
 
@@ -257,10 +261,14 @@ export class Engine<T = unknown> {
     return preempted;
   }
 
-  /** Phase 2: admit from the head of the waiting queue; `failed` gets those that never fit. */
-  private admit(failed: Sequence<T>[]): number {
+  /**
+   * Phase 2: admit from the head of the waiting queue; `failed` gets those that never fit. Returns
+   * the count and the tokens prefilled (a readmitted sequence recomputes its generated tokens too).
+   */
+  private admit(failed: Sequence<T>[]): { admitted: number; prefilled: number } {
     const cfg = this.config;
     let admitted = 0;
+    let prefilled = 0;
     while (this.running.length < cfg.maxNumSeqs) {
       const seq = this.waiting.peek();
       if (!seq) break;
@@ -283,9 +291,10 @@ export class Engine<T = unknown> {
         seq.prefilled = true;
         this.counters.promptTokens += seq.promptTokens;
       }
+      prefilled += seq.promptTokens + seq.generated;
       admitted++;
     }
-    return admitted;
+    return { admitted, prefilled };
   }
 
   /** Phase 3: every running sequence produces one token; returns those that are done. */

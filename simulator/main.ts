@@ -12,11 +12,15 @@
  *   SIM_MAX_NUM_SEQS          256        cap on the running batch
  *   SIM_STEP_BASE_MS          10         fixed time of one engine step
  *   SIM_STEP_PER_SEQ_MS       0.05       added step time per running sequence
+ *   SIM_STEP_PER_PREFILL_TOKEN_MS 0      added step time per token prefilled (prompts admitted,
+ *                                        preempted sequences recomputed)
  *   SIM_INSTANT               false      answer at once, no engine (also when both step times are 0)
  *   SIM_PRIORITY_SCHEDULING   false      accept `priority` and admit lower values first
  *   SIM_MAX_WAITING           (none)     cap on the waiting queue; beyond it requests get 503
  *   SIM_DEFAULT_MAX_TOKENS    16         generation limit when a request sets no max_tokens
  *   SIM_OUTPUT_TOKENS         (none)     natural answer length; generated = min(limit, this)
+ *   SIM_OUTPUT_TOKENS_MAX     (none)     with SIM_OUTPUT_TOKENS: natural lengths spread over
+ *                                        SIM_OUTPUT_TOKENS..this by a hash of the prompt
  *   SIM_METRICS               true       serve /metrics
  *   SIM_LEGACY_METRIC_NAMES   false      export only vllm:gpu_cache_usage_perc (old vLLM)
  *   SIM_ASCII_ONLY            false      answer the plain ASCII echo instead of multi-byte text
@@ -101,11 +105,13 @@ export function optionsFromEnv(env: Env = process.env): Partial<SimulatorOptions
   set('maxNumSeqs', num(env, 'SIM_MAX_NUM_SEQS', { integer: true, min: 1 }));
   set('stepBaseMs', num(env, 'SIM_STEP_BASE_MS', { min: 0 }));
   set('stepPerSeqMs', num(env, 'SIM_STEP_PER_SEQ_MS', { min: 0 }));
+  set('stepPerPrefillTokenMs', num(env, 'SIM_STEP_PER_PREFILL_TOKEN_MS', { min: 0 }));
   set('instant', bool(env, 'SIM_INSTANT'));
   set('priorityScheduling', bool(env, 'SIM_PRIORITY_SCHEDULING'));
   set('maxWaiting', num(env, 'SIM_MAX_WAITING', { integer: true, min: 0 }));
   set('defaultMaxTokens', num(env, 'SIM_DEFAULT_MAX_TOKENS', { integer: true, min: 1 }));
   set('outputTokens', num(env, 'SIM_OUTPUT_TOKENS', { integer: true, min: 1 }));
+  set('outputTokensMax', num(env, 'SIM_OUTPUT_TOKENS_MAX', { integer: true, min: 1 }));
   set('metrics', bool(env, 'SIM_METRICS'));
   set('legacyMetricNames', bool(env, 'SIM_LEGACY_METRIC_NAMES'));
   set('asciiOnly', bool(env, 'SIM_ASCII_ONLY'));

@@ -17,6 +17,12 @@ export interface SimulatorOptions extends EngineConfig {
   defaultMaxTokens: number;
   /** "Natural" answer length in tokens; null = the request's limit. generated = min(limit, this). */
   outputTokens: number | null;
+  /**
+   * With `outputTokens`, the natural length varies from request to request: spread uniformly over
+   * outputTokens..outputTokensMax by a hash of the prompt (the same request always gets the same
+   * length), as real answers vary. null = every answer is `outputTokens` long.
+   */
+  outputTokensMax: number | null;
   /** Serve /metrics (false → 404). */
   metrics: boolean;
   /** Export only vllm:gpu_cache_usage_perc (releases before the kv_cache_usage_perc rename). */
@@ -45,6 +51,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
   instant: false,
   defaultMaxTokens: 16,
   outputTokens: null,
+  outputTokensMax: null,
   metrics: true,
   legacyMetricNames: false,
   asciiOnly: false,
@@ -79,6 +86,12 @@ export function validateOptions(o: SimulatorOptions): SimulatorOptions {
   }
   if (o.outputTokens !== null && (!Number.isInteger(o.outputTokens) || o.outputTokens < 1)) {
     throw new RangeError('outputTokens must be null or a positive integer');
+  }
+  if (
+    o.outputTokensMax !== null &&
+    (!Number.isInteger(o.outputTokensMax) || o.outputTokensMax < (o.outputTokens ?? 1))
+  ) {
+    throw new RangeError('outputTokensMax must be null or an integer ≥ outputTokens');
   }
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
     throw new RangeError('port must be 0..65535');

@@ -92,6 +92,24 @@ describe('simulator HTTP surface', () => {
     expect(cut.json.choices[0].finish_reason).toBe('length');
   });
 
+  it('outputTokensMax spreads answer lengths by prompt, the same prompt always the same length', async () => {
+    sim.setOptions({ outputTokens: 2, outputTokensMax: 9 });
+    const lengths: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      const r = await post(sim, '/v1/chat/completions', chat(`question ${i} ✓`, { max_tokens: 100 }));
+      lengths.push(r.json.usage.completion_tokens);
+    }
+    expect(Math.min(...lengths)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(9);
+    expect(new Set(lengths).size).toBeGreaterThan(3);
+    const again = await post(sim, '/v1/chat/completions', chat('question 5 ✓', { max_tokens: 100 }));
+    expect(again.json.usage.completion_tokens).toBe(lengths[5]);
+    const cut = await post(sim, '/v1/chat/completions', chat('question 5 ✓', { max_tokens: 1 }));
+    expect(cut.json.usage.completion_tokens).toBe(1);
+    expect(() => sim.setOptions({ outputTokensMax: 1 })).toThrow(RangeError);
+    sim.setOptions({ outputTokens: 5, outputTokensMax: null });
+  });
+
   it('completions echo the prompt (first of a list)', async () => {
     const r = await client.completions.create({ model: 'sim-model', prompt: 'once upon', max_tokens: 4 });
     expect(r.id).toMatch(/^cmpl-/);

@@ -7,7 +7,7 @@ import { parseEmbeddingsRequest } from './embeddings';
 import { INFERENCE_PATHS, type Job, type Kind } from './jobs';
 import { parseResponsesRequest } from './responses';
 import { pairTokens, parseRerankRequest, parseScoreRequest } from './scoring';
-import { badRequest, HttpError, inputTooLong, isObject, type Json } from './vllm-request';
+import { badRequest, fnv1a, HttpError, inputTooLong, isObject, type Json } from './vllm-request';
 
 /** The options validation reads (a subset of SimulatorOptions). */
 export interface RequestRules {
@@ -15,6 +15,7 @@ export interface RequestRules {
   maxModelLen: number;
   defaultMaxTokens: number;
   outputTokens: number | null;
+  outputTokensMax: number | null;
   priorityScheduling: boolean;
   unsupportedEndpoints: string[];
 }
@@ -67,7 +68,7 @@ function resolveModel(model: unknown, served: string[]): string {
 
 function generationJob(base: JobBase, prompt: GenerationPrompt, rules: RequestRules): Job {
   const limit = generationLimit(prompt, rules);
-  const natural = rules.outputTokens ?? limit;
+  const natural = naturalLength(prompt, rules) ?? limit;
   return {
     ...base,
     promptTokens: [prompt.promptTokens],
@@ -77,6 +78,17 @@ function generationJob(base: JobBase, prompt: GenerationPrompt, rules: RequestRu
     embeddings: null,
     scoring: null,
   };
+}
+
+/**
+ * The answer's natural length: `outputTokens`, or with `outputTokensMax` a length spread over
+ * outputTokens..outputTokensMax by a hash of the prompt; null when neither is set (the limit).
+ */
+function naturalLength(prompt: GenerationPrompt, rules: RequestRules): number | null {
+  const min = rules.outputTokens;
+  if (min === null || rules.outputTokensMax === null || rules.outputTokensMax <= min) return min;
+  const h = fnv1a(`${prompt.promptTokens}:${prompt.echoed}`);
+  return min + (h % (rules.outputTokensMax - min + 1));
 }
 
 /** The request's limit, or the default; either must leave the prompt room in the context. */

@@ -85,7 +85,7 @@ export interface LawConstants {
   waitingGain: number;
   /** Preemptions per answered request (over the last ticks) tolerated without a cut. */
   preemptionBudget: number;
-  /** Beyond the budget: L -= max(1, round(L × min(preemptionCut, preemption rate))). */
+  /** Beyond the budget: L -= max(1, round(L × min(preemptionCut, ¼ × preemption rate))). */
   preemptionCut: number;
   /** Multiplicative decrease on 429/503 answers and on timeouts. */
   overloadBeta: number;
@@ -142,10 +142,21 @@ export const DEFAULT_LAW_CONSTANTS: LawConstants = {
 const HELD_WINDOW = 3;
 /** Ticks over which the preemption rate is measured against the budget. */
 const PREEMPTION_WINDOW = 10;
+/**
+ * A preemption cut is this share of the preemption rate (× L): preemptions rise steeply with each
+ * request past the cache's edge, so a rate of 20 % means a few requests too many, not a fifth.
+ */
+const PREEMPTION_CUT_SHARE = 0.25;
 /** Answers (decayed count) needed before their measured usage replaces the estimate from the lines. */
 const MIN_OBSERVED = 8;
-/** Per-tick decay of the measured usage, so it follows a change of workload within a few ticks. */
-const OBSERVED_DECAY = 0.7;
+/**
+ * The measured usage is a mean over about this many recent answers (decayed per answer, not per
+ * tick: a slow workload, a few answers a second, still collects enough of them to be measured, and
+ * a change of workload shows within this many answers).
+ */
+const OBSERVED_ANSWERS = 64;
+/** Largest step the measured fit takes per tick (× L): the first answers are the shortest ones. */
+const FIT_STEP = 3;
 
 /** Prompt and completion tokens per request. */
 interface Footprint {
@@ -218,7 +229,11 @@ function kvRoom(
  * engine step; a small queue of our own requests inside vLLM (about waitingTarget × R) covers that.
  *
  * A request's KV footprint at the end of its life is prompt + completion tokens: measured from the
- * usage of recent answers, estimated from the lines (prompt bytes / 4 + max_tokens) before any.
+ * usage of the last ~OBSERVED_ANSWERS answers, estimated from the lines (prompt bytes / 4 +
+ * max_tokens) before any. Users often set max_tokens far above what answers use, so the estimate
+ * is only a start: the measured footprint raises it as soon as MIN_OBSERVED answers are back
+ * (at most tripling per tick, since the first answers back are the short ones), and from there the
+ * KV gauge, the waiting queue and preemptions decide.
  * Per tick, the first rule that applies wins (L = limit; R, W, kv = vLLM's running and waiting
  * gauges and KV usage; W̄ = W smoothed over ticks):
  *  1. Idle (nothing in flight, queued or read ahead for `idleTicks`): back to the fresh state.
@@ -228,21 +243,23 @@ function kvRoom(
  *  With /metrics:
  *  4. Requests that are not ours wait (R + W exceeds our in-flight count by more than the slack,
  *     and W > 0): L ×= interactiveBeta, then cooldown: interactive clients of the vLLM go first.
- *  5. Preemptions beyond the budget (preempted / answered over PREEMPTION_WINDOW ticks above
- *     preemptionBudget), or a queue: W̄ and the last two samples of W all above
- *     max(waitingHighMin, waitingHigh × R) (one sample can catch arrivals between two engine
- *     steps). Right after a probe, the probe is taken back and the next one waits twice as long
- *     (up to maxProbeCooldownTicks); otherwise L −= max(⌈waitingGain × (W₂ − target)⌉,
- *     round(L × min(preemptionCut, rate))), at least 1, with W₂ the smaller of the two samples.
- *     A preemption cut is not repeated on the next tick (it still shows the level before),
- *     starts a cooldown and caps growth below that level for `ceilingTicks`. Preemptions within
- *     the budget only stop growth for that tick.
+ *  5. Preemptions beyond the budget (over PREEMPTION_WINDOW ticks, more than
+ *     preemptionBudget × answered + 1, counting only preemptions since the last preemption cut), or
+ *     a queue: W̄ and the last two samples of W all above max(waitingHighMin, waitingHigh × R)
+ *     (one sample can catch arrivals between two engine steps). Right after a probe, the probe is
+ *     taken back and the next one waits twice as long (up to maxProbeCooldownTicks); otherwise
+ *     L −= max(⌈waitingGain × (W₂ − target)⌉, round(L × min(preemptionCut, ¼ × rate))), at least
+ *     1, with W₂ the smaller of the two samples. Past the cache's edge preemptions rise steeply with
+ *     every request added, so a high rate means a few requests too many: the cut is a quarter of
+ *     it. A preemption cut is not repeated on the next tick (it still shows the level before),
+ *     starts a cooldown and caps growth below that level for `ceilingTicks` (probes then add one
+ *     request at a time). Preemptions within the budget only stop growth for that tick.
  *  6. Growth, only when the limit is used (lines queued for a slot, or in flight ≥ 90 % of L),
  *     outside cooldown and while max(W̄, W) ≤ target = max(1, waitingTarget × R):
  *     - vLLM held none of our requests for HELD_WINDOW ticks (a near-instant backend): slow start,
  *       L ×= 1 + slowStartGrowth;
- *     - the measured footprint says more fit than L (capacity / footprint > L): grow to that, in
- *       one step (a worst-case fit of measured requests);
+ *     - the measured footprint says more fit than L (capacity / footprint > L): grow to that, at
+ *       most FIT_STEP × L per tick (a fit of measured requests at the end of their lives);
  *     - KV headroom: projected = kv + R × completion / 2 / capacity (decode still ahead) + ours on
  *       the wire; room = (kvTarget − projected) / per-request footprint; room ≥ 1 → L += growthGain × room
  *       (not in the estimateSettleTicks after an estimate), at most maxGrowth × L;
@@ -446,7 +463,8 @@ export class ConcurrencyLaw {
     const W = t.v.waiting;
     const high = Math.max(c.waitingHighMin, c.waitingHigh * t.v.running);
     const rate = this.preemptionRate;
-    const overBudget = preempted > 0 && rate > c.preemptionBudget;
+    // One preemption more than the budget allows: a lone one among few answers is not a trend.
+    const overBudget = preempted > 0 && this.windowPreempted > c.preemptionBudget * this.windowAnswers + 1;
     // A queue is real when two samples in a row show it: one sample can catch the requests that
     // arrived between two engine steps, or the first burst of a batch, waiting for admission.
     const wLow = Math.min(W, this.prevWaiting ?? W);
@@ -471,7 +489,10 @@ export class ConcurrencyLaw {
         this.cooldown = Math.max(this.cooldown, c.cooldownTicks);
         this.ceiling = { level: L, ticks: c.ceilingTicks };
         if (this.ticksSinceCut > 1)
-          preemptionCut = Math.max(1, Math.round(L * Math.min(c.preemptionCut, rate)));
+          preemptionCut = Math.max(1, Math.round(L * Math.min(c.preemptionCut, rate * PREEMPTION_CUT_SHARE)));
+        // These preemptions are answered by this cut: the next one needs new ones (still measured
+        // against every answer of the window, so that a few right after the cut are no burst).
+        for (const w of this.window) w.preempted = 0;
       }
       if (waitingCut === 0 && preemptionCut === 0) return t.hold(`${state}: ${what} (settling after a cut)`);
       return t.decide(
@@ -524,8 +545,12 @@ export class ConcurrencyLaw {
     const tokens = footprint.prompt + footprint.completion;
     const model = Math.floor((this.c.estimateFill * capacity) / tokens);
     // A worst-case fit of measured requests: safe to take in one step (only a ceiling caps it).
-    const fit = Math.min(model, this.ceiling ? this.ceiling.level - 1 : Infinity);
+    // Taken in steps of at most FIT_STEP × L: the answers that come back first are the short ones,
+    // so the early mean understates the footprint.
+    const fit = Math.min(model, FIT_STEP * t.L, this.ceiling ? this.ceiling.level - 1 : Infinity);
     if (fit <= t.L) return null;
+    // The level moved on from any probe in progress: preemptions now are not the probe's to take back.
+    this.probeFrom = null;
     return t.decide(fit, 'estimate', `${t.state}: answers use ~${Math.round(tokens)} tokens each`);
   }
 
@@ -538,6 +563,7 @@ export class ConcurrencyLaw {
     const room = kvRoom(kv, t.v, t.ours, t.capacity, t.footprint, this.c.kvTarget);
     if (!(room >= 1 && this.capGrowth(L, L + 1) > L && this.settle === 0)) return null;
     const step = Math.max(1, Math.round(this.c.growthGain * room));
+    this.probeFrom = null;
     return t.decide(
       this.capGrowth(L, L + step),
       'kv_headroom',
@@ -559,8 +585,11 @@ export class ConcurrencyLaw {
       this.probeFrom = L;
       this.ticksSinceProbe = 0;
     }
+    // Near a level that caused preemptions, one request at a time: past the cache's edge decode
+    // growth preempts steeply more with every request added, and shows only seconds later.
+    const step = this.ceiling ? 1 : Math.max(1, Math.round(target - wNow));
     return t.decide(
-      L + Math.max(1, Math.round(target - wNow)),
+      L + step,
       'probe',
       `${t.state}: ~${Math.round(this.waitingAvg * 10) / 10} waiting on average, aiming at ${Math.round(target * 10) / 10}`,
     );
@@ -603,9 +632,18 @@ export class ConcurrencyLaw {
 
   private observe(s: LawSignals): void {
     const o = this.observed;
-    o.n = o.n * OBSERVED_DECAY + s.ok;
-    o.prompt = o.prompt * OBSERVED_DECAY + s.promptTokens;
-    o.completion = o.completion * OBSERVED_DECAY + s.completionTokens;
+    if (s.ok <= 0) {
+      // No answers, nothing to decay: a quiet tick must not erase what slow answers taught.
+      o.prompt += s.promptTokens;
+      o.completion += s.completionTokens;
+      return;
+    }
+    const keep = Math.exp(-s.ok / OBSERVED_ANSWERS);
+    // Scaled so that this tick's answers weigh as a share of the window, however many they are.
+    const w = (1 - keep) * (OBSERVED_ANSWERS / s.ok);
+    o.n = o.n * keep + s.ok * w;
+    o.prompt = o.prompt * keep + s.promptTokens * w;
+    o.completion = o.completion * keep + s.completionTokens * w;
   }
 
   private reset(): void {
@@ -630,13 +668,15 @@ export class ConcurrencyLaw {
 
   /** Preemptions per answered request over the last ticks. */
   private get preemptionRate(): number {
-    let p = 0;
-    let n = 0;
-    for (const t of this.window) {
-      p += t.preempted;
-      n += t.ok;
-    }
-    return p / Math.max(1, n);
+    return this.windowPreempted / Math.max(1, this.windowAnswers);
+  }
+
+  private get windowPreempted(): number {
+    return this.window.reduce((a, t) => a + t.preempted, 0);
+  }
+
+  private get windowAnswers(): number {
+    return this.window.reduce((a, t) => a + t.ok, 0);
   }
 
   /** The most requests vLLM held in the recent ticks (0: it answers before we look). */
