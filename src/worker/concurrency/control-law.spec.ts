@@ -221,6 +221,23 @@ describe('ConcurrencyLaw', () => {
     expect(d).toMatchObject({ limit: 16, reason: 'estimate' });
   });
 
+  it('keeps the answer length it learnt across an idle spell: the next batch is not estimated from max_tokens', () => {
+    const law = new ConcurrencyLaw(1, 512);
+    // Lines asking for up to 4,096 tokens, answered with 50.
+    const lines = { promptTokens: 500, maxTokens: 4096 };
+    const quiet = { inflight: 0, queued: 0, ok: 0, promptTokens: 0, completionTokens: 0, lines };
+    const fromMaxTokens = Math.floor((DEFAULT_LAW_CONSTANTS.estimateFill * CAPACITY) / 4596);
+    expect(law.tick(signals({ ...quiet, pending: 5 })).limit).toBe(fromMaxTokens);
+    law.tick(signals({ ok: 60, promptTokens: 60 * 500, completionTokens: 60 * 50, lines }));
+    for (let i = 0; i < DEFAULT_LAW_CONSTANTS.idleTicks; i++) law.tick(signals({ ...quiet, pending: 0 }));
+    expect(law.isFresh).toBe(true);
+    // The next batch: 16,384 tokens / (500 + 50), not / (500 + 4,096).
+    expect(law.tick(signals({ ...quiet, pending: 5 }))).toMatchObject({
+      limit: Math.floor((DEFAULT_LAW_CONSTANTS.estimateFill * CAPACITY) / 550),
+      reason: 'estimate',
+    });
+  });
+
   it('raises a low estimate once answers show smaller requests (max_tokens never reached)', () => {
     const law = new ConcurrencyLaw(1, 512);
     // Lines ask for up to 128 tokens: 16384 / 608 → 26.

@@ -236,9 +236,11 @@ function kvRoom(
  * KV gauge, the waiting queue and preemptions decide.
  * Per tick, the first rule that applies wins (L = limit; R, W, kv = vLLM's running and waiting
  * gauges and KV usage; W̄ = W smoothed over ticks):
- *  1. Idle (nothing in flight, queued or read ahead for `idleTicks`): back to the fresh state.
+ *  1. Idle (nothing in flight, queued or read ahead for `idleTicks`): back to the fresh state,
+ *     keeping the mean answer length learnt so far.
  *  2. Fresh and work arrives: L = estimateFill × KV capacity / footprint, the number of worst-case
- *     requests the cache holds at once (without cache_config_info: the initial limit).
+ *     requests the cache holds at once (without cache_config_info: the initial limit); the
+ *     footprint's answer part is the learnt mean answer length when below max_tokens.
  *  3. 429/503 answers or timeouts: L ×= overloadBeta (multiplicative decrease), then cooldown.
  *  With /metrics:
  *  4. Requests that are not ours wait (R + W exceeds our in-flight count by more than the slack,
@@ -273,6 +275,8 @@ function kvRoom(
 export class ConcurrencyLaw {
   private value: number;
   private fresh = true;
+  /** Mean completion tokens per answer, learnt before the last idle spell (null: nothing learnt). */
+  private learntCompletion: number | null = null;
   private cooldown = 0;
   /** Ticks left in which only measured answers may raise the estimate (no KV growth, no probe). */
   private settle = 0;
@@ -625,8 +629,15 @@ export class ConcurrencyLaw {
     // Answers without usage (0 tokens) say nothing about the footprint.
     if (o.n >= MIN_OBSERVED && o.prompt + o.completion >= o.n)
       return { prompt: o.prompt / o.n, completion: o.completion / o.n };
-    if (s.lines && s.lines.promptTokens + s.lines.maxTokens > 0)
-      return { prompt: s.lines.promptTokens, completion: s.lines.maxTokens };
+    if (s.lines && s.lines.promptTokens + s.lines.maxTokens > 0) {
+      // The lines' own prompts; their answers as long as this replica's answers were before an
+      // idle spell, when that is below max_tokens (users set it far above what answers use).
+      const completion =
+        this.learntCompletion === null
+          ? s.lines.maxTokens
+          : Math.min(s.lines.maxTokens, this.learntCompletion);
+      return { prompt: s.lines.promptTokens, completion };
+    }
     return null;
   }
 
@@ -647,6 +658,10 @@ export class ConcurrencyLaw {
   }
 
   private reset(): void {
+    const o = this.observed;
+    // What answers used is kept across the idle spell (the next batch is most often more of the
+    // same model's work): the next estimate needs no answers to stop assuming max_tokens.
+    if (o.n >= MIN_OBSERVED && o.completion >= 0) this.learntCompletion = o.completion / o.n;
     this.fresh = true;
     this.cooldown = 0;
     this.settle = 0;
