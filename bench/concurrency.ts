@@ -19,7 +19,14 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import { memoryOf, samplesOf, ServiceProcess, SimStats, TERMINAL_STATUSES } from '../test/support/harness';
+import {
+  memoryOf,
+  samplesOf,
+  ServiceProcess,
+  SimStats,
+  SimulatorProcess,
+  TERMINAL_STATUSES,
+} from '../test/support/harness';
 import {
   benchEnv,
   benchService,
@@ -129,6 +136,29 @@ interface Row {
   note?: string;
 }
 
+/** A direct client at each `factors` × `knee` in flight (comma-separated), one row per concurrency. */
+async function directSweep(
+  sim: SimulatorProcess,
+  bodies: string[],
+  knee: number,
+  factors: string,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  const sweep = factors.split(',').map((m) => Math.max(1, Math.round(Number(m) * knee)));
+  for (const c of [...new Set(sweep)]) {
+    await sim.reset();
+    const rate = await directRun(sim.url, bodies, c);
+    rows.push({
+      who: 'direct client',
+      inflight: String(c),
+      rate,
+      stats: await sim.stats(),
+      lines: bodies.length,
+    });
+  }
+  return rows;
+}
+
 function printRows(rows: Row[], best: number): void {
   console.log(
     '| run | in flight | req/s | ÷ best direct | sim mean running | sim mean waiting | waiting ÷ running | preemptions (% of requests) |',
@@ -214,20 +244,9 @@ async function kvAt(blocks: number, path: string, bodies: string[], withFlood: b
       });
 
     // The sweep of a direct client at fixed concurrency.
-    const sweep = (process.env.BENCH_KV_SWEEP ?? '0.5,1,1.06,1.12,1.25,2,8')
-      .split(',')
-      .map((m) => Math.max(1, Math.round(Number(m) * knee)));
-    for (const c of [...new Set(sweep)]) {
-      await sim.reset();
-      const rate = await directRun(sim.url, bodies, c);
-      rows.push({
-        who: 'direct client',
-        inflight: String(c),
-        rate,
-        stats: await sim.stats(),
-        lines: KV_LINES,
-      });
-    }
+    rows.push(
+      ...(await directSweep(sim, bodies, knee, process.env.BENCH_KV_SWEEP ?? '0.5,1,1.06,1.12,1.25,2,8')),
+    );
   } finally {
     await sim.proc.stop();
   }
@@ -565,20 +584,9 @@ async function kvMixAt(maxTokens: number, label: string): Promise<void> {
       await svc.proc.stop();
       await iso.dispose();
     }
-    const sweep = (process.env.BENCH_MIX_SWEEP ?? '0.9,1,1.1,1.2,1.35,3')
-      .split(',')
-      .map((m) => Math.max(1, Math.round(Number(m) * knee)));
-    for (const c of [...new Set(sweep)]) {
-      await sim.reset();
-      const rate = await directRun(sim.url, bodies, c);
-      rows.push({
-        who: 'direct client',
-        inflight: String(c),
-        rate,
-        stats: await sim.stats(),
-        lines: MIX_LINES,
-      });
-    }
+    rows.push(
+      ...(await directSweep(sim, bodies, knee, process.env.BENCH_MIX_SWEEP ?? '0.9,1,1.1,1.2,1.35,3')),
+    );
   } finally {
     await sim.proc.stop();
   }

@@ -26,6 +26,7 @@ import {
   waitForEnd,
   writeChatFile,
 } from './common';
+import { bodiesOf } from './concurrency';
 
 /** CPU seconds (user + system) a process has used, from /proc (0 when it is gone). */
 async function cpuSeconds(pid: number): Promise<number> {
@@ -57,13 +58,6 @@ async function postgresCpu(): Promise<number> {
 }
 
 /** The batch's bodies, as the service sends them (one JSON text each). */
-async function bodiesOf(path: string): Promise<string[]> {
-  return (await readFile(path, 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.stringify((JSON.parse(l) as { body: unknown }).body));
-}
-
 /**
  * A plain keep-alive client: the bodies straight to the simulator, `concurrency` at a time. Returns
  * req/s and its own CPU seconds per 1,000 requests (what sending and reading alone costs in Node).
