@@ -1,9 +1,12 @@
 /**
- * What every command gets: where to write, the environment, the SDK client (built on first use from
- * the flags or OpenAI's own variables) and Ctrl-C as an abort signal. Injected, so tests can run a
- * command in-process as well as spawn the built CLI.
+ * What every command gets: where to write, the environment, the clients (the SDK for the batch API,
+ * AdminClient for the admin API, each built on first use from the flags or the environment) and
+ * Ctrl-C as an abort signal. Injected, so tests can run a command in-process as well as spawn the
+ * built CLI.
  */
 import OpenAI from 'openai';
+import { AdminClient } from './admin-client';
+import { CliError } from './errors';
 
 export interface CliStream {
   write(chunk: string): boolean;
@@ -21,29 +24,22 @@ export interface CliIo {
 
 /** The base URL when neither --base-url nor OPENAI_BASE_URL names one: the service's default port. */
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:4080/v1';
-
-/** Exit codes: 0 completed without a failed line, 2 completed with some, 1 anything else that went wrong. */
-export const EXIT = { ok: 0, error: 1, failedLines: 2, interrupted: 130 } as const;
-
-/** An expected failure: its message is printed alone (no stack), then the process exits with `code`. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly code: number = EXIT.error,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
+/** The admin API's origin when neither --admin-url nor VLLM_BATCH_ADMIN_URL names one (ADMIN_PORT's default). */
+export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:4081';
 
 export interface GlobalOptions {
   baseUrl?: string;
   apiKey?: string;
   json?: boolean;
+  /** The `admin` command's connection (see admin-client.ts). */
+  adminUrl?: string;
+  adminUser?: string;
+  adminPassword?: string;
 }
 
 export class CliContext {
   private sdk: OpenAI | null = null;
+  private adminApi: AdminClient | null = null;
   readonly baseUrl: string;
   /** Set when the base URL came from a flag, so a printed resume command names it too. */
   readonly baseUrlFlag: string | undefined;
@@ -79,6 +75,23 @@ export class CliContext {
     return this.sdk;
   }
 
+  /** The admin API's client: --admin-url/--admin-user/--admin-password, else the environment. */
+  get admin(): AdminClient {
+    if (!this.adminApi) {
+      const { env } = this.io;
+      const url = this.options.adminUrl ?? env.VLLM_BATCH_ADMIN_URL ?? DEFAULT_ADMIN_URL;
+      const user = this.options.adminUser ?? env.ADMIN_USER;
+      const password = this.options.adminPassword ?? env.ADMIN_PASSWORD;
+      if (!user || password === undefined) {
+        throw new CliError(
+          'The admin API needs the admin credentials: set ADMIN_USER and ADMIN_PASSWORD (or --admin-user and --admin-password).',
+        );
+      }
+      this.adminApi = new AdminClient(url.replace(/\/+$/, ''), { user, password });
+    }
+    return this.adminApi;
+  }
+
   out(text: string): void {
     this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
@@ -105,45 +118,4 @@ export class CliContext {
       stop();
     }
   }
-}
-
-/** The message for an error the SDK threw, in words a person can act on. */
-export function describeApiError(err: unknown, baseUrl: string): CliError | null {
-  if (err instanceof OpenAI.APIConnectionTimeoutError) {
-    return new CliError(`${baseUrl} did not answer in time.`);
-  }
-  if (err instanceof OpenAI.APIConnectionError) {
-    const cause = rootCause(err);
-    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-    const why =
-      code === 'ECONNREFUSED'
-        ? 'connection refused'
-        : code === 'ENOTFOUND'
-          ? 'unknown host'
-          : (code ?? cause?.message ?? err.message);
-    return new CliError(
-      `Cannot reach the batch service at ${baseUrl} (${why}). Is it running? Set --base-url or OPENAI_BASE_URL.`,
-      EXIT.error,
-      { type: 'connection_error', code: code ?? null },
-    );
-  }
-  if (err instanceof OpenAI.APIError) {
-    const body = (err.error ?? {}) as { message?: unknown };
-    const message = typeof body.message === 'string' ? body.message : err.message;
-    const hint = err.status === 401 ? ' Set OPENAI_API_KEY or --api-key to a key of this service.' : '';
-    const label = [err.status, err.code].filter((v) => v !== undefined && v !== null).join(' ');
-    return new CliError(`${label ? `${label}: ` : ''}${message}${hint}`, EXIT.error, {
-      status: err.status ?? null,
-      type: err.type ?? null,
-      code: err.code ?? null,
-      param: err.param ?? null,
-    });
-  }
-  return null;
-}
-
-function rootCause(err: Error): Error | undefined {
-  let cause: unknown = err.cause;
-  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  return cause instanceof Error ? cause : undefined;
 }

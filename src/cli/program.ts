@@ -2,9 +2,12 @@
  * The `vllm-batch` command line: its commands and options (commander), each command's flow, and the
  * one place that turns an outcome into an exit code and errors into plain messages.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import OpenAI from 'openai';
-import { CliContext, CliError, CliIo, describeApiError, EXIT, GlobalOptions } from './context';
+import { addAdminCommands } from './admin';
+import { duration, keyValue, positiveInt } from './args';
+import { CliContext, CliIo, GlobalOptions } from './context';
+import { CliError, describeApiError, EXIT } from './errors';
 import {
   Batch,
   batchTable,
@@ -13,7 +16,6 @@ import {
   formatBytes,
   formatCount,
   isTerminal,
-  parseDuration,
   shellCommand,
 } from './format';
 import { downloadTo, uploadFile } from './transfer';
@@ -37,28 +39,6 @@ interface SubmitOptions extends WatchOptions {
   wait?: boolean;
   maxLines?: number;
 }
-
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
-};
-
-const duration = (v: string): number => {
-  try {
-    const ms = parseDuration(v);
-    if (ms < 1) throw new Error('must be positive');
-    return ms;
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-};
-
-const keyValue = (v: string, previous: Record<string, string>): Record<string, string> => {
-  const eq = v.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got "${v}"`);
-  return { ...previous, [v.slice(0, eq)]: v.slice(eq + 1) };
-};
 
 /** Where `download`, `watch` and `submit --wait` write a batch's files unless told otherwise. */
 const outputPath = (id: string, o: FileTargets): string => o.output ?? `${id}_output.jsonl`;
@@ -209,6 +189,7 @@ lines, 1 failed, expired, cancelled or an error, 130 detached with Ctrl-C (the b
     done(await c.interruptible((signal) => finish(c, batch, opts, signal)));
   });
 
+  addAdminCommands(program, context, done);
   return program;
 }
 

@@ -11,7 +11,8 @@ import type { BatchErrorItem } from '../domain/batches/batch.entity';
 import { checkInputFile, modelNotServed } from '../domain/batches/input-file-check';
 import { readJsonlLines } from '../domain/batches/jsonl-reader';
 import { parseInputLine } from '../domain/batches/line-validator';
-import { CliContext, CliError } from './context';
+import { CliContext } from './context';
+import { CliError } from './errors';
 import { describeLineError, formatCount } from './format';
 
 /**

@@ -5,7 +5,8 @@
  */
 import { SingleBar } from 'cli-progress';
 import OpenAI from 'openai';
-import { CliContext, describeApiError } from './context';
+import { CliContext } from './context';
+import { describeApiError } from './errors';
 import { Batch, formatCount, formatSeconds, isTerminal } from './format';
 
 export type WatchEnd = { batch: Batch; detached: false } | { batch: Batch; detached: true };
