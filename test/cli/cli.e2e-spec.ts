@@ -4,16 +4,16 @@
  * with files identical to what the API serves, exit codes, --json shapes, Ctrl-C that detaches
  * without cancelling, and plain messages for the errors people meet (no stack traces).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toFile } from 'openai';
 import { chatLine, Json, LineSpec, toJsonl, uploadBatchFile, waitForBatch } from '../support/batch-helpers';
 import { FAST_RETRIES, fixedInflight, RELAXED_LIMITS, useApp } from '../support/app-fixture';
 import { ensureBuilt, freePort, TENANT_A, until } from '../support/harness';
-import { CLI_MAIN, CliProcess, CliResult, jsonOf, runCli } from './run-cli';
+import { CliProcess, CliResult, jsonOf, runCli } from './run-cli';
+import { Terminal } from './terminal';
 
 const SIM = { stepBaseMs: 2, stepPerSeqMs: 0.01, outputTokens: 4 };
 /** Text as models and users write it: accents, CJK, RTL, emoji with joiners. */
@@ -342,83 +342,99 @@ describe('vllm-batch CLI (the built command against the app and the simulator)',
     }
   });
 
-  it('on a real terminal (tmux) the bar moves, and Ctrl-C there detaches too', async () => {
-    // 64 lines of 60 tokens at 50 ms a step, 16 at a time: seconds of visible progress.
-    sim.setOptions({ stepBaseMs: 50, outputTokens: 60 });
-    const lines = Array.from({ length: 64 }, (_, i) => chatLine(`t-${i}`, MULTIBYTE, { max_tokens: 60 }));
-    const b = await a.batches.create({
-      input_file_id: await uploadBatchFile(a, toJsonl(lines)),
-      endpoint: '/v1/chat/completions',
-      completion_window: '24h',
-    });
-    const socket = `vllm-batch-cli-${process.pid}`;
-    const codeFile = path('tmux-exit-code');
-    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-    /** The built CLI with these arguments, as a shell command line for the terminal. */
-    const inTerminal = (args: string[]) =>
-      ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI_MAIN, ...args]
-        .map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`)
-        .join(' ');
-    const command = inTerminal(['watch', b.id, '--interval', '100ms', '--no-download']);
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'cli',
-      '-x',
-      '160',
-      '-y',
-      '20',
-      `${command}; echo $? > ${codeFile}; sleep 600`,
-    );
-    try {
-      const bar = /(in_progress|validating) +\S* (\d+)\/64 done \| \d+ failed \| [\d.]+\/s \| ETA \S+/;
-      const seen = new Set<number>();
+  describe('on a real terminal (tmux)', () => {
+    let term: Terminal;
+    beforeEach(() => (term = new Terminal(dir, env)));
+    afterEach(() => term.close());
+
+    /** The live bar of `total` lines on a screen: its status and done count, or null when not drawn. */
+    const barOn = (screen: string, total: number): { status: string; done: number } | null => {
+      const m = new RegExp(
+        `(validating|in_progress|finalizing) +\\S* (\\d+)/${total} done \\| \\d+ failed \\| [\\d.]+/s \\| ETA \\S+`,
+      ).exec(screen);
+      return m ? { status: m[1], done: Number(m[2]) } : null;
+    };
+
+    it('submit --wait --output draws a live bar whose done count grows, then writes every result once', async () => {
+      // 96 lines of 40 tokens at 50 ms a step, 16 at a time: about six waves of two seconds each.
+      sim.setOptions({ stepBaseMs: 50, outputTokens: 40 });
+      const ids = Array.from({ length: 96 }, (_, i) => `行-${i}`);
+      const file = await write(
+        'terminal.jsonl',
+        toJsonl(ids.map((id) => chatLine(id, MULTIBYTE, { max_tokens: 40 }))),
+      );
+      term.run('submit', ['submit', file, '--wait', '--interval', '200ms', '--output', 'terminal out.jsonl']);
+
+      const counts: number[] = [];
       await until(
         () => {
-          const m = bar.exec(tmux('capture-pane', '-p', '-t', 'cli'));
-          if (m && Number(m[2]) < 64) seen.add(Number(m[2]));
-          return seen.size >= 2;
+          const bar = barOn(term.screen('submit'), 96);
+          if (bar?.status === 'in_progress' && bar.done < 96 && bar.done !== counts[counts.length - 1]) {
+            counts.push(bar.done);
+          }
+          return counts.length >= 3;
         },
-        30_000,
-        'the bar to move on the terminal',
-        50,
+        60_000,
+        'three different done counts on the bar',
+        100,
       );
-      tmux('send-keys', '-t', 'cli', 'C-c');
-      await until(() => existsSync(codeFile), 30_000, 'the CLI to exit');
-      expect(readFileSync(codeFile, 'utf8').trim()).toBe('130');
-      const screen = tmux('capture-pane', '-p', '-J', '-t', 'cli');
-      expect(screen).toContain(`Detached from ${b.id}`);
-      expect(screen).toContain(`vllm-batch watch ${b.id} --no-download`);
-      expect((await a.batches.retrieve(b.id)).status).toBe('in_progress');
+      // Each capture shows more lines done than the one before: the bar moves forward, never back.
+      expect(counts).toEqual([...counts].sort((x, y) => x - y));
 
-      // The printed command picks the batch up again and follows it to the end.
-      const resume = /Resume with:\n {2}vllm-batch (.*)\n/.exec(screen)![1].split(' ');
-      const again = inTerminal([...resume, '--interval', '100ms']);
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        'resume',
-        '-x',
-        '160',
-        '-y',
-        '20',
-        `${again}; echo $? > ${codeFile}-2; sleep 600`,
-      );
-      await until(() => existsSync(`${codeFile}-2`), 60_000, 'the resumed watch to end');
-      expect(readFileSync(`${codeFile}-2`, 'utf8').trim()).toBe('0');
-      const end = tmux('capture-pane', '-p', '-t', 'resume');
-      expect(end).toMatch(new RegExp(`64/64 done \\| 0 failed .*\\n${b.id}\\n  status +completed\\n`));
-    } finally {
+      expect(await term.exitCode('submit')).toBe(0);
+      const end = term.screen('submit', true);
+      expect(end).toMatch(/96\/96 done \| 0 failed/);
+      expect(end).toContain('wrote terminal out.jsonl');
+      expect(end).toMatch(/requests +96 total, 96 completed, 0 failed/);
+      const written = (await readFile(path('terminal out.jsonl'), 'utf8'))
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => JSON.parse(line) as Json);
+      expect(written.map((r) => r.custom_id).sort()).toEqual([...ids].sort());
+      expect(written.every((r) => r.response?.status_code === 200)).toBe(true);
+    });
+
+    it('the bar of watch moves, Ctrl-C detaches, and the printed command resumes to the end', async () => {
+      // 64 lines of 60 tokens at 50 ms a step, 16 at a time: seconds of visible progress.
+      sim.setOptions({ stepBaseMs: 50, outputTokens: 60 });
+      const lines = Array.from({ length: 64 }, (_, i) => chatLine(`t-${i}`, MULTIBYTE, { max_tokens: 60 }));
+      const b = await a.batches.create({
+        input_file_id: await uploadBatchFile(a, toJsonl(lines)),
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      });
       try {
-        tmux('kill-server');
-      } catch {
-        // already gone
+        term.run('watch', ['watch', b.id, '--interval', '100ms', '--no-download']);
+        const seen = new Set<number>();
+        await until(
+          () => {
+            const bar = barOn(term.screen('watch'), 64);
+            if (bar && bar.done < 64) seen.add(bar.done);
+            return seen.size >= 2;
+          },
+          30_000,
+          'the bar to move on the terminal',
+          50,
+        );
+        term.sendKeys('watch', 'C-c');
+        expect(await term.exitCode('watch')).toBe(130);
+        const screen = term.screen('watch', true);
+        expect(screen).toContain(`Detached from ${b.id}`);
+        expect(screen).toContain(`vllm-batch watch ${b.id} --no-download`);
+        expect((await a.batches.retrieve(b.id)).status).toBe('in_progress');
+
+        // The printed command picks the batch up again and follows it to the end.
+        const resume = /Resume with:\n {2}vllm-batch (.*)\n/.exec(screen)![1].split(' ');
+        term.run('resume', [...resume, '--interval', '100ms']);
+        expect(await term.exitCode('resume')).toBe(0);
+        expect(term.screen('resume')).toMatch(
+          new RegExp(`64/64 done \\| 0 failed .*\\n${b.id}\\n  status +completed\\n`),
+        );
+      } finally {
+        await a.batches.cancel(b.id).catch(() => undefined);
+        await waitForBatch(a, b.id);
       }
-      await a.batches.cancel(b.id).catch(() => undefined);
-      await waitForBatch(a, b.id);
-    }
+    });
   });
 
   describe('errors people meet are one plain line and exit 1', () => {
