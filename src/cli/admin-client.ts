@@ -79,6 +79,7 @@ export interface AuditEntry {
   actor: string;
   action: string;
   target: string;
+  tenant: string | null;
   address: string | null;
   details: Record<string, unknown> | null;
 }
@@ -98,7 +99,8 @@ export interface UsageQuery {
   tenant?: string;
   since?: number;
   until?: number;
-  group_by?: 'day' | 'model';
+  /** `day`, `model` or `day,model`. */
+  group_by?: string;
 }
 
 /** An admin call that hangs this long is reported as such instead of waiting forever. */

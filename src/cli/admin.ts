@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { AdminClient, TenantLimits, TenantSettings } from './admin-client';
-import { lifetime, limit, positiveInt, time } from './args';
+import { grouping, lifetime, limit, positiveInt, time, UsageGrouping } from './args';
 import { CliContext } from './context';
 import { CliError, EXIT } from './errors';
 import {
@@ -263,12 +263,17 @@ export function addAdminCommands(program: Command, context: Context, done: (code
     .option('--tenant <id>', 'one tenant (default: all)')
     .option('--since <time>', 'from (2025-06-01, an ISO time, unix seconds, 7d ago; default 30d)', time)
     .option('--until <time>', 'to (same forms; default now)', time)
-    .addOption(new Option('--group-by <by>', 'a row per day or per model too').choices(['day', 'model']))
+    .option('--group-by <by>', 'a row per day (UTC), per model, or both: day, model, day,model', grouping)
     .action(
       run(
-        (api, opts: { tenant?: string; since?: number; until?: number; groupBy?: 'day' | 'model' }) =>
-          api.usage({ tenant: opts.tenant, since: opts.since, until: opts.until, group_by: opts.groupBy }),
-        (c, list, opts) => c.out(usageTable(list.data, opts.groupBy)),
+        (api, opts: { tenant?: string; since?: number; until?: number; groupBy?: UsageGrouping[] }) =>
+          api.usage({
+            tenant: opts.tenant,
+            since: opts.since,
+            until: opts.until,
+            group_by: opts.groupBy?.join(','),
+          }),
+        (c, list, opts) => c.out(usageTable(list.data, opts.groupBy ?? [])),
       ),
     );
   admin

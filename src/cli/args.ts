@@ -53,3 +53,14 @@ export const limit =
     if (v.trim() === '' || !valid(n)) throw new InvalidArgumentError(`expected ${expected}, or "default"`);
     return n;
   };
+
+export type UsageGrouping = 'day' | 'model';
+
+/** `day`, `model` or both (`day,model`): the columns usage is broken down by, besides the tenant. */
+export const grouping = (v: string): UsageGrouping[] => {
+  const parts = v.split(',').map((p) => p.trim());
+  if (parts.some((p) => p !== 'day' && p !== 'model') || new Set(parts).size !== parts.length) {
+    throw new InvalidArgumentError(`expected day, model or day,model, got "${v}"`);
+  }
+  return parts as UsageGrouping[];
+};

@@ -256,12 +256,12 @@ const USAGE_COUNTS = [
   'output_tokens',
 ] as const;
 
-/** Usage rows per tenant (and day or model), with a total row under several. */
-export function usageTable(rows: UsageRow[], groupBy: 'day' | 'model' | undefined): string {
+/** Usage rows per tenant (and day and/or model), with a total row under several. */
+export function usageTable(rows: UsageRow[], groupBy: ReadonlyArray<'day' | 'model'>): string {
   if (rows.length === 0) return 'No usage in this period.';
   const header = [
     'TENANT',
-    ...(groupBy ? [groupBy.toUpperCase()] : []),
+    ...groupBy.map((g) => g.toUpperCase()),
     'BATCHES',
     'COMPLETED',
     'FAILED',
@@ -273,14 +273,14 @@ export function usageTable(rows: UsageRow[], groupBy: 'day' | 'model' | undefine
     ...first,
     ...USAGE_COUNTS.map((k) => formatCount(counts[k])),
   ];
-  const body = rows.map((r) => cells([r.tenant, ...(groupBy ? [r[groupBy] ?? '-'] : [])], r));
+  const body = rows.map((r) => cells([r.tenant, ...groupBy.map((g) => r[g] ?? '-')], r));
   if (rows.length > 1) {
     const total = Object.fromEntries(
       USAGE_COUNTS.map((k) => [k, rows.reduce((sum, r) => sum + r[k], 0)]),
     ) as Record<(typeof USAGE_COUNTS)[number], number>;
-    body.push(cells(['total', ...(groupBy ? [''] : [])], total));
+    body.push(cells(['total', ...groupBy.map(() => '')], total));
   }
-  const first = groupBy ? 2 : 1;
+  const first = 1 + groupBy.length;
   return table(header, body, new Set(USAGE_COUNTS.map((_, i) => first + i)));
 }
 

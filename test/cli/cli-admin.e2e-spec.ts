@@ -252,8 +252,24 @@ describe('vllm-batch admin (the built command against the admin API)', () => {
     expect(human.stdout).toMatch(
       /^TENANT +MODEL +BATCHES +COMPLETED +FAILED +INPUT TOKENS +CACHED +OUTPUT TOKENS\nusage-cli +sim-model +1 +3 +0 +[\d,]+ +[\d,]+ +12\n$/,
     );
-    const later = await admin('usage', '--tenant', 'usage-cli', '--since', '2099-01-01');
-    expect(later).toMatchObject({ code: 0, stdout: 'No usage in this period.\n' });
+    const before = await admin(
+      'usage',
+      '--tenant',
+      'usage-cli',
+      '--since',
+      '2020-01-01',
+      '--until',
+      '2020-02-01',
+    );
+    expect(before).toMatchObject({ code: 0, stdout: 'No usage in this period.\n' });
+    const both = await admin('--json', 'usage', '--tenant', 'usage-cli', '--group-by', 'day,model');
+    expect(jsonOf<Json>(both).data).toEqual([
+      expect.objectContaining({
+        day: new Date(batch.created_at * 1000).toISOString().slice(0, 10),
+        model: 'sim-model',
+        batches: 1,
+      }),
+    ]);
   });
 
   it('audit: who changed what, newest first, never a secret', async () => {
@@ -331,7 +347,7 @@ describe('vllm-batch admin (the built command against the admin API)', () => {
       );
       const badGroup = await admin('usage', '--group-by', 'week');
       expect(badGroup.code).toBe(1);
-      expect(badGroup.stderr).toMatch(/Allowed choices are day, model/);
+      expect(badGroup.stderr).toMatch(/expected day, model or day,model, got "week"/);
     });
   });
 });
