@@ -21,11 +21,13 @@ import {
 
 type Context = (cmd: Command) => CliContext;
 
+type Limit = number | 'default';
+
 interface TenantOptions {
   tier?: string;
-  rateLimitMultiplier?: number | null;
-  enqueuedTokenLimit?: number | null;
-  maxActiveBatches?: number | null;
+  rateLimitMultiplier?: Limit;
+  enqueuedTokenLimit?: Limit;
+  maxActiveBatches?: Limit;
 }
 
 const SHOWN_ONCE = 'shown this once: store it now, it cannot be shown again';
@@ -290,12 +292,17 @@ export function addAdminCommands(program: Command, context: Context, done: (code
     );
 }
 
-/** The flags given, as the API's body: a field not named is left out (left as it is). */
+/** The flags given, as the API's body: a field not named is left out (left as it is), `default` is null. */
 function tenantSettings(opts: TenantOptions): TenantSettings {
+  const flags: Array<[keyof TenantLimits, Limit | undefined]> = [
+    ['rate_limit_multiplier', opts.rateLimitMultiplier],
+    ['enqueued_token_limit', opts.enqueuedTokenLimit],
+    ['max_active_batches', opts.maxActiveBatches],
+  ];
   const limits: Partial<TenantLimits> = {};
-  if (opts.rateLimitMultiplier !== undefined) limits.rate_limit_multiplier = opts.rateLimitMultiplier;
-  if (opts.enqueuedTokenLimit !== undefined) limits.enqueued_token_limit = opts.enqueuedTokenLimit;
-  if (opts.maxActiveBatches !== undefined) limits.max_active_batches = opts.maxActiveBatches;
+  for (const [field, value] of flags) {
+    if (value !== undefined) limits[field] = value === 'default' ? null : value;
+  }
   return {
     ...(opts.tier !== undefined ? { tier: opts.tier } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),

@@ -44,11 +44,14 @@ export const keyValue = (v: string, previous: Record<string, string>): Record<st
   return { ...previous, [v.slice(0, eq)]: v.slice(eq + 1) };
 };
 
-/** A tenant limit: `default` (null: the environment's default applies) or a number `valid` accepts. */
+/**
+ * A tenant limit: a number `valid` accepts, or `default` (the environment's value; the API's null).
+ * The word is kept as is: commander replaces a parsed null with an empty string.
+ */
 export const limit =
   (valid: (n: number) => boolean, expected: string) =>
-  (v: string): number | null => {
-    if (v === 'default') return null;
+  (v: string): number | 'default' => {
+    if (v === 'default') return v;
     const n = Number(v);
     if (v.trim() === '' || !valid(n)) throw new InvalidArgumentError(`expected ${expected}, or "default"`);
     return n;
