@@ -117,6 +117,7 @@ describe('loadConfig: webhooks', () => {
   it('has no webhooks and the Standard Webhooks retry schedule by default', () => {
     expect(loadConfig({}).webhooks).toEqual({
       endpoints: {},
+      rotationGraceSeconds: 86_400,
       retryScheduleSeconds: [0, 5, 300, 1800, 7200, 28800, 86400],
       timeoutMs: 10_000,
     });
@@ -129,12 +130,14 @@ describe('loadConfig: webhooks', () => {
       WEBHOOK_SECRET: SECRET_DEFAULT,
       WEBHOOK_RETRY_SCHEDULE: '0, 1,2',
       WEBHOOK_TIMEOUT_MS: '2500',
+      WEBHOOK_SECRET_ROTATION_GRACE_SECONDS: '0',
     });
     expect(config.webhooks).toEqual({
       endpoints: {
         acme: { url, secret: SECRET_A },
         beta: { url: 'http://10.0.0.5:8080/h', secret: SECRET_DEFAULT },
       },
+      rotationGraceSeconds: 0,
       retryScheduleSeconds: [0, 1, 2],
       timeoutMs: 2500,
     });
@@ -180,6 +183,7 @@ describe('loadConfig: webhooks', () => {
       [{ WEBHOOK_RETRY_SCHEDULE: '0,5m' }, /WEBHOOK_RETRY_SCHEDULE lists the seconds/],
       [{ WEBHOOK_RETRY_SCHEDULE: '' + ',' }, /WEBHOOK_RETRY_SCHEDULE/],
       [{ WEBHOOK_TIMEOUT_MS: '0' }, /WEBHOOK_TIMEOUT_MS must be between/],
+      [{ WEBHOOK_SECRET_ROTATION_GRACE_SECONDS: '-1' }, /WEBHOOK_SECRET_ROTATION_GRACE_SECONDS must be/],
     ];
     for (const [env, expected] of cases) {
       const message = refusal(env);
@@ -264,5 +268,45 @@ describe('loadConfig: upstream sources', () => {
     expect(loadConfig({ UPSTREAMS_FILE: '/etc/vllm-batch/upstreams.yaml' }).upstreamsFile).toBe(
       '/etc/vllm-batch/upstreams.yaml',
     );
+  });
+});
+
+describe('loadConfig: secrets encryption key', () => {
+  const key = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 251) % 256));
+
+  it('is absent by default: nothing secret can be stored in the database then', () => {
+    expect(loadConfig({}).secretsEncryptionKey).toBeUndefined();
+  });
+
+  it('takes 32 bytes as 64 hex characters, or as base64 in either alphabet, padded or not', () => {
+    const spellings = [
+      key.toString('hex'),
+      key.toString('hex').toUpperCase(),
+      key.toString('base64'),
+      key.toString('base64').replace(/=$/, ''),
+      key.toString('base64url'),
+      ` ${key.toString('base64')} `,
+    ];
+    for (const SECRETS_ENCRYPTION_KEY of spellings)
+      expect({
+        SECRETS_ENCRYPTION_KEY,
+        key: loadConfig({ SECRETS_ENCRYPTION_KEY }).secretsEncryptionKey,
+      }).toEqual({ SECRETS_ENCRYPTION_KEY, key });
+  });
+
+  it('refuses anything that is not 32 bytes, saying how to make one and never repeating the value', () => {
+    const bad = [
+      key.subarray(0, 16).toString('base64'),
+      Buffer.concat([key, key]).toString('base64'),
+      key.subarray(0, 31).toString('hex'),
+      'correct horse battery staple — clé secrète 🔑',
+      key.toString('base64').replace(/[A-Za-z]/, '*'),
+    ];
+    for (const SECRETS_ENCRYPTION_KEY of bad) {
+      const message = refusal({ SECRETS_ENCRYPTION_KEY });
+      expect(message).toMatch(/SECRETS_ENCRYPTION_KEY must be 32 random bytes/);
+      expect(message).toMatch(/openssl rand -base64 32/);
+      expect(message).not.toContain(SECRETS_ENCRYPTION_KEY);
+    }
   });
 });

@@ -149,9 +149,16 @@ export interface AppConfig {
     redisUrl?: string;
   };
   shutdownGraceMs: number;
+  /**
+   * The AES-256 key (32 bytes) that encrypts secrets stored in PostgreSQL (tenants' webhook
+   * secrets); absent, nothing secret can be stored. Never logged.
+   */
+  secretsEncryptionKey?: Buffer;
   webhooks: {
     /** Where each tenant's batch events go, by tenant; a tenant without an entry gets none. */
     endpoints: Record<string, WebhookEndpoint>;
+    /** How long a rotated-out webhook secret keeps signing next to the new one (seconds). */
+    rotationGraceSeconds: number;
     /** Seconds to wait before each delivery attempt (the first counted from the event). */
     retryScheduleSeconds: number[];
     /** Deadline of one delivery attempt (connect, send, receiver's answer). */
@@ -324,13 +331,27 @@ const WEBHOOK_SECRET_MIN_BYTES = 24;
  * Throws unless `secret` is `whsec_` + base64 of at least 24 random bytes (the Standard Webhooks
  * format the SDKs decode). `where` names the entry; the secret itself never enters a message.
  */
-function checkWebhookSecret(secret: string, where: string): void {
+export function checkWebhookSecret(secret: string, where: string): void {
   const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
   if (!m || Buffer.from(m[1], 'base64').length < WEBHOOK_SECRET_MIN_BYTES) {
     throw new ConfigError(
       `${where}: the secret must be whsec_ followed by the base64 of at least ${WEBHOOK_SECRET_MIN_BYTES} ` +
         'random bytes (e.g. echo "whsec_$(openssl rand -base64 32)")',
     );
+  }
+}
+
+/** What a webhook URL must be, as a sentence's predicate ("url must be …"). */
+export const WEBHOOK_URL_RULE = 'must be an http:// or https:// URL';
+
+/** A receiver's URL, wherever it is set (WEBHOOKS or the admin API): an absolute http(s) URL. */
+export function isWebhookUrl(target: unknown): target is string {
+  if (typeof target !== 'string') return false;
+  try {
+    const { protocol } = new URL(target);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
   }
 }
 
@@ -371,15 +392,7 @@ export function parseWebhooks(
     const { url: target, secret, ...rest } = entry as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new ConfigError(`${where}: unknown field(s) ${unknown.join(', ')}`);
-    let protocol: string | null = null;
-    try {
-      protocol = typeof target === 'string' ? new URL(target).protocol : null;
-    } catch {
-      protocol = null;
-    }
-    if (protocol !== 'http:' && protocol !== 'https:') {
-      throw new ConfigError(`${where}: url must be an http:// or https:// URL`);
-    }
+    if (!isWebhookUrl(target)) throw new ConfigError(`${where}: url ${WEBHOOK_URL_RULE}`);
     if (secret !== undefined && typeof secret !== 'string') {
       throw new ConfigError(`${where}: secret must be a string whsec_…`);
     }
@@ -404,6 +417,27 @@ function parseRetrySchedule(raw: string): number[] {
     );
   }
   return parts.map(Number);
+}
+
+/**
+ * `SECRETS_ENCRYPTION_KEY`: 32 random bytes as 64 hex characters or as base64 (standard or URL-safe
+ * alphabet, padding optional). Hex is tried first: 64 hex characters are also valid base64 (of 48
+ * bytes). The message never repeats the value.
+ */
+export function parseSecretsKey(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(raw) || /^[A-Za-z0-9_-]{43}=?$/.test(raw)) {
+    return Buffer.from(
+      raw.replace(/=$/, ''),
+      raw.includes('-') || raw.includes('_') ? 'base64url' : 'base64',
+    );
+  }
+  throw new ConfigError(
+    `SECRETS_ENCRYPTION_KEY must be 32 random bytes, as base64 (44 characters: openssl rand -base64 32) ` +
+      `or as 64 hex characters (openssl rand -hex 32); the value given has ${raw.length} characters ` +
+      'and is neither. Leave it empty to run without storing webhook secrets in the database',
+  );
 }
 
 function parseTrustProxy(raw: string | undefined): boolean | number | string {
@@ -622,8 +656,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
           : url(env, 'THROTTLE_REDIS_URL', '', ['redis:', 'rediss:']),
     },
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000,
+    secretsEncryptionKey: parseSecretsKey(optional(env, 'SECRETS_ENCRYPTION_KEY')),
     webhooks: {
       endpoints: parseWebhooks(optional(env, 'WEBHOOKS'), optional(env, 'WEBHOOK_SECRET')),
+      rotationGraceSeconds: int(env, 'WEBHOOK_SECRET_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
       retryScheduleSeconds: parseRetrySchedule(
         str(env, 'WEBHOOK_RETRY_SCHEDULE', '0,5,300,1800,7200,28800,86400'),
       ),
