@@ -17,7 +17,7 @@ import { testWebhookSecret } from '../support/webhook-receiver';
 /** A clock the test moves, so the grace period passes without waiting for it. */
 class TestClock extends Clock {
   at = new Date('2026-03-01T12:00:00Z');
-  now(): Date {
+  override now(): Date {
     return new Date(this.at);
   }
   advance(seconds: number): void {
