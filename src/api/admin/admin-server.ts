@@ -14,6 +14,7 @@ import type { AppConfig } from '../../platform/config/app-config';
 import type { ThrottleRedisClient } from '../throttling/throttle-redis.client';
 import { adminBasicAuth } from './admin-basic-auth.middleware';
 import { AdminLoginLimiter } from './admin-login-limiter';
+import { boardPageWithoutRemoteFonts } from './board-page.middleware';
 import { refuseCrossSite } from './cross-site.middleware';
 import { requireQueueRedis } from './queue-redis.middleware';
 
@@ -65,6 +66,7 @@ export class AdminServer implements OnApplicationBootstrap, OnModuleDestroy {
         new AdminLoginLimiter(this.throttleRedis.redis, this.config.adminAuthFailLimit),
       ),
       requireQueueRedis(`${ADMIN_QUEUES_ROUTE}/api/`, this.queues),
+      boardPageWithoutRemoteFonts(),
       board.getRouter(),
     );
     app.use((req: Request, res: Response) =>
