@@ -9,7 +9,7 @@ import { AuditListDto, AuditQuery, UsageListDto, UsageQuery } from './admin-api.
 import { auditEntry, list } from './admin-api.presenters';
 import { ADMIN_API_ROUTE } from './admin-routes';
 
-const DAY_SECONDS = 86_400;
+const DAY_MS = 86_400_000;
 const DEFAULT_USAGE_DAYS = 30;
 const DEFAULT_AUDIT_LIMIT = 100;
 
@@ -30,14 +30,15 @@ export class UsageController {
     UsageListDto,
   )
   async getUsage(@Query() q: UsageQuery): Promise<UsageListDto> {
-    const until = q.until ?? Math.floor(Date.now() / 1000);
-    const since = q.since ?? until - DEFAULT_USAGE_DAYS * DAY_SECONDS;
-    if (since >= until)
+    // Now to the millisecond, so a batch made this second counts.
+    const untilMs = q.until === undefined ? Date.now() : q.until * 1000;
+    const sinceMs = q.since === undefined ? untilMs - DEFAULT_USAGE_DAYS * DAY_MS : q.since * 1000;
+    if (sinceMs >= untilMs)
       throw ApiError.badRequest("Invalid 'since': it must be before 'until'.", 'since', 'invalid_value');
     const rows = await this.usage.usage({
       tenant: q.tenant,
-      since: new Date(since * 1000),
-      until: new Date(until * 1000),
+      since: new Date(sinceMs),
+      until: new Date(untilMs),
       groupBy: (q.group_by?.split(',') ?? []) as UsageGrouping[],
     });
     return list(rows.map((r) => ({ object: 'usage' as const, ...r })));
