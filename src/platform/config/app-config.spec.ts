@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, loadDatabaseConfig } from './app-config';
+import { ConfigError, loadConfig, loadDatabaseConfig, openAccessRefusal } from './app-config';
 
 const KEYS = 'acme:sk-acme-key-0001';
 
@@ -13,29 +13,63 @@ function refusal(env: Record<string, string>): string | null {
 }
 
 describe('loadConfig: secure defaults', () => {
-  it('refuses a production start with an empty API_KEYS, saying why and what to set', () => {
+  it('refuses a production start with no API key in API_KEYS nor in the database, saying why and what to set', () => {
     for (const keys of [undefined, '', '  ']) {
       const env: Record<string, string> = { NODE_ENV: 'production' };
       if (keys !== undefined) env.API_KEYS = keys;
-      const message = refusal(env);
+      const message = openAccessRefusal(loadConfig(env), false);
       expect(message).toMatch(/API_KEYS is empty and NODE_ENV=production/);
+      expect(message).toMatch(/ADMIN_USER\/ADMIN_PASSWORD/);
       expect(message).toMatch(/ALLOW_OPEN_ACCESS=true/);
     }
-    expect(refusal({ NODE_ENV: 'production', APP_ROLE: 'api' })).toMatch(/API_KEYS is empty/);
+    expect(openAccessRefusal(loadConfig({ NODE_ENV: 'production', APP_ROLE: 'api' }), false)).toMatch(
+      /API_KEYS is empty/,
+    );
+  });
+
+  it('starts in production with keys only in the database, or with the admin API on to create the first one', () => {
+    expect(openAccessRefusal(loadConfig({ NODE_ENV: 'production' }), true)).toBeNull();
+    const withAdmin = loadConfig({ NODE_ENV: 'production', ADMIN_USERS: 'ops:pw-1,zoë:pw:2' });
+    expect(withAdmin.adminUsers).toEqual([
+      { user: 'ops', password: 'pw-1' },
+      { user: 'zoë', password: 'pw:2' },
+    ]);
+    expect(openAccessRefusal(withAdmin, false)).toBeNull();
+    expect(loadConfig({ NODE_ENV: 'production' }).production).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).production).toBe(false);
   });
 
   it('runs open in production only when ALLOW_OPEN_ACCESS=true says so', () => {
     const config = loadConfig({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'true' });
     expect(config.apiKeys).toEqual([]);
     expect(config.allowOpenAccess).toBe(true);
-    expect(refusal({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'false' })).toMatch(/API_KEYS is empty/);
+    expect(openAccessRefusal(config, false)).toBeNull();
+    expect(
+      openAccessRefusal(loadConfig({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'false' }), false),
+    ).toMatch(/API_KEYS is empty/);
     expect(refusal({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'maybe' })).toMatch(
       /ALLOW_OPEN_ACCESS must be true or false/,
     );
   });
 
   it('lets a worker-only process start without keys in production: it serves no API', () => {
-    expect(loadConfig({ NODE_ENV: 'production', APP_ROLE: 'worker' }).apiKeys).toEqual([]);
+    const worker = loadConfig({ NODE_ENV: 'production', APP_ROLE: 'worker' });
+    expect(worker.apiKeys).toEqual([]);
+    expect(openAccessRefusal(worker, false)).toBeNull();
+  });
+
+  it('reads several admin users from ADMIN_USERS beside ADMIN_USER/ADMIN_PASSWORD, refusing malformed or repeated ones', () => {
+    expect(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'a', ADMIN_USERS: 'dev:b' }).adminUsers).toEqual([
+      { user: 'ops', password: 'a' },
+      { user: 'dev', password: 'b' },
+    ]);
+    expect(loadConfig({}).adminUsers).toEqual([]);
+    expect(refusal({ ADMIN_USERS: 'ops' })).toMatch(/ADMIN_USERS entry #1 must be user:password/);
+    expect(refusal({ ADMIN_USERS: 'ops:a,:b' })).toMatch(/entry #2/);
+    expect(refusal({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'a', ADMIN_USERS: 'ops:b' })).toMatch(
+      /Admin user "ops" is configured twice/,
+    );
+    expect(refusal({ ADMIN_USER: 'ops' })).toMatch(/must be set together/);
   });
 
   it('accepts real keys in production, and an empty API_KEYS outside production', () => {

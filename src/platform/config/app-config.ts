@@ -22,6 +22,13 @@ export interface ApiKeyEntry {
   tier: string;
 }
 
+/** One admin login of the admin surface (ADMIN_USER/ADMIN_PASSWORD and ADMIN_USERS). */
+export interface AdminUser {
+  user: string;
+  /** Never logged. */
+  password: string;
+}
+
 export interface WebhookEndpoint {
   url: string;
   /** `whsec_<base64>`: the Standard Webhooks signing secret. Never logged. */
@@ -73,8 +80,10 @@ export interface AppConfig {
   apiKeys: ApiKeyEntry[];
   /** Production may run without API keys only when this says so explicitly. */
   allowOpenAccess: boolean;
-  adminUser?: string;
-  adminPassword?: string;
+  /** NODE_ENV=production: an API with no key anywhere refuses every caller instead of running open. */
+  production: boolean;
+  /** Who may use the admin surface; empty = it is not served. */
+  adminUsers: AdminUser[];
   /** Port of the admin surface (queue board), separate from the public API port. */
   adminPort: number;
   trustProxy: boolean | number | string;
@@ -511,17 +520,56 @@ export function loadDatabaseConfig(
   };
 }
 
+/** `user:password` pairs separated by commas (the password may hold colons, not commas). */
+export function parseAdminUsers(raw: string | undefined): AdminUser[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((entry, i) => {
+      const colon = entry.indexOf(':');
+      if (colon <= 0 || colon === entry.length - 1) {
+        throw new ConfigError(`ADMIN_USERS entry #${i + 1} must be user:password`);
+      }
+      return { user: entry.slice(0, colon), password: entry.slice(colon + 1) };
+    });
+}
+
+function adminUsers(env: Env): AdminUser[] {
+  const user = optional(env, 'ADMIN_USER');
+  const password = optional(env, 'ADMIN_PASSWORD');
+  if ((user === undefined) !== (password === undefined)) {
+    throw new ConfigError('ADMIN_USER and ADMIN_PASSWORD must be set together');
+  }
+  const users = [...(user && password ? [{ user, password }] : []), ...parseAdminUsers(env.ADMIN_USERS)];
+  const seen = new Set<string>();
+  for (const u of users) {
+    if (seen.has(u.user)) throw new ConfigError(`Admin user "${u.user}" is configured twice`);
+    seen.add(u.user);
+  }
+  return users;
+}
+
 /**
- * An empty API_KEYS serves every caller as one tenant. Fine on a laptop; in production it must be
- * asked for, so a Secret that failed to mount cannot silently open the API. A worker-only process
- * serves no API, so the rule does not concern it.
+ * Why an API process must not start, or null when it may. With no API key anywhere the API serves
+ * every caller as one tenant: fine on a laptop; in production it must be asked for, so a Secret
+ * that failed to mount cannot silently open the API. Keys may live in API_KEYS or in the database
+ * (created through the admin API), so the check runs once the database can be asked. With neither,
+ * a production process still starts when the admin API is on (it refuses every API request until a
+ * key is created there); without the admin API no key could ever be made, so it refuses to start.
+ * A worker-only process serves no API, so the rule does not concern it.
  */
-function checkOpenAccess(env: Env, role: AppRole, apiKeys: ApiKeyEntry[], allowOpenAccess: boolean): void {
-  if (role === 'worker' || apiKeys.length > 0 || allowOpenAccess) return;
-  if (str(env, 'NODE_ENV', '') !== 'production') return;
-  throw new ConfigError(
-    'API_KEYS is empty and NODE_ENV=production: the API would be open to anyone who reaches it. ' +
-      'Set API_KEYS=tenant:key,... or, to run open on purpose, ALLOW_OPEN_ACCESS=true',
+export function openAccessRefusal(
+  config: Pick<AppConfig, 'role' | 'apiKeys' | 'allowOpenAccess' | 'production' | 'adminUsers'>,
+  databaseHasKeys: boolean,
+): string | null {
+  if (config.role === 'worker' || config.apiKeys.length > 0 || config.allowOpenAccess) return null;
+  if (!config.production || databaseHasKeys || config.adminUsers.length > 0) return null;
+  return (
+    'API_KEYS is empty and NODE_ENV=production, and the database holds no API key: the API would be open to ' +
+    'anyone who reaches it. Set API_KEYS=tenant:key,..., or ADMIN_USER/ADMIN_PASSWORD to create keys through ' +
+    'the admin API, or, to run open on purpose, ALLOW_OPEN_ACCESS=true'
   );
 }
 
@@ -531,12 +579,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const role = oneOf<AppRole>(env, 'APP_ROLE', 'all', ['all', 'api', 'worker']);
   const apiKeys = parseApiKeys(env.API_KEYS);
   const allowOpenAccess = bool(env, 'ALLOW_OPEN_ACCESS', false);
-  checkOpenAccess(env, role, apiKeys, allowOpenAccess);
-  const adminUser = optional(env, 'ADMIN_USER');
-  const adminPassword = optional(env, 'ADMIN_PASSWORD');
-  if ((adminUser === undefined) !== (adminPassword === undefined)) {
-    throw new ConfigError('ADMIN_USER and ADMIN_PASSWORD must be set together');
-  }
   const priorityRaw = optional(env, 'VLLM_PRIORITY');
   const minute = 60_000;
   const minInflight = int(env, 'WORKER_MIN_INFLIGHT', 1, 1, 100_000);
@@ -578,8 +620,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     apiKeys,
     allowOpenAccess,
-    adminUser,
-    adminPassword,
+    production: str(env, 'NODE_ENV', '') === 'production',
+    adminUsers: adminUsers(env),
     adminPort: int(env, 'ADMIN_PORT', 4081, 0, 65535),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: str(env, 'CORS_ORIGINS', '')
