@@ -15,6 +15,7 @@ const NEEDS_SERVICES = [
   '<rootDir>/test/batches/batch-limits.spec.ts', // PostgreSQL, two connection pools
   '<rootDir>/test/concurrency/coordination.spec.ts', // Redis
   '<rootDir>/test/models/model-catalogue.spec.ts', // PostgreSQL, two connection pools
+  '<rootDir>/test/webhooks/tenant-webhooks.spec.ts', // PostgreSQL, two connection pools
 ];
 const RELIABILITY = '<rootDir>/test/reliability/';
 

@@ -1,4 +1,4 @@
-import { INestApplication, Logger, ValidationError, ValidationPipe } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -11,6 +11,9 @@ import { AppModule } from './app.module';
 import { ApiError, envelope } from './common/api-error';
 import { rejectDeepBodies } from './common/json-depth';
 import { sendError } from './platform/http/openai-exception.filter';
+import { AppValidationPipe } from './platform/http/validation';
+import { hideAdminRoutes } from './api/admin/admin-routes';
+import { setupAdminSwagger } from './api/admin/admin-api.module';
 import { AppConfig } from './platform/config/app-config';
 import { runMigrations } from './platform/database/data-source';
 
@@ -46,34 +49,16 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.useBodyParser('json', { limit: config.jsonBodyLimit, strict: true });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
   app.use(rejectDeepBodies());
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      transform: true,
-      forbidUnknownValues: false,
-      exceptionFactory: (errors) => validationError(errors),
-    }),
-  );
+  app.useGlobalPipes(new AppValidationPipe());
+  // Before any route: the admin routes answer only requests that came through the admin port.
+  app.use(hideAdminRoutes());
   app.enableShutdownHooks();
 
-  if (config.role !== 'worker') setupSwagger(app);
+  if (config.role !== 'worker') {
+    setupSwagger(app);
+    if (config.adminUsers.length > 0) setupAdminSwagger(app);
+  }
   return app;
-}
-
-/** The first DTO violation, worded and coded the way OpenAI words its own parameter errors. */
-function validationError(errors: ValidationError[]): ApiError {
-  let first: ValidationError | undefined = errors[0];
-  let path = first?.property ?? null;
-  while (first && !first.constraints && first.children?.length) {
-    first = first.children[0];
-    path = `${path}.${first.property}`;
-  }
-  if (!first) return ApiError.badRequest('Invalid request body.', null, 'invalid_request');
-  if (first.value === undefined || first.value === null) {
-    return ApiError.badRequest(`Missing required parameter: '${path}'.`, path, 'missing_required_parameter');
-  }
-  const constraint = first.constraints ? Object.values(first.constraints)[0] : 'invalid value';
-  return ApiError.badRequest(`Invalid '${path}': ${constraint}.`, path, 'invalid_value');
 }
 
 function setupSwagger(app: INestApplication): void {
@@ -88,6 +73,8 @@ function setupSwagger(app: INestApplication): void {
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' })
     .build();
   const document = SwaggerModule.createDocument(app, doc);
+  // The admin API has its own document, on the admin port (setupAdminSwagger).
+  for (const path of Object.keys(document.paths)) if (path.startsWith('/admin/')) delete document.paths[path];
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
 

@@ -38,6 +38,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  // Some settings can only be judged once the database answers (are there API keys in it?).
+  if (err instanceof ConfigError) {
+    console.error(`Configuration error: ${redactText(err.message)}`);
+    process.exit(78);
+  }
   // Outside the logger's redaction: driver errors may quote a connection URL with its password.
   console.error(
     'Failed to start:',

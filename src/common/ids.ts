@@ -31,3 +31,5 @@ export const newUpstreamRequestId = (): string => `req_${randomId()}`;
 export function isWellFormedId(id: string, prefix: string): boolean {
   return id.length <= 64 && id.startsWith(prefix) && /^[A-Za-z0-9_-]+$/.test(id);
 }
+/** An admin-made API key's id (the key itself is a separate secret). */
+export const newApiKeyId = (): string => `key_${randomId()}`;

@@ -352,6 +352,12 @@ describe('Batches API (end to end through the official SDK, against the vLLM sim
     for (const id of fileIds) await expect(a.files.retrieve(id)).rejects.toMatchObject({ status: 404 });
     // With its files gone nothing can read or re-run its lines: the worker's pass deletes the rows.
     await waitUntil(async () => (await perLine()).length === 0, 10_000, 'per-line rows deleted');
+    // Marked cleared, so later maintenance passes no longer look at it.
+    expect(
+      await db.query(`SELECT line_rows_cleared_at IS NOT NULL AS cleared FROM batches WHERE id = $1`, [
+        batch.id,
+      ]),
+    ).toEqual([{ cleared: true }]);
     const after = await a.batches.retrieve(batch.id);
     expect(after).toMatchObject({ id: batch.id, status: 'completed', output_file_id: done.output_file_id });
     expect(after.request_counts).toEqual(done.request_counts);

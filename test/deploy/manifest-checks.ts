@@ -38,7 +38,7 @@ for (const s3 of [false, true]) {
  */
 export const SECRET_ENV_NAMES = new Set([
   ...['API_KEYS', 'DATABASE_URL', 'REDIS_URL', 'ADMIN_USER', 'ADMIN_PASSWORD', 'VLLM_API_KEY'],
-  ...['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'METRICS_AUTH_TOKEN'],
+  ...['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'METRICS_AUTH_TOKEN', 'SECRETS_ENCRYPTION_KEY'],
 ]);
 /** The Secret keys each app role cannot start without. */
 const REQUIRED_SECRETS: Record<string, string[]> = {

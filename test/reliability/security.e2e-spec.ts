@@ -8,6 +8,10 @@ jest.mock('node:crypto', () => {
 });
 import OpenAI, { toFile } from 'openai';
 import { ApiKeyService, keyFingerprint } from '../../src/api/auth/api-key.service';
+import type { ApiKeysRepository } from '../../src/domain/tenants/api-keys.repository';
+import { KeyDirectory } from '../../src/domain/tenants/key-directory.service';
+import { TenantDirectory } from '../../src/domain/tenants/tenant-directory.service';
+import type { TenantsRepository } from '../../src/domain/tenants/tenants.repository';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { chatLine, toJsonl } from '../support/batch-helpers';
 import { authHeader, ROOT, startService, TENANT_A, TENANT_B, until } from '../support/harness';
@@ -23,11 +27,17 @@ interface OpenApiDoc {
 
 describe('Reliability: security', () => {
   describe('API keys are compared in constant time', () => {
-    it('checks a key against every configured key, without an early exit, on equal-length digests', () => {
+    it('checks a key against every configured key, without an early exit, on equal-length digests', async () => {
       const config = loadConfig({
         API_KEYS: `a:${TENANT_A.key},b:${TENANT_B.key},c:sk-third-tenant-key-0003`,
       });
-      const keys = new ApiKeyService(config);
+      // No database here: no tenant has settings of its own, and the database knows no key.
+      const noRows = { find: () => Promise.resolve(null) } as unknown as TenantsRepository;
+      const noKeys = {
+        findByHash: () => Promise.resolve(null),
+        anyUsable: () => Promise.resolve(false),
+      } as unknown as ApiKeysRepository;
+      const keys = new ApiKeyService(config, new TenantDirectory(noRows, config), new KeyDirectory(noKeys));
       const spy = crypto.timingSafeEqual as unknown as jest.Mock<
         boolean,
         [NodeJS.ArrayBufferView, NodeJS.ArrayBufferView]
@@ -35,15 +45,15 @@ describe('Reliability: security', () => {
       try {
         for (const candidate of [TENANT_A.key, 'sk-wrong', 'x'.repeat(5000), TENANT_A.key.slice(0, -1)]) {
           spy.mockClear();
-          keys.resolve(candidate);
+          await keys.resolve(candidate);
           expect(spy).toHaveBeenCalledTimes(3);
           for (const [x, y] of spy.mock.calls) expect([x.byteLength, y.byteLength]).toEqual([32, 32]);
         }
       } finally {
         spy.mockClear();
       }
-      expect(keys.resolve(TENANT_B.key)?.tenant).toBe('b');
-      expect(keys.resolve(`${TENANT_B.key}x`)).toBeNull();
+      expect((await keys.resolve(TENANT_B.key))?.tenant).toBe('b');
+      expect(await keys.resolve(`${TENANT_B.key}x`)).toBeNull();
     });
   });
 

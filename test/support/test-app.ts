@@ -26,7 +26,9 @@ export async function startApp(env: Record<string, string>): Promise<TestApp> {
   const { port } = app.getHttpServer().address() as AddressInfo;
   // The board is served by the API roles when admin credentials are set.
   const adminPort =
-    config.adminUser && config.role !== 'worker' ? app.get(AdminServer, { strict: false }).port : null;
+    config.adminUsers.length > 0 && config.role !== 'worker'
+      ? app.get(AdminServer, { strict: false }).port
+      : null;
   return {
     app,
     config,

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/platform/config/app-config';
-import { describeWindow, namedThrottlers, tierLimit } from '../../src/api/throttling/throttlers';
+import { describeWindow, namedThrottlers, scaledLimit } from '../../src/api/throttling/throttlers';
 
 describe('throttler settings', () => {
   it('names the four throttlers with their configured limits (defaults 10, 20, 600, 60 a minute)', () => {
@@ -13,14 +13,14 @@ describe('throttler settings', () => {
     expect(namedThrottlers(custom)[0]).toEqual({ name: 'batch-create', limit: 3, ttl: 1000 });
   });
 
-  it('multiplies limits by the tier, rounding up, with unknown tiers at ×1', () => {
+  it('multiplies limits by the tier, rounding up, at least 1', () => {
     const tiers = loadConfig({ THROTTLE_TIERS: 'pro=3,half=0.5,odd=1.25' }).throttle.tiers;
-    expect(tierLimit(10, 'pro', tiers)).toBe(30);
-    expect(tierLimit(10, 'default', tiers)).toBe(10);
-    expect(tierLimit(10, 'unlisted', tiers)).toBe(10);
-    expect(tierLimit(3, 'half', tiers)).toBe(2);
-    expect(tierLimit(1, 'half', tiers)).toBe(1);
-    expect(tierLimit(10, 'odd', tiers)).toBe(13);
+    expect(scaledLimit(10, tiers.pro)).toBe(30);
+    expect(scaledLimit(10, tiers.default)).toBe(10);
+    expect(scaledLimit(3, tiers.half)).toBe(2);
+    expect(scaledLimit(1, tiers.half)).toBe(1);
+    expect(scaledLimit(10, tiers.odd)).toBe(13);
+    expect(scaledLimit(10, 0.01)).toBe(1);
   });
 
   it('says the window in words', () => {

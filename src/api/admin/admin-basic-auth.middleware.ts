@@ -4,6 +4,7 @@ import { matchesDigest, secretDigest } from '../../common/secret-digest';
 import { ApiError } from '../../common/api-error';
 import { writeError } from '../../platform/http/openai-exception.filter';
 import { clientAddress } from '../throttling/client-address';
+import type { AdminUser } from '../../platform/config/app-config';
 import type { AdminLoginLimiter } from './admin-login-limiter';
 
 export const ADMIN_REALM = 'vllm-batch admin';
@@ -30,10 +31,20 @@ const tooManyFailures = (retryAfter: number): ApiError =>
     { 'Retry-After': String(retryAfter) },
   );
 
+/** The admin user a request authenticated as, set by adminBasicAuth (the audit trail's "actor"). */
+export const ADMIN_USER = Symbol('adminUser');
+export type AdminRequest = Request & { [ADMIN_USER]?: string };
+
+/** The admin user the request authenticated as; null on a request that did not pass adminBasicAuth. */
+export function adminUserOf(req: Request): string | null {
+  return (req as AdminRequest)[ADMIN_USER] ?? null;
+}
+
 /**
- * HTTP Basic auth for the admin board. User and password are compared as SHA-256 digests with
- * timingSafeEqual, both of them every time, so timing reveals neither which part was wrong nor how
- * much of a guess matched.
+ * HTTP Basic auth for the admin surface, with one or several admin users. User and password are
+ * compared as SHA-256 digests with timingSafeEqual, both of them, against every configured user
+ * every time (no early exit), so timing reveals neither which part was wrong, nor which user, nor
+ * how much of a guess matched. The user who passed is recorded on the request (adminUserOf).
  *
  * Guessing is bounded per client address (`req.ip`, so X-Forwarded-For counts only with
  * TRUST_PROXY): a request that carries credentials and fails is counted, and past
@@ -45,14 +56,21 @@ const tooManyFailures = (retryAfter: number): ApiError =>
  * board fails closed while that Redis does not answer (503): the board needs Redis to show
  * anything anyway, and serving it then would let password guessing run unbounded.
  */
-export function adminBasicAuth(user: string, password: string, limiter: AdminLoginLimiter): RequestHandler {
-  const expectedUser = secretDigest(user);
-  const expectedPassword = secretDigest(password);
-  const verify = (header: string | undefined): boolean => {
+export function adminBasicAuth(users: readonly AdminUser[], limiter: AdminLoginLimiter): RequestHandler {
+  const expected = users.map((u) => ({
+    user: u.user,
+    userDigest: secretDigest(u.user),
+    passwordDigest: secretDigest(u.password),
+  }));
+  const verify = (header: string | undefined): string | null => {
     const given = parseBasicAuth(header);
-    const userOk = matchesDigest(given?.user ?? '', expectedUser);
-    const passwordOk = matchesDigest(given?.password ?? '', expectedPassword);
-    return given !== null && userOk && passwordOk;
+    let match: string | null = null;
+    for (const e of expected) {
+      const userOk = matchesDigest(given?.user ?? '', e.userDigest);
+      const passwordOk = matchesDigest(given?.password ?? '', e.passwordDigest);
+      if (given !== null && userOk && passwordOk) match = e.user;
+    }
+    return match;
   };
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
@@ -61,7 +79,11 @@ export function adminBasicAuth(user: string, password: string, limiter: AdminLog
     try {
       const blocked = await limiter.blockedFor(address);
       if (blocked > 0) return writeError(res, tooManyFailures(blocked));
-      if (verify(req.headers.authorization)) return next();
+      const user = verify(req.headers.authorization);
+      if (user !== null) {
+        (req as AdminRequest)[ADMIN_USER] = user;
+        return next();
+      }
       const nowBlocked = req.headers.authorization === undefined ? 0 : await limiter.recordFailure(address);
       if (nowBlocked > 0) {
         logger.warn(`Admin login blocked for ${nowBlocked} s after repeated failures from ${address}`);
@@ -69,7 +91,7 @@ export function adminBasicAuth(user: string, password: string, limiter: AdminLog
       }
       error = new ApiError(
         401,
-        'Admin credentials required (HTTP Basic, ADMIN_USER / ADMIN_PASSWORD).',
+        'Admin credentials required (HTTP Basic, ADMIN_USER / ADMIN_PASSWORD or ADMIN_USERS).',
         'invalid_request_error',
         'invalid_credentials',
       );
@@ -78,7 +100,7 @@ export function adminBasicAuth(user: string, password: string, limiter: AdminLog
       // The Redis client logs its own outage (at most every 30 s); one line per refused request would flood.
       error = new ApiError(
         503,
-        'The admin board is unavailable: Redis does not answer.',
+        'The admin surface is unavailable: Redis does not answer.',
         'server_error',
         'service_unavailable',
       );

@@ -13,7 +13,7 @@ export class ApiKeyGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
       context.getHandler(),
       context.getClass(),
@@ -21,11 +21,12 @@ export class ApiKeyGuard implements CanActivate {
     if (isPublic) return true;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     const key = ApiKeyService.bearer(req.headers.authorization);
-    const tenant = this.keys.resolve(key);
+    // The rate limiter, which runs first, may have resolved the key already.
+    const tenant = req.tenant ?? (await this.keys.resolve(key));
     if (!tenant) {
       throw ApiError.unauthorized(
         key
-          ? 'Incorrect API key provided. You can find your API keys in your deployment configuration (API_KEYS).'
+          ? 'Incorrect API key provided. Keys come from your operator (API_KEYS, or the admin API).'
           : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
       );
     }

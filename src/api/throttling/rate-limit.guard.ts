@@ -18,7 +18,7 @@ import { MetricsService } from '../../platform/metrics/metrics.service';
 import { clientAddress } from './client-address';
 import { RATE_LIMIT } from './rate-limit.decorator';
 import { THROTTLE_METRICS } from './throttle.metrics';
-import { describeWindow, type ThrottlerName, tierLimit } from './throttlers';
+import { describeWindow, scaledLimit, type ThrottlerName } from './throttlers';
 
 const FAIL_OPEN_LOG_INTERVAL_MS = 30_000;
 
@@ -26,7 +26,8 @@ const FAIL_OPEN_LOG_INTERVAL_MS = 30_000;
 export interface RateLimitIdentity {
   /** `tenant:<name>` for a valid API key, else `ip:<address>`. */
   tracker: string;
-  tier: string;
+  /** What the base limits are multiplied by: the tenant's multiplier, 1 for an address. */
+  multiplier: number;
 }
 
 /**
@@ -92,8 +93,8 @@ export class RateLimitGuard extends ThrottlerGuard {
     const name = throttler.name as ThrottlerName;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     const res = context.switchToHttp().getResponse<Response>();
-    const { tracker, tier } = this.identify(req);
-    const limit = tierLimit(baseLimit, tier, this.config.throttle.tiers);
+    const { tracker, multiplier } = await this.identify(req);
+    const limit = scaledLimit(baseLimit, multiplier);
     const key = this.generateKey(context, tracker, name);
 
     let record;
@@ -137,15 +138,18 @@ export class RateLimitGuard extends ThrottlerGuard {
    * and every caller in open mode (no API_KEYS, everyone is the one default tenant), counts against
    * the client address (see clientAddress).
    */
-  identify(req: AuthedRequest): RateLimitIdentity {
-    const tenant = req.tenant ?? this.keys.resolve(ApiKeyService.bearer(req.headers.authorization));
-    if (tenant && tenant.keyFingerprint !== null)
-      return { tracker: `tenant:${tenant.tenant}`, tier: tenant.tier };
-    return { tracker: `ip:${clientAddress(req)}`, tier: 'default' };
+  async identify(req: AuthedRequest): Promise<RateLimitIdentity> {
+    // Resolved once per request: ApiKeyGuard, which runs next, reuses it.
+    const tenant = req.tenant ?? (await this.keys.resolve(ApiKeyService.bearer(req.headers.authorization)));
+    if (tenant && tenant.keyFingerprint !== null) {
+      req.tenant = tenant;
+      return { tracker: `tenant:${tenant.tenant}`, multiplier: tenant.rateLimitMultiplier };
+    }
+    return { tracker: `ip:${clientAddress(req)}`, multiplier: 1 };
   }
 
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
-    return this.identify(req as unknown as AuthedRequest).tracker;
+    return (await this.identify(req as unknown as AuthedRequest)).tracker;
   }
 
   /** One counter per caller and throttler (the storage adds the throttler name), not per route. */

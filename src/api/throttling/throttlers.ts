@@ -24,9 +24,9 @@ export function namedThrottlers(config: AppConfig): ThrottlerOptions[] {
   return THROTTLER_NAMES.map((name) => ({ name, limit: limits[name].limit, ttl: limits[name].ttlMs }));
 }
 
-/** The limit a tier gets: base × multiplier, rounded up; tiers THROTTLE_TIERS does not list get ×1. */
-export function tierLimit(base: number, tier: string, tiers: Record<string, number>): number {
-  return Math.max(1, Math.ceil(base * (tiers[tier] ?? 1)));
+/** A limit times a tenant's multiplier, rounded up, at least 1. */
+export function scaledLimit(base: number, multiplier: number): number {
+  return Math.max(1, Math.ceil(base * multiplier));
 }
 
 /** "1 minute", "30 seconds", "1500 milliseconds": the window as said in the 429 message. */

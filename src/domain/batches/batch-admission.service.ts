@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { ApiError } from '../../common/api-error';
-import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { TenantDirectory } from '../tenants/tenant-directory.service';
 import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchStateService } from './batch-state.service';
 import { BatchEntity, BatchErrorItem } from './batch.entity';
@@ -17,8 +17,10 @@ export interface ValidatedInput {
 const formatCount = (n: number): string => n.toLocaleString('en-US');
 
 /**
- * The per-tenant limits, at the two points they apply: creating a batch (BATCH_MAX_ACTIVE_PER_TENANT)
- * and admitting a validated batch to run (BATCH_ENQUEUED_TOKEN_LIMIT, per tenant and model).
+ * The per-tenant limits, at the two points they apply: creating a batch (max active batches) and
+ * admitting a validated batch to run (enqueued tokens, per tenant and model). Each tenant's values
+ * come from TenantDirectory: its own settings, else BATCH_MAX_ACTIVE_PER_TENANT and
+ * BATCH_ENQUEUED_TOKEN_LIMIT.
  */
 @Injectable()
 export class BatchAdmissionService {
@@ -28,12 +30,12 @@ export class BatchAdmissionService {
     private readonly limits: BatchLimitsRepository,
     private readonly batches: BatchRepository,
     private readonly state: BatchStateService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tenants: TenantDirectory,
   ) {}
 
   /** Inserts a new batch row, or answers 429 when the tenant already has its most unfinished batches. */
   async insertNew(batch: BatchEntity): Promise<void> {
-    const max = this.config.batches.maxActivePerTenant;
+    const max = (await this.tenants.settingsFor(batch.tenantId)).maxActiveBatches;
     const outcome = await this.limits.admitCreate(batch.tenantId, max, (m) => this.batches.insert(batch, m));
     if (!outcome.admitted) {
       // No Retry-After (a slot frees when a batch finishes, which may take hours), and
@@ -56,7 +58,7 @@ export class BatchAdmissionService {
    * too much. Returns the batch as it now stands (null or another status: a cancel won the race).
    */
   async admit(batch: BatchEntity, input: ValidatedInput): Promise<BatchEntity | null> {
-    const limit = this.config.batches.enqueuedTokenLimit;
+    const limit = (await this.tenants.settingsFor(batch.tenantId)).enqueuedTokenLimit;
     const changes = {
       model: input.model,
       totalRequests: input.total,

@@ -112,17 +112,19 @@ export class BatchResultRepository {
   /**
    * Deletes the per-line rows of up to `limit` finished batches whose output and error files are
    * gone (expired or deleted): nothing can read or re-run them. The batch object, with its counts
-   * and usage totals, stays. Returns how many batches were cleared.
+   * and usage totals, stays, marked `line_rows_cleared_at` so later passes skip it (the partial
+   * index idx_batches_line_rows_kept holds only the batches still to clear). SKIP LOCKED lets
+   * several workers' passes share the work. Returns how many batches were cleared.
    */
   async deleteForGoneFiles(limit = 50): Promise<number> {
     const rows = await this.db.query<{ n: number }[]>(
       `WITH gone AS (
          SELECT b.id FROM batches b
-          WHERE b.status IN ${TERMINAL_IN}
+          WHERE b.line_rows_cleared_at IS NULL AND b.status IN ${TERMINAL_IN}
             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.id IN (b.output_file_id, b.error_file_id))
-            AND EXISTS (SELECT 1 FROM batch_requests r WHERE r.batch_id = b.id)
-          LIMIT $1),
-       deleted AS (DELETE FROM batch_requests WHERE batch_id IN (SELECT id FROM gone) RETURNING batch_id)
+          LIMIT $1 FOR UPDATE OF b SKIP LOCKED),
+       deleted AS (DELETE FROM batch_requests WHERE batch_id IN (SELECT id FROM gone) RETURNING batch_id),
+       cleared AS (UPDATE batches SET line_rows_cleared_at = now() WHERE id IN (SELECT id FROM gone))
        SELECT count(DISTINCT batch_id)::int AS n FROM deleted`,
       [limit],
     );

@@ -80,7 +80,7 @@ export class BatchStateService {
     const before = await this.batches.find(id, m);
     if (!before || !from.includes(before.status)) return null;
     const type = EVENT_TYPE[to];
-    const event = type ? this.outbox.eventFor(before.tenantId, id, type, now) : null;
+    const event = type ? await this.outbox.eventFor(before.tenantId, id, type, now) : null;
     if (!(await this.batches.moveIf(id, from, set, event, m))) return null;
     this.metrics.of(BATCH_METRICS).transition(before.status, to);
     if (event) this.outbox.announce(event);

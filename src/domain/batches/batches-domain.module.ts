@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { TenantsDomainModule } from '../tenants/tenants-domain.module';
 import { WebhooksDomainModule } from '../webhooks/webhooks-domain.module';
+import { BatchUsageRepository } from './batch-usage.repository';
 import { BatchAdmissionService } from './batch-admission.service';
 import { BatchLimitsRepository } from './batch-limits.repository';
 import { BatchResultRepository } from './batch-result.repository';
@@ -9,7 +11,7 @@ import { BatchRepository } from './batch.repository';
 
 /** Batch state and rules shared by the API and the worker. */
 @Module({
-  imports: [WebhooksDomainModule],
+  imports: [WebhooksDomainModule, TenantsDomainModule],
   providers: [
     BatchRepository,
     BatchResultRepository,
@@ -17,7 +19,14 @@ import { BatchRepository } from './batch.repository';
     BatchLimitsRepository,
     BatchAdmissionService,
     BatchStatusCollector,
+    BatchUsageRepository,
   ],
-  exports: [BatchRepository, BatchResultRepository, BatchStateService, BatchAdmissionService],
+  exports: [
+    BatchRepository,
+    BatchResultRepository,
+    BatchStateService,
+    BatchAdmissionService,
+    BatchUsageRepository,
+  ],
 })
 export class BatchesDomainModule {}

@@ -39,8 +39,13 @@ export class WebhookOutbox {
   ) {}
 
   /** The event of type `type` about `batchId`, or null when the tenant has no webhook. */
-  eventFor(tenantId: string, batchId: string, type: WebhookEventType, at: Date): NewWebhookEvent | null {
-    if (!this.endpoints.forTenant(tenantId)) return null;
+  async eventFor(
+    tenantId: string,
+    batchId: string,
+    type: WebhookEventType,
+    at: Date,
+  ): Promise<NewWebhookEvent | null> {
+    if (!(await this.endpoints.has(tenantId))) return null;
     const id = newWebhookEventId();
     const firstDelayMs = this.config.webhooks.retryScheduleSeconds[0] * 1000;
     return {

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, loadDatabaseConfig } from './app-config';
+import { ConfigError, loadConfig, loadDatabaseConfig, openAccessRefusal } from './app-config';
 
 const KEYS = 'acme:sk-acme-key-0001';
 
@@ -13,29 +13,63 @@ function refusal(env: Record<string, string>): string | null {
 }
 
 describe('loadConfig: secure defaults', () => {
-  it('refuses a production start with an empty API_KEYS, saying why and what to set', () => {
+  it('refuses a production start with no API key in API_KEYS nor in the database, saying why and what to set', () => {
     for (const keys of [undefined, '', '  ']) {
       const env: Record<string, string> = { NODE_ENV: 'production' };
       if (keys !== undefined) env.API_KEYS = keys;
-      const message = refusal(env);
+      const message = openAccessRefusal(loadConfig(env), false);
       expect(message).toMatch(/API_KEYS is empty and NODE_ENV=production/);
+      expect(message).toMatch(/ADMIN_USER\/ADMIN_PASSWORD/);
       expect(message).toMatch(/ALLOW_OPEN_ACCESS=true/);
     }
-    expect(refusal({ NODE_ENV: 'production', APP_ROLE: 'api' })).toMatch(/API_KEYS is empty/);
+    expect(openAccessRefusal(loadConfig({ NODE_ENV: 'production', APP_ROLE: 'api' }), false)).toMatch(
+      /API_KEYS is empty/,
+    );
+  });
+
+  it('starts in production with keys only in the database, or with the admin API on to create the first one', () => {
+    expect(openAccessRefusal(loadConfig({ NODE_ENV: 'production' }), true)).toBeNull();
+    const withAdmin = loadConfig({ NODE_ENV: 'production', ADMIN_USERS: 'ops:pw-1,zoë:pw:2' });
+    expect(withAdmin.adminUsers).toEqual([
+      { user: 'ops', password: 'pw-1' },
+      { user: 'zoë', password: 'pw:2' },
+    ]);
+    expect(openAccessRefusal(withAdmin, false)).toBeNull();
+    expect(loadConfig({ NODE_ENV: 'production' }).production).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).production).toBe(false);
   });
 
   it('runs open in production only when ALLOW_OPEN_ACCESS=true says so', () => {
     const config = loadConfig({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'true' });
     expect(config.apiKeys).toEqual([]);
     expect(config.allowOpenAccess).toBe(true);
-    expect(refusal({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'false' })).toMatch(/API_KEYS is empty/);
+    expect(openAccessRefusal(config, false)).toBeNull();
+    expect(
+      openAccessRefusal(loadConfig({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'false' }), false),
+    ).toMatch(/API_KEYS is empty/);
     expect(refusal({ NODE_ENV: 'production', ALLOW_OPEN_ACCESS: 'maybe' })).toMatch(
       /ALLOW_OPEN_ACCESS must be true or false/,
     );
   });
 
   it('lets a worker-only process start without keys in production: it serves no API', () => {
-    expect(loadConfig({ NODE_ENV: 'production', APP_ROLE: 'worker' }).apiKeys).toEqual([]);
+    const worker = loadConfig({ NODE_ENV: 'production', APP_ROLE: 'worker' });
+    expect(worker.apiKeys).toEqual([]);
+    expect(openAccessRefusal(worker, false)).toBeNull();
+  });
+
+  it('reads several admin users from ADMIN_USERS beside ADMIN_USER/ADMIN_PASSWORD, refusing malformed or repeated ones', () => {
+    expect(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'a', ADMIN_USERS: 'dev:b' }).adminUsers).toEqual([
+      { user: 'ops', password: 'a' },
+      { user: 'dev', password: 'b' },
+    ]);
+    expect(loadConfig({}).adminUsers).toEqual([]);
+    expect(refusal({ ADMIN_USERS: 'ops' })).toMatch(/ADMIN_USERS entry #1 must be user:password/);
+    expect(refusal({ ADMIN_USERS: 'ops:a,:b' })).toMatch(/entry #2/);
+    expect(refusal({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'a', ADMIN_USERS: 'ops:b' })).toMatch(
+      /Admin user "ops" is configured twice/,
+    );
+    expect(refusal({ ADMIN_USER: 'ops' })).toMatch(/must be set together/);
   });
 
   it('accepts real keys in production, and an empty API_KEYS outside production', () => {
@@ -117,6 +151,7 @@ describe('loadConfig: webhooks', () => {
   it('has no webhooks and the Standard Webhooks retry schedule by default', () => {
     expect(loadConfig({}).webhooks).toEqual({
       endpoints: {},
+      rotationGraceSeconds: 86_400,
       retryScheduleSeconds: [0, 5, 300, 1800, 7200, 28800, 86400],
       timeoutMs: 10_000,
     });
@@ -129,12 +164,14 @@ describe('loadConfig: webhooks', () => {
       WEBHOOK_SECRET: SECRET_DEFAULT,
       WEBHOOK_RETRY_SCHEDULE: '0, 1,2',
       WEBHOOK_TIMEOUT_MS: '2500',
+      WEBHOOK_SECRET_ROTATION_GRACE_SECONDS: '0',
     });
     expect(config.webhooks).toEqual({
       endpoints: {
         acme: { url, secret: SECRET_A },
         beta: { url: 'http://10.0.0.5:8080/h', secret: SECRET_DEFAULT },
       },
+      rotationGraceSeconds: 0,
       retryScheduleSeconds: [0, 1, 2],
       timeoutMs: 2500,
     });
@@ -180,6 +217,7 @@ describe('loadConfig: webhooks', () => {
       [{ WEBHOOK_RETRY_SCHEDULE: '0,5m' }, /WEBHOOK_RETRY_SCHEDULE lists the seconds/],
       [{ WEBHOOK_RETRY_SCHEDULE: '' + ',' }, /WEBHOOK_RETRY_SCHEDULE/],
       [{ WEBHOOK_TIMEOUT_MS: '0' }, /WEBHOOK_TIMEOUT_MS must be between/],
+      [{ WEBHOOK_SECRET_ROTATION_GRACE_SECONDS: '-1' }, /WEBHOOK_SECRET_ROTATION_GRACE_SECONDS must be/],
     ];
     for (const [env, expected] of cases) {
       const message = refusal(env);
@@ -264,5 +302,45 @@ describe('loadConfig: upstream sources', () => {
     expect(loadConfig({ UPSTREAMS_FILE: '/etc/vllm-batch/upstreams.yaml' }).upstreamsFile).toBe(
       '/etc/vllm-batch/upstreams.yaml',
     );
+  });
+});
+
+describe('loadConfig: secrets encryption key', () => {
+  const key = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 251) % 256));
+
+  it('is absent by default: nothing secret can be stored in the database then', () => {
+    expect(loadConfig({}).secretsEncryptionKey).toBeUndefined();
+  });
+
+  it('takes 32 bytes as 64 hex characters, or as base64 in either alphabet, padded or not', () => {
+    const spellings = [
+      key.toString('hex'),
+      key.toString('hex').toUpperCase(),
+      key.toString('base64'),
+      key.toString('base64').replace(/=$/, ''),
+      key.toString('base64url'),
+      ` ${key.toString('base64')} `,
+    ];
+    for (const SECRETS_ENCRYPTION_KEY of spellings)
+      expect({
+        SECRETS_ENCRYPTION_KEY,
+        key: loadConfig({ SECRETS_ENCRYPTION_KEY }).secretsEncryptionKey,
+      }).toEqual({ SECRETS_ENCRYPTION_KEY, key });
+  });
+
+  it('refuses anything that is not 32 bytes, saying how to make one and never repeating the value', () => {
+    const bad = [
+      key.subarray(0, 16).toString('base64'),
+      Buffer.concat([key, key]).toString('base64'),
+      key.subarray(0, 31).toString('hex'),
+      'correct horse battery staple — clé secrète 🔑',
+      key.toString('base64').replace(/[A-Za-z]/, '*'),
+    ];
+    for (const SECRETS_ENCRYPTION_KEY of bad) {
+      const message = refusal({ SECRETS_ENCRYPTION_KEY });
+      expect(message).toMatch(/SECRETS_ENCRYPTION_KEY must be 32 random bytes/);
+      expect(message).toMatch(/openssl rand -base64 32/);
+      expect(message).not.toContain(SECRETS_ENCRYPTION_KEY);
+    }
   });
 });

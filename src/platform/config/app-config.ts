@@ -22,6 +22,13 @@ export interface ApiKeyEntry {
   tier: string;
 }
 
+/** One admin login of the admin surface (ADMIN_USER/ADMIN_PASSWORD and ADMIN_USERS). */
+export interface AdminUser {
+  user: string;
+  /** Never logged. */
+  password: string;
+}
+
 export interface WebhookEndpoint {
   url: string;
   /** `whsec_<base64>`: the Standard Webhooks signing secret. Never logged. */
@@ -73,8 +80,10 @@ export interface AppConfig {
   apiKeys: ApiKeyEntry[];
   /** Production may run without API keys only when this says so explicitly. */
   allowOpenAccess: boolean;
-  adminUser?: string;
-  adminPassword?: string;
+  /** NODE_ENV=production: an API with no key anywhere refuses every caller instead of running open. */
+  production: boolean;
+  /** Who may use the admin surface; empty = it is not served. */
+  adminUsers: AdminUser[];
   /** Port of the admin surface (queue board), separate from the public API port. */
   adminPort: number;
   trustProxy: boolean | number | string;
@@ -149,9 +158,16 @@ export interface AppConfig {
     redisUrl?: string;
   };
   shutdownGraceMs: number;
+  /**
+   * The AES-256 key (32 bytes) that encrypts secrets stored in PostgreSQL (tenants' webhook
+   * secrets); absent, nothing secret can be stored. Never logged.
+   */
+  secretsEncryptionKey?: Buffer;
   webhooks: {
     /** Where each tenant's batch events go, by tenant; a tenant without an entry gets none. */
     endpoints: Record<string, WebhookEndpoint>;
+    /** How long a rotated-out webhook secret keeps signing next to the new one (seconds). */
+    rotationGraceSeconds: number;
     /** Seconds to wait before each delivery attempt (the first counted from the event). */
     retryScheduleSeconds: number[];
     /** Deadline of one delivery attempt (connect, send, receiver's answer). */
@@ -324,13 +340,27 @@ const WEBHOOK_SECRET_MIN_BYTES = 24;
  * Throws unless `secret` is `whsec_` + base64 of at least 24 random bytes (the Standard Webhooks
  * format the SDKs decode). `where` names the entry; the secret itself never enters a message.
  */
-function checkWebhookSecret(secret: string, where: string): void {
+export function checkWebhookSecret(secret: string, where: string): void {
   const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
   if (!m || Buffer.from(m[1], 'base64').length < WEBHOOK_SECRET_MIN_BYTES) {
     throw new ConfigError(
       `${where}: the secret must be whsec_ followed by the base64 of at least ${WEBHOOK_SECRET_MIN_BYTES} ` +
         'random bytes (e.g. echo "whsec_$(openssl rand -base64 32)")',
     );
+  }
+}
+
+/** What a webhook URL must be, as a sentence's predicate ("url must be …"). */
+export const WEBHOOK_URL_RULE = 'must be an http:// or https:// URL';
+
+/** A receiver's URL, wherever it is set (WEBHOOKS or the admin API): an absolute http(s) URL. */
+export function isWebhookUrl(target: unknown): target is string {
+  if (typeof target !== 'string') return false;
+  try {
+    const { protocol } = new URL(target);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
   }
 }
 
@@ -371,15 +401,7 @@ export function parseWebhooks(
     const { url: target, secret, ...rest } = entry as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new ConfigError(`${where}: unknown field(s) ${unknown.join(', ')}`);
-    let protocol: string | null = null;
-    try {
-      protocol = typeof target === 'string' ? new URL(target).protocol : null;
-    } catch {
-      protocol = null;
-    }
-    if (protocol !== 'http:' && protocol !== 'https:') {
-      throw new ConfigError(`${where}: url must be an http:// or https:// URL`);
-    }
+    if (!isWebhookUrl(target)) throw new ConfigError(`${where}: url ${WEBHOOK_URL_RULE}`);
     if (secret !== undefined && typeof secret !== 'string') {
       throw new ConfigError(`${where}: secret must be a string whsec_…`);
     }
@@ -404,6 +426,27 @@ function parseRetrySchedule(raw: string): number[] {
     );
   }
   return parts.map(Number);
+}
+
+/**
+ * `SECRETS_ENCRYPTION_KEY`: 32 random bytes as 64 hex characters or as base64 (standard or URL-safe
+ * alphabet, padding optional). Hex is tried first: 64 hex characters are also valid base64 (of 48
+ * bytes). The message never repeats the value.
+ */
+export function parseSecretsKey(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(raw) || /^[A-Za-z0-9_-]{43}=?$/.test(raw)) {
+    return Buffer.from(
+      raw.replace(/=$/, ''),
+      raw.includes('-') || raw.includes('_') ? 'base64url' : 'base64',
+    );
+  }
+  throw new ConfigError(
+    `SECRETS_ENCRYPTION_KEY must be 32 random bytes, as base64 (44 characters: openssl rand -base64 32) ` +
+      `or as 64 hex characters (openssl rand -hex 32); the value given has ${raw.length} characters ` +
+      'and is neither. Leave it empty to run without storing webhook secrets in the database',
+  );
 }
 
 function parseTrustProxy(raw: string | undefined): boolean | number | string {
@@ -477,17 +520,56 @@ export function loadDatabaseConfig(
   };
 }
 
+/** `user:password` pairs separated by commas (the password may hold colons, not commas). */
+export function parseAdminUsers(raw: string | undefined): AdminUser[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((entry, i) => {
+      const colon = entry.indexOf(':');
+      if (colon <= 0 || colon === entry.length - 1) {
+        throw new ConfigError(`ADMIN_USERS entry #${i + 1} must be user:password`);
+      }
+      return { user: entry.slice(0, colon), password: entry.slice(colon + 1) };
+    });
+}
+
+function adminUsers(env: Env): AdminUser[] {
+  const user = optional(env, 'ADMIN_USER');
+  const password = optional(env, 'ADMIN_PASSWORD');
+  if ((user === undefined) !== (password === undefined)) {
+    throw new ConfigError('ADMIN_USER and ADMIN_PASSWORD must be set together');
+  }
+  const users = [...(user && password ? [{ user, password }] : []), ...parseAdminUsers(env.ADMIN_USERS)];
+  const seen = new Set<string>();
+  for (const u of users) {
+    if (seen.has(u.user)) throw new ConfigError(`Admin user "${u.user}" is configured twice`);
+    seen.add(u.user);
+  }
+  return users;
+}
+
 /**
- * An empty API_KEYS serves every caller as one tenant. Fine on a laptop; in production it must be
- * asked for, so a Secret that failed to mount cannot silently open the API. A worker-only process
- * serves no API, so the rule does not concern it.
+ * Why an API process must not start, or null when it may. With no API key anywhere the API serves
+ * every caller as one tenant: fine on a laptop; in production it must be asked for, so a Secret
+ * that failed to mount cannot silently open the API. Keys may live in API_KEYS or in the database
+ * (created through the admin API), so the check runs once the database can be asked. With neither,
+ * a production process still starts when the admin API is on (it refuses every API request until a
+ * key is created there); without the admin API no key could ever be made, so it refuses to start.
+ * A worker-only process serves no API, so the rule does not concern it.
  */
-function checkOpenAccess(env: Env, role: AppRole, apiKeys: ApiKeyEntry[], allowOpenAccess: boolean): void {
-  if (role === 'worker' || apiKeys.length > 0 || allowOpenAccess) return;
-  if (str(env, 'NODE_ENV', '') !== 'production') return;
-  throw new ConfigError(
-    'API_KEYS is empty and NODE_ENV=production: the API would be open to anyone who reaches it. ' +
-      'Set API_KEYS=tenant:key,... or, to run open on purpose, ALLOW_OPEN_ACCESS=true',
+export function openAccessRefusal(
+  config: Pick<AppConfig, 'role' | 'apiKeys' | 'allowOpenAccess' | 'production' | 'adminUsers'>,
+  databaseHasKeys: boolean,
+): string | null {
+  if (config.role === 'worker' || config.apiKeys.length > 0 || config.allowOpenAccess) return null;
+  if (!config.production || databaseHasKeys || config.adminUsers.length > 0) return null;
+  return (
+    'API_KEYS is empty and NODE_ENV=production, and the database holds no API key: the API would be open to ' +
+    'anyone who reaches it. Set API_KEYS=tenant:key,..., or ADMIN_USER/ADMIN_PASSWORD to create keys through ' +
+    'the admin API, or, to run open on purpose, ALLOW_OPEN_ACCESS=true'
   );
 }
 
@@ -497,12 +579,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const role = oneOf<AppRole>(env, 'APP_ROLE', 'all', ['all', 'api', 'worker']);
   const apiKeys = parseApiKeys(env.API_KEYS);
   const allowOpenAccess = bool(env, 'ALLOW_OPEN_ACCESS', false);
-  checkOpenAccess(env, role, apiKeys, allowOpenAccess);
-  const adminUser = optional(env, 'ADMIN_USER');
-  const adminPassword = optional(env, 'ADMIN_PASSWORD');
-  if ((adminUser === undefined) !== (adminPassword === undefined)) {
-    throw new ConfigError('ADMIN_USER and ADMIN_PASSWORD must be set together');
-  }
   const priorityRaw = optional(env, 'VLLM_PRIORITY');
   const minute = 60_000;
   const minInflight = int(env, 'WORKER_MIN_INFLIGHT', 1, 1, 100_000);
@@ -544,8 +620,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     apiKeys,
     allowOpenAccess,
-    adminUser,
-    adminPassword,
+    production: str(env, 'NODE_ENV', '') === 'production',
+    adminUsers: adminUsers(env),
     adminPort: int(env, 'ADMIN_PORT', 4081, 0, 65535),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: str(env, 'CORS_ORIGINS', '')
@@ -622,8 +698,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
           : url(env, 'THROTTLE_REDIS_URL', '', ['redis:', 'rediss:']),
     },
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600) * 1000,
+    secretsEncryptionKey: parseSecretsKey(optional(env, 'SECRETS_ENCRYPTION_KEY')),
     webhooks: {
       endpoints: parseWebhooks(optional(env, 'WEBHOOKS'), optional(env, 'WEBHOOK_SECRET')),
+      rotationGraceSeconds: int(env, 'WEBHOOK_SECRET_ROTATION_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
       retryScheduleSeconds: parseRetrySchedule(
         str(env, 'WEBHOOK_RETRY_SCHEDULE', '0,5,300,1800,7200,28800,86400'),
       ),

@@ -6,7 +6,7 @@ import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
 import { WEBHOOK_METRICS } from '../../domain/webhooks/webhook.metrics';
 import { MetricsService } from '../../platform/metrics/metrics.service';
 import { DeliverWebhookPayload, WEBHOOK_QUEUE } from '../../platform/queue/queue.constants';
-import { WebhookEndpoints } from '../../domain/webhooks/webhook-endpoints.service';
+import { WebhookEndpoints, WebhookSecretUnreadable } from '../../domain/webhooks/webhook-endpoints.service';
 import { WebhookEventsRepository } from '../../domain/webhooks/webhook-events.repository';
 import { WebhookOutbox } from '../../domain/webhooks/webhook-outbox.service';
 import { CircuitOpen, WebhookSender } from './webhook-sender';
@@ -44,7 +44,14 @@ export class WebhookDeliveryProcessor extends WorkerHost {
     // Delivered, dropped, or already past this attempt: a stale job has nothing to do.
     if (!event || event.status !== 'pending' || event.attempts !== attempt - 1) return 'stale';
 
-    const endpoint = this.endpoints.forTenant(event.tenantId);
+    let endpoint;
+    try {
+      endpoint = await this.endpoints.forTenant(event.tenantId);
+    } catch (err) {
+      // A deployment fault, not the receiver's: the event keeps its attempts and the sweep retries it.
+      if (err instanceof WebhookSecretUnreadable) this.warnUnreadable(`event ${eventId}: ${err.message}`);
+      throw err;
+    }
     if (!endpoint) {
       const error = 'no webhook is configured for the tenant any more';
       if (
@@ -95,6 +102,7 @@ export class WebhookDeliveryProcessor extends WorkerHost {
   }
 
   private readonly warnQueueError = rateLimitedWarning(this.logger, 10_000);
+  private readonly warnUnreadable = rateLimitedWarning(this.logger, 60_000);
 
   /** Redis trouble is retried by BullMQ and covered by the sweep: one warning per 10 s is enough. */
   @OnWorkerEvent('error')

@@ -8,7 +8,8 @@ import {
   IsolatedCircuitError,
 } from 'cockatiel';
 import { Webhook } from 'standardwebhooks';
-import { APP_CONFIG, AppConfig, WebhookEndpoint } from '../../platform/config/app-config';
+import { APP_CONFIG, AppConfig } from '../../platform/config/app-config';
+import { ResolvedWebhookEndpoint } from '../../domain/webhooks/webhook-endpoints.service';
 
 export interface BreakerOptions {
   /** Consecutive failed attempts to one URL that open its circuit. */
@@ -34,7 +35,8 @@ class ReceiverRefused extends Error {}
 /**
  * Sends one attempt of an event: the body as stored, signed afresh per Standard Webhooks (headers
  * `webhook-id` = the event id, stable across retries; `webhook-timestamp` = now, since verifiers
- * refuse timestamps older than five minutes; `webhook-signature: v1,<base64 HMAC>`). A 2xx answer
+ * refuse timestamps older than five minutes; `webhook-signature: v1,<base64 HMAC>`, one per valid
+ * secret separated by spaces, so during a rotation a receiver verifies with the old or the new). A 2xx answer
  * within WEBHOOK_TIMEOUT_MS delivers; anything else (other status, redirect, timeout, connection
  * error) fails the attempt. A circuit breaker per URL stops hammering a receiver that keeps failing.
  */
@@ -50,7 +52,10 @@ export class WebhookSender {
     this.breaker = breaker ?? DEFAULT_BREAKER;
   }
 
-  async send(endpoint: WebhookEndpoint, event: { id: string; payload: string }): Promise<AttemptResult> {
+  async send(
+    endpoint: ResolvedWebhookEndpoint,
+    event: { id: string; payload: string },
+  ): Promise<AttemptResult> {
     try {
       const status = await this.breakerFor(endpoint.url).execute(() => this.post(endpoint, event));
       return { ok: true, status };
@@ -74,7 +79,10 @@ export class WebhookSender {
     return policy;
   }
 
-  private async post(endpoint: WebhookEndpoint, event: { id: string; payload: string }): Promise<number> {
+  private async post(
+    endpoint: ResolvedWebhookEndpoint,
+    event: { id: string; payload: string },
+  ): Promise<number> {
     const now = new Date();
     const timeoutMs = this.config.webhooks.timeoutMs;
     let res: Response;
@@ -86,7 +94,9 @@ export class WebhookSender {
           'user-agent': 'vllm-batch-webhooks',
           'webhook-id': event.id,
           'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-          'webhook-signature': new Webhook(endpoint.secret).sign(event.id, now, event.payload),
+          'webhook-signature': endpoint.secrets
+            .map((secret) => new Webhook(secret).sign(event.id, now, event.payload))
+            .join(' '),
         },
         body: event.payload,
         // A redirect is a failed attempt: following it would send signed events to a URL nobody configured.
