@@ -295,6 +295,8 @@ export class ConcurrencyLaw {
   private readonly held: number[] = [];
   /** The level before the probe in progress (null: not probing). */
   private probeFrom: number | null = null;
+  /** Ticks in a row that saw requests in vLLM beyond ours (rule 4 acts on the second). */
+  private foreignSightings = 0;
   private ticksSinceProbe = 0;
   private probeCooldown: number;
   /** A level that caused preemptions; growth stays below it for a while. */
@@ -447,7 +449,15 @@ export class ConcurrencyLaw {
   private yieldToForeign(t: MetricsTick): LawDecision | null {
     const c = this.c;
     const waiting = foreignWaiting(t.v, t.ours, c);
-    if (waiting < 1) return null;
+    if (waiting < 1) {
+      this.foreignSightings = 0;
+      return null;
+    }
+    // One sighting may be ours after all: other workers report their in-flight count up to a tick
+    // before the scrape, and a batch starting up sends a whole limit's worth in that time. Hold,
+    // and yield when the next tick sees them still (interactive clients wait a tick longer).
+    if (++this.foreignSightings < 2)
+      return t.hold(`${t.state}: ~${waiting} waiting requests may not be ours`);
     this.cooldown = Math.ceil(c.cooldownTicks / 2);
     this.probeFrom = null;
     return t.decide(

@@ -129,7 +129,11 @@ export class EndpointControl {
     await store.drop(stale).catch(() => undefined);
 
     const sample = await this.scrape();
-    const decision = this.law.tick(lawSignals(sample, live, outcomes));
+    // Our own count as of the scrape, not as of the heartbeat before it: lines sent in between are
+    // in vLLM's gauges, and counted as someone else's they would look like interactive traffic.
+    const ownNow = { ...own, inflight: Math.max(own.inflight, this.replica.active) };
+    const counted = live.map((r) => (r.id === own.id ? ownNow : r));
+    const decision = this.law.tick(lawSignals(sample, counted, outcomes));
     const shares = splitLimit(
       decision.limit,
       live.map((r) => ({
