@@ -9,7 +9,8 @@
  *
  *   BENCH_PERLINE_LINES     lines in the batch (default 40,000)
  *   BENCH_PERLINE_INFLIGHT  in-flight limit of the service and of the direct client (default 128)
- *   BENCH_WORKER_NODE_OPTIONS  NODE_OPTIONS for the worker only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ *   BENCH_WORKER_NODE_OPTIONS  NODE_OPTIONS for the worker only, e.g. "--require /tmp/prof.js" (a script
+ *                              that starts node:inspector's profiler; Node refuses --cpu-prof in NODE_OPTIONS)
  */
 import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
