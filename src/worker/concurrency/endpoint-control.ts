@@ -129,11 +129,7 @@ export class EndpointControl {
     await store.drop(stale).catch(() => undefined);
 
     const sample = await this.scrape();
-    // Our own count as of the scrape, not as of the heartbeat before it: lines sent in between are
-    // in vLLM's gauges, and counted as someone else's they would look like interactive traffic.
-    const ownNow = { ...own, inflight: Math.max(own.inflight, this.replica.active) };
-    const counted = live.map((r) => (r.id === own.id ? ownNow : r));
-    const decision = this.law.tick(lawSignals(sample, counted, outcomes));
+    const decision = this.law.tick(lawSignals(sample, live, outcomes));
     const shares = splitLimit(
       decision.limit,
       live.map((r) => ({
