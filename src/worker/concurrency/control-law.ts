@@ -453,11 +453,12 @@ export class ConcurrencyLaw {
       this.foreignSightings = 0;
       return null;
     }
-    // One sighting may be ours after all: other workers report their in-flight count up to a tick
-    // before the scrape, and a batch starting up sends a whole limit's worth in that time. Hold,
-    // and yield when the next tick sees them still (interactive clients wait a tick longer).
-    if (++this.foreignSightings < 2)
-      return t.hold(`${t.state}: ~${waiting} waiting requests may not be ours`);
+    // Workers report their in-flight count before the leader scrapes vLLM. On the tick a batch
+    // starts (our count still far below the limit) the lines sent in between show in vLLM as someone
+    // else's: then only a second tick that sees them too makes it yield.
+    const starting = t.s.inflight < 0.5 * t.L;
+    if (starting && ++this.foreignSightings < 2)
+      return t.hold(`${t.state}: ~${waiting} waiting requests may be ours, sent since our count`);
     this.cooldown = Math.ceil(c.cooldownTicks / 2);
     this.probeFrom = null;
     return t.decide(
