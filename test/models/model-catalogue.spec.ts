@@ -189,4 +189,12 @@ describe('ModelCatalogueRepository (real PostgreSQL)', () => {
     for (const id of newest) expect({ id, endpoints: served[id] }).toEqual({ id, endpoints: [e] });
     expect(await repo.knownIds()).toEqual(expect.arrayContaining(pool));
   });
+
+  it('keeps a model first seen in a listing that arrives after a newer one, as not served now', async () => {
+    const e = endpoint();
+    await repo.recordServed(e, [{ id: 'cat/late-kept' }], ago(1_000));
+    await other.recordServed(e, [{ id: 'cat/late-kept' }, { id: 'cat/late-ç' }], ago(20_000));
+    expect(await servedMap(['cat/late-kept', 'cat/late-ç'])).toEqual({ 'cat/late-kept': [e] });
+    expect(await repo.knownIds()).toEqual(expect.arrayContaining(['cat/late-kept', 'cat/late-ç']));
+  });
 });

@@ -78,13 +78,25 @@ export class ModelCatalogueRepository {
          WHERE s.listed_at <= EXCLUDED.listed_at
          RETURNING 1
        ),
+       -- A listing older than what the endpoint already reflects changes nothing it served, but
+       -- the models in it were seen then: one the catalogue never knew is kept, as not served now.
+       seen_late AS (
+         INSERT INTO served_models
+                (model, endpoint_url, served, owned_by, max_model_len, first_seen_at, last_served_at, listed_at)
+         SELECT l.model, $1, false, l.owned_by, l.max_model_len, t.t, t.t, t.t
+           FROM listed l, (SELECT COALESCE($5::timestamptz, now()) AS t) t
+          WHERE NOT EXISTS (SELECT 1 FROM observed)
+         ON CONFLICT (model, endpoint_url) DO NOTHING
+         RETURNING 1
+       ),
        unlisted AS (
          UPDATE served_models s SET served = false, listed_at = o.t
            FROM observed o
           WHERE s.endpoint_url = $1 AND s.served AND s.listed_at <= o.t AND NOT (s.model = ANY($2::text[]))
          RETURNING 1
        )
-       SELECT (SELECT count(*) FROM upserted) AS upserted, (SELECT count(*) FROM unlisted) AS unlisted`,
+       SELECT (SELECT count(*) FROM upserted) AS upserted, (SELECT count(*) FROM seen_late) AS seen_late,
+              (SELECT count(*) FROM unlisted) AS unlisted`,
       [
         endpoint,
         listed.map((m) => m.id),
