@@ -76,8 +76,12 @@ describe('Reliability: upstream faults', () => {
       const pausesBefore = pauses().length;
       await sim.setFaults({ outageMode: mode });
       let limitBefore = 0;
+      const unset = await limit();
       const { id, startedAt } = await batchThrough(n, async () => {
-        limitBefore = await limit();
+        // The limit before the outage is the law's own: on a loaded machine its first decision can
+        // come after a quarter of the batch, and the starting value says nothing about backing off.
+        const deadline = Date.now() + 10_000;
+        while ((limitBefore = await limit()) === unset && Date.now() < deadline) await sleep(100);
         // In 'refuse' mode the simulator cuts this very request's connection as the outage starts.
         await sim.setFaults({ outageMs: OUTAGE_MS }).catch(() => undefined);
         const health = await fetch(`${sim.base}/health`).then(
