@@ -174,16 +174,33 @@ describe('ConcurrencyLaw', () => {
   it('yields when requests that are not its own wait in vLLM (interactive traffic)', () => {
     const law = lawAt(40);
     // We have 40 in flight; vLLM holds 40 running + 10 waiting: ~8 of those are someone else's.
-    const d = law.tick(
-      signals({ inflight: 40, queued: 1, vllm: vllm({ running: 40, waiting: 10, kvUsage: 1 }) }),
-    );
-    expect(d).toMatchObject({ limit: 32, reason: 'interactive_traffic' });
+    const foreign = signals({
+      inflight: 40,
+      queued: 1,
+      vllm: vllm({ running: 40, waiting: 10, kvUsage: 1 }),
+    });
+    // A batch in full flow: it yields at once.
+    expect(law.tick(foreign)).toMatchObject({ limit: 32, reason: 'interactive_traffic' });
     // Our own queue of the same size is not mistaken for foreign traffic.
     const own = lawAt(50);
     expect(
       own.tick(signals({ inflight: 50, queued: 1, vllm: vllm({ running: 40, waiting: 10, kvUsage: 1 }) }))
         .reason,
     ).toBe('waiting_queue');
+  });
+
+  it('does not take its own requests for foreign ones on the tick a batch starts', () => {
+    // The reported in-flight count was read before the batch sent its first lines; the scrape
+    // after it sees them all waiting in vLLM. Next tick the counts agree: no cut happened.
+    const law = lawAt(34);
+    expect(law.tick(signals({ inflight: 0, queued: 0, vllm: vllm({ running: 1, waiting: 33 }) })).limit).toBe(
+      34,
+    );
+    const next = law.tick(
+      signals({ inflight: 34, queued: 1, vllm: vllm({ running: 34, waiting: 0, kvUsage: 0.99 }) }),
+    );
+    expect(next.limit).toBeGreaterThanOrEqual(34);
+    expect(next.reason).not.toBe('interactive_traffic');
   });
 
   it('stays within its bounds', () => {

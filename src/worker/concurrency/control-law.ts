@@ -295,6 +295,8 @@ export class ConcurrencyLaw {
   private readonly held: number[] = [];
   /** The level before the probe in progress (null: not probing). */
   private probeFrom: number | null = null;
+  /** Ticks in a row that saw requests in vLLM beyond ours (rule 4 acts on the second). */
+  private foreignSightings = 0;
   private ticksSinceProbe = 0;
   private probeCooldown: number;
   /** A level that caused preemptions; growth stays below it for a while. */
@@ -447,7 +449,16 @@ export class ConcurrencyLaw {
   private yieldToForeign(t: MetricsTick): LawDecision | null {
     const c = this.c;
     const waiting = foreignWaiting(t.v, t.ours, c);
-    if (waiting < 1) return null;
+    if (waiting < 1) {
+      this.foreignSightings = 0;
+      return null;
+    }
+    // Workers report their in-flight count before the leader scrapes vLLM. On the tick a batch
+    // starts (our count still far below the limit) the lines sent in between show in vLLM as someone
+    // else's: then only a second tick that sees them too makes it yield.
+    const starting = t.s.inflight < 0.5 * t.L;
+    if (starting && ++this.foreignSightings < 2)
+      return t.hold(`${t.state}: ~${waiting} waiting requests may be ours, sent since our count`);
     this.cooldown = Math.ceil(c.cooldownTicks / 2);
     this.probeFrom = null;
     return t.decide(
