@@ -38,11 +38,19 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 /** What the node started through the entrypoint saw: its flags and V8's heap limit in MB. */
-function nodeUnder(env: Record<string, string>): { heapFlag: string | undefined; heapLimitMb: number } {
+function nodeUnder(env: Record<string, string>): {
+  heapFlag: string | undefined;
+  semiFlag: string | undefined;
+  heapLimitMb: number;
+} {
   const res = run(['node', '-e', REPORT], env);
   expect(res).toMatchObject({ code: 0, stderr: '' });
   const { argv, heapLimit } = JSON.parse(res.stdout) as { argv: string[]; heapLimit: number };
-  return { heapFlag: argv.find((a) => a.startsWith('--max-old-space-size')), heapLimitMb: heapLimit / MB };
+  return {
+    heapFlag: argv.find((a) => a.startsWith('--max-old-space-size')),
+    semiFlag: argv.find((a) => a.startsWith('--max-semi-space-size')),
+    heapLimitMb: heapLimit / MB,
+  };
 }
 
 describe('docker/entrypoint.sh', () => {
@@ -54,15 +62,41 @@ describe('docker/entrypoint.sh', () => {
   it('caps the heap at 75% of the cgroup v2 limit minus 64 MB, and V8 takes the cap', () => {
     const seen = nodeUnder({ CGROUP_MEMORY_MAX_FILE: cgroupFile(String(512 * MB)) });
     expect(seen.heapFlag).toBe('--max-old-space-size=336');
-    // heap_size_limit is the old space plus the young generation (a few tens of MB).
-    expect(seen.heapLimitMb).toBeGreaterThanOrEqual(336);
-    expect(seen.heapLimitMb).toBeLessThan(336 + 64);
+    // heap_size_limit is the old space plus the young generation: three semi-spaces of 512/32 MB.
+    expect(seen.semiFlag).toBe('--max-semi-space-size=16');
+    expect(seen.heapLimitMb).toBe(336 + 3 * 16);
   });
 
   it('reads a cgroup v1 limit the same way', () => {
     expect(nodeUnder({ CGROUP_MEMORY_MAX_FILE: cgroupFile(String(2048 * MB)) }).heapFlag).toBe(
       '--max-old-space-size=1488',
     );
+  });
+
+  it('gives the young generation 32 MB semi-spaces from a 1 GiB limit up, less below, and V8 takes them', () => {
+    const big = nodeUnder({ CGROUP_MEMORY_MAX_FILE: cgroupFile(String(2048 * MB)) });
+    expect(big.semiFlag).toBe('--max-semi-space-size=32');
+    expect(big.heapLimitMb).toBe(1488 + 3 * 32);
+    expect(nodeUnder({ CGROUP_MEMORY_MAX_FILE: cgroupFile(String(1024 * MB)) }).semiFlag).toBe(
+      '--max-semi-space-size=32',
+    );
+    expect(nodeUnder({ CGROUP_MEMORY_MAX_FILE: cgroupFile(String(100 * MB)) }).semiFlag).toBe(
+      '--max-semi-space-size=3',
+    );
+    // No limit: as `npm start`.
+    expect(nodeUnder({ CGROUP_MEMORY_MAX_FILE: cgroupFile('max') }).semiFlag).toBe(
+      '--max-semi-space-size=32',
+    );
+  });
+
+  it('lets NODE_SEMI_SPACE_MB override the young generation, and refuses a malformed one', () => {
+    const limit = cgroupFile(String(2048 * MB));
+    const seen = nodeUnder({ CGROUP_MEMORY_MAX_FILE: limit, NODE_SEMI_SPACE_MB: '8' });
+    expect(seen.semiFlag).toBe('--max-semi-space-size=8');
+    expect(seen.heapLimitMb).toBe(1488 + 3 * 8);
+    const bad = run(['node', '-e', REPORT], { CGROUP_MEMORY_MAX_FILE: limit, NODE_SEMI_SPACE_MB: '8MB' });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/NODE_SEMI_SPACE_MB must be a whole number of MB/);
   });
 
   it("falls back to npm start's 192 MB without a limit (v2 max, v1 'unlimited', no file)", () => {
@@ -87,21 +121,30 @@ describe('docker/entrypoint.sh', () => {
     expect(bad.stderr).toMatch(/NODE_HEAP_MB must be a whole number of MB, got "300m"/);
   });
 
-  it('leaves a cap the command already sets, and runs other commands unchanged', () => {
+  it('leaves the flags the command already sets, and runs other commands unchanged', () => {
     const limit = cgroupFile(String(512 * MB));
-    const explicit = run(['node', '--max-old-space-size=99', '-e', REPORT], {
-      CGROUP_MEMORY_MAX_FILE: limit,
-    });
-    expect((JSON.parse(explicit.stdout) as { argv: string[] }).argv).toEqual([
+    const argvOf = (args: string[], env: Record<string, string> = {}) =>
+      (JSON.parse(run(args, { CGROUP_MEMORY_MAX_FILE: limit, ...env }).stdout) as { argv: string[] }).argv;
+    expect(argvOf(['node', '--max-old-space-size=99', '-e', REPORT])).toEqual([
+      '--max-semi-space-size=16',
       '--max-old-space-size=99',
       '-e',
       REPORT,
     ]);
-    const viaOptions = run(['node', '-e', REPORT], {
-      CGROUP_MEMORY_MAX_FILE: limit,
-      NODE_OPTIONS: '--max-old-space-size=99',
-    });
-    expect((JSON.parse(viaOptions.stdout) as { argv: string[] }).argv).toEqual(['-e', REPORT]);
+    expect(argvOf(['node', '--max-semi-space-size=4', '--max-old-space-size=99', '-e', REPORT])).toEqual([
+      '--max-semi-space-size=4',
+      '--max-old-space-size=99',
+      '-e',
+      REPORT,
+    ]);
+    expect(argvOf(['node', '-e', REPORT], { NODE_OPTIONS: '--max-old-space-size=99' })).toEqual([
+      '--max-semi-space-size=16',
+      '-e',
+      REPORT,
+    ]);
+    expect(
+      argvOf(['node', '-e', REPORT], { NODE_OPTIONS: '--max-old-space-size=99 --max-semi-space-size=4' }),
+    ).toEqual(['-e', REPORT]);
     expect(run(['printf', '%s|', 'a', 'b c'], { CGROUP_MEMORY_MAX_FILE: limit })).toEqual({
       code: 0,
       stdout: 'a|b c|',

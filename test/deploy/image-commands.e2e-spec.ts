@@ -92,7 +92,11 @@ describe('the image refuses to serve an API anyone can use', () => {
     );
     // The entrypoint exec'd node itself: the spawned pid is node, with the cap for 512 MiB.
     const argv = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    expect(argv.slice(1)).toEqual(['--max-old-space-size=336', 'dist/src/main.js']);
+    expect(argv.slice(1)).toEqual([
+      '--max-old-space-size=336',
+      '--max-semi-space-size=16',
+      'dist/src/main.js',
+    ]);
     expect(proc.output()).not.toMatch(/API is OPEN/);
     await proc.stop();
   });

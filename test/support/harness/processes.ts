@@ -310,11 +310,12 @@ export async function startService(
         // A debugging aid: e.g. RELIABILITY_NODE_OPTIONS="--require ./trace.js" for the service processes.
         NODE_OPTIONS: process.env.RELIABILITY_NODE_OPTIONS,
       };
-  // The same heap cap as `npm start`: without one V8 lets garbage pile up to hundreds of MB.
+  // The same V8 flags as `npm start`: without a heap cap V8 lets garbage pile up to hundreds of MB.
+  const semiSpaceMb = process.env.NODE_SEMI_SPACE_MB ?? '32';
   const proc = await ManagedProcess.spawn(
     name,
     process.execPath,
-    [`--max-old-space-size=${heapMb}`, SERVICE_MAIN],
+    [`--max-old-space-size=${heapMb}`, `--max-semi-space-size=${semiSpaceMb}`, SERVICE_MAIN],
     {
       ...base,
       ...env,
