@@ -52,46 +52,40 @@ memory_limit_mb() {
   done
 }
 
-# Prints the value of the variable named $1 when set, after checking it is a
-# whole number of MB (exits 78 otherwise); prints nothing when it is unset.
-explicit_mb() {
+# Prints the value of the variable named $1 (a whole number of MB, else exit
+# 78) when it is set, else what the function named $2 derives from the
+# memory limit.
+explicit_or_derived_mb() {
   eval "value=\${$1:-}"
-  [ -z "$value" ] && return 0
-  case "$value" in
-    *[!0-9]*)
-      echo "entrypoint: $1 must be a whole number of MB, got \"$value\"" >&2
-      exit 78
-      ;;
-  esac
-  echo "$value"
-}
-
-heap_mb() {
-  explicit=$(explicit_mb NODE_HEAP_MB)
-  if [ -n "$explicit" ]; then
-    echo "$explicit"
+  if [ -n "$value" ]; then
+    case "$value" in
+      *[!0-9]*)
+        echo "entrypoint: $1 must be a whole number of MB, got \"$value\"" >&2
+        exit 78
+        ;;
+    esac
+    echo "$value"
     return 0
   fi
-  limit=$(memory_limit_mb)
-  if [ -z "$limit" ]; then
+  "$2" "$(memory_limit_mb)"
+}
+
+# $1: the memory limit in MB, or empty for none.
+derived_heap_mb() {
+  if [ -z "$1" ]; then
     echo "$DEFAULT_HEAP_MB"
     return 0
   fi
-  heap=$(((limit - RESERVE_MB) * 3 / 4))
+  heap=$((($1 - RESERVE_MB) * 3 / 4))
   [ "$heap" -lt "$FLOOR_MB" ] && heap=$FLOOR_MB
   echo "$heap"
 }
 
-semi_space_mb() {
-  explicit=$(explicit_mb NODE_SEMI_SPACE_MB)
-  if [ -n "$explicit" ]; then
-    echo "$explicit"
-    return 0
-  fi
-  limit=$(memory_limit_mb)
+# $1: the memory limit in MB, or empty for none.
+derived_semi_space_mb() {
   semi=$DEFAULT_SEMI_SPACE_MB
-  if [ -n "$limit" ] && [ $((limit / 32)) -lt "$semi" ]; then
-    semi=$((limit / 32))
+  if [ -n "$1" ] && [ $(($1 / 32)) -lt "$semi" ]; then
+    semi=$(($1 / 32))
     [ "$semi" -lt 1 ] && semi=1
   fi
   echo "$semi"
@@ -99,21 +93,20 @@ semi_space_mb() {
 
 if [ "$#" -gt 0 ] && [ "$1" = "node" ]; then
   shift
+  given=" $* ${NODE_OPTIONS:-} "
+  # Whether the command or NODE_OPTIONS already passes V8 flag $1 (V8 takes
+  # dashes and underscores alike).
+  passes() {
+    case "$given" in
+      *" --$1="* | *" --$(echo "$1" | tr - _)="*) return 0 ;;
+    esac
+    return 1
+  }
   flags=""
-  case " $* ${NODE_OPTIONS:-} " in
-    *" --max-old-space-size="* | *" --max_old_space_size="*) ;;
-    *)
-      heap=$(heap_mb)
-      flags="--max-old-space-size=$heap"
-      ;;
-  esac
-  case " $* ${NODE_OPTIONS:-} " in
-    *" --max-semi-space-size="* | *" --max_semi_space_size="*) ;;
-    *)
-      semi=$(semi_space_mb)
-      flags="$flags --max-semi-space-size=$semi"
-      ;;
-  esac
+  passes max-old-space-size ||
+    flags="--max-old-space-size=$(explicit_or_derived_mb NODE_HEAP_MB derived_heap_mb)"
+  passes max-semi-space-size ||
+    flags="$flags --max-semi-space-size=$(explicit_or_derived_mb NODE_SEMI_SPACE_MB derived_semi_space_mb)"
   # $flags holds only the flags built above (no spaces inside one): split on purpose.
   # shellcheck disable=SC2086
   set -- node $flags "$@"
